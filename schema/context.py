@@ -1,0 +1,30 @@
+"""The context every resolver gets: built once per HTTP request or per websocket."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info as StrawberryInfo
+
+from store import Store
+from store.communications import get_many
+from store.tables import Communication
+
+
+@dataclass
+class Context:
+    store: Store
+    actor: str = "anonymous"  # who acts, for the history; the auth issue fills it from a token
+    request: Any = None
+    response: Any = None
+    communications_by_id: DataLoader[int, Communication | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        async def load(ids: list[int]) -> list[Communication | None]:
+            found = await get_many(self.store, ids)
+            return [found.get(i) for i in ids]
+
+        self.communications_by_id = DataLoader(load_fn=load, cache=False)
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,77 @@
+"""Opaque ids and cursors. A malformed one decodes to None, which the store calls NOT_FOUND."""
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+COMMUNICATION = "Communication"
+CHANGE = "change"
+PAGE = "page"
+
+
+def _encode(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode(value: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _split(value: str, prefix: str) -> str | None:
+    text = _decode(value)
+    if text is None or not text.startswith(prefix + ":"):
+        return None
+    return text[len(prefix) + 1 :]
+
+
+def _number(value: str | None) -> int | None:
+    if value is None or not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)
+
+
+def communication_id(pk: int | None) -> strawberry.ID:
+    return strawberry.ID(_encode(f"{COMMUNICATION}:{pk}"))
+
+
+def communication_pk(value: str) -> int | None:
+    return _number(_split(value, COMMUNICATION))
+
+
+def change_cursor(seq: int) -> str:
+    return _encode(f"{CHANGE}:{seq}")
+
+
+def change_seq(value: str) -> int | None:
+    return _number(_split(value, CHANGE))
+
+
+def page_cursor(order: str, key: tuple[Any, int]) -> str:
+    value, pk = key
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    return _encode(f"{PAGE}:" + json.dumps([order, value, pk]))
+
+
+def page_key(value: str, order: str) -> tuple[Any, int] | None:
+    """The position a list cursor names, or None if it is malformed or from another order."""
+    text = _split(value, PAGE)
+    try:
+        field, key, pk = json.loads(text) if text is not None else (None, None, None)
+    except (ValueError, TypeError):
+        return None
+    if field != order or not isinstance(pk, int) or not isinstance(key, str):
+        return None
+    if order == "name":
+        return key, pk
+    try:
+        return datetime.fromisoformat(key), pk
+    except ValueError:
+        return None

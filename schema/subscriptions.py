@@ -1,0 +1,124 @@
+"""Subscriptions: the status-change stream and a live view of one communication."""
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import strawberry
+
+from schema import ids
+from schema.context import Info
+from schema.enums import CommunicationKind, CommunicationStatus
+from schema.types import Communication, StatusChange, to_graphql, to_graphql_error
+from store import Store, changes, communications
+from store.errors import Refused, invalid, not_found
+from store.feed import Change, Touch
+
+
+@dataclass(frozen=True)
+class Wanted:
+    ids: frozenset[int] | None
+    kinds: frozenset[str] | None
+    statuses: frozenset[str] | None
+
+    def __call__(self, change: Change) -> bool:
+        return (
+            (self.ids is None or change.communication_id in self.ids)
+            and (self.kinds is None or change.kind in self.kinds)
+            and (self.statuses is None or change.to_status in self.statuses)
+        )
+
+
+async def stream(store: Store, after: int | None, wanted: Wanted) -> AsyncIterator[Change]:
+    """Committed changes in sequence order: the replay after `after`, then live, no gap, no twin.
+
+    It listens before it reads, so nothing committed meanwhile is missed; anything seen
+    twice (in the replay and live) is dropped by its sequence number; a live notice that
+    skips ahead (another task published first) is filled in from the table.
+    """
+    async with store.feed.listen() as notices:
+        last = await changes.head(store) if after is None else after
+        for change in await _read(store, last, upto=None):
+            last = change.seq
+            if wanted(change):
+                yield change
+        async for notice in notices:
+            if not isinstance(notice, Change) or notice.seq <= last:
+                continue
+            found = [notice] if notice.seq == last + 1 else await _read(store, last, notice.seq)
+            for change in found:
+                last = change.seq
+                if wanted(change):
+                    yield change
+
+
+async def _read(store: Store, after: int, upto: int | None) -> list[Change]:
+    found: list[Change] = []
+    while batch := await changes.changes_after(store, after, upto=upto):
+        found.extend(batch)
+        after = batch[-1].seq
+    return found
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Every status change, in order. Pass the last cursor seen as `after` to "
+        "resume: what committed since then comes first, then the live stream."
+    )
+    async def status_changed(
+        self,
+        info: Info,
+        ids_: Annotated[list[strawberry.ID] | None, strawberry.argument(name="ids")] = None,
+        kinds: list[CommunicationKind] | None = None,
+        statuses: list[CommunicationStatus] | None = None,
+        after: str | None = None,
+    ) -> AsyncGenerator[StatusChange, None]:
+        start = None if after is None else ids.change_seq(after)
+        if after is not None and start is None:
+            raise to_graphql_error(invalid("after", "after is not a status change cursor"))
+        wanted = Wanted(
+            ids=None if ids_ is None else frozenset(_pk(i) for i in ids_),
+            kinds=None if kinds is None else frozenset(kinds),
+            statuses=None if statuses is None else frozenset(statuses),
+        )
+        async for change in stream(info.context.store, start, wanted):
+            yield StatusChange.of(change)
+
+    @strawberry.subscription(
+        description="One communication: its current state first, then again after every "
+        "change (status, edits, sending progress). Ends when it is deleted."
+    )
+    async def communication(
+        self, info: Info, id: strawberry.ID
+    ) -> AsyncGenerator[Communication, None]:
+        store = info.context.store
+        pk = ids.communication_pk(id)
+        async with store.feed.listen() as notices:
+            try:
+                row = await communications.get(store, pk)
+            except Refused as refused:
+                raise to_graphql_error(refused) from None
+            yield to_graphql(row)
+            seen = _state(row)
+            async for notice in notices:
+                if not isinstance(notice, Change | Touch) or notice.communication_id != pk:
+                    continue
+                try:
+                    row = await communications.get(store, pk)
+                except Refused:
+                    return
+                if _state(row) != seen:
+                    seen = _state(row)
+                    yield to_graphql(row)
+
+
+def _state(row: Any) -> tuple[int, int]:
+    return row.version, row.sent_count
+
+
+def _pk(value: str) -> int:
+    pk = ids.communication_pk(value)
+    if pk is None:
+        raise to_graphql_error(not_found(value))
+    return pk

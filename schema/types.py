@@ -1,0 +1,311 @@
+"""The object types: one per kind, all members of the `Communication` union."""
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any, Self
+
+import strawberry
+
+from schema import ids
+from schema.context import Info
+from schema.enums import (
+    STATUS_ENUMS,
+    CommunicationAction,
+    CommunicationKind,
+    CommunicationOrigin,
+    CommunicationStatus,
+    UserErrorCode,
+)
+from store import changes
+from store.content import CONTENT
+from store.errors import Refused, invalid
+from store.feed import Change
+from store.lifecycle import Kind, Origin, Status, available_actions
+from store.tables import Communication as Row
+
+HISTORY_MAX = 100
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class UserError:
+    code: UserErrorCode
+    message: str
+    field: list[str] | None
+
+    @classmethod
+    def from_refusal(cls, refused: Refused) -> Self:
+        return cls(code=refused.code, message=refused.message, field=refused.field)
+
+
+@strawberry.interface(description="An object with a globally unique, opaque id.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.interface(description="The fields every kind of communication has.")
+class CommunicationBase(Node):
+    row: strawberry.Private[Row]
+    name: str
+    kind: CommunicationKind
+    origin: CommunicationOrigin
+    version: int = strawberry.field(description="Goes up by one on every edit and status change.")
+    created_at: datetime
+    updated_at: datetime
+    start_at: datetime | None
+    end_at: datetime | None
+    status_reason: str | None = strawberry.field(description="Why it was stopped or failed.")
+    available_actions: list[CommunicationAction] = strawberry.field(
+        description="What a person may do now: the buttons a dashboard enables."
+    )
+
+    @strawberry.field(description="Its status changes, oldest first.")
+    async def history(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> "StatusChangeConnection":
+        size = 20 if first is None else first
+        if not 0 <= size <= HISTORY_MAX:
+            raise to_graphql_error(invalid("first", f"first must be between 0 and {HISTORY_MAX}"))
+        start = 0 if after is None else ids.change_seq(after)
+        if start is None:
+            raise to_graphql_error(invalid("after", "after is not a cursor of this history"))
+        assert self.row.id is not None
+        found, more = await changes.history(info.context.store, self.row.id, after=start, first=size)
+        return StatusChangeConnection.of(found, has_next=more, has_previous=start > 0)
+
+    @classmethod
+    def from_row(cls, row: Row) -> Self:
+        kind = Kind(row.kind)
+        specific: dict[str, Any] = {
+            rule.name: row.slug if rule.name == "slug" else row.content.get(rule.name)
+            for rule in CONTENT[kind]
+        }
+        return cls(
+            row=row,
+            id=ids.communication_id(row.id),
+            name=row.name,
+            kind=kind,
+            origin=Origin(row.origin),
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            start_at=row.start_at,
+            end_at=row.end_at,
+            status_reason=row.status_reason,
+            available_actions=available_actions(kind, Origin(row.origin), Status(row.status)),
+            **_status_field(kind, row),
+            **specific,
+            **cls.extra(row),
+        )
+
+    @classmethod
+    def extra(cls, row: Row) -> dict[str, Any]:
+        return {}
+
+
+def _status_field(kind: Kind, row: Row) -> dict[str, Enum]:
+    return {"status": STATUS_ENUMS[kind][row.status]}
+
+
+def _status(kind: Kind) -> Any:
+    return strawberry.field(graphql_type=STATUS_ENUMS[kind])
+
+
+@strawberry.interface(description="A campaign queued to providers: email, SMS or push.")
+class MessageCampaign(CommunicationBase):
+    audience_size: int | None = strawberry.field(description="Recipients to send to.")
+    sent_count: int = strawberry.field(description="Recipients handed to providers so far.")
+    progress: float | None = strawberry.field(description="sentCount / audienceSize, 0 to 1.")
+    last_progress_at: datetime | None
+
+    @classmethod
+    def extra(cls, row: Row) -> dict[str, Any]:
+        size = row.audience_size
+        return {
+            "audience_size": size,
+            "sent_count": row.sent_count,
+            "progress": (1.0 if size == 0 else row.sent_count / size) if size is not None else None,
+            "last_progress_at": row.progress_at,
+        }
+
+
+@strawberry.type
+class EmailCampaign(MessageCampaign):
+    status: Enum = _status(Kind.EMAIL)
+    subject: str
+    from_address: str | None
+    body: str | None
+
+
+@strawberry.type
+class SmsCampaign(MessageCampaign):
+    status: Enum = _status(Kind.SMS)
+    text: str
+    sender_name: str | None
+
+
+@strawberry.type
+class WebPushCampaign(MessageCampaign):
+    status: Enum = _status(Kind.WEB_PUSH)
+    title: str
+    body: str | None
+    url: str | None
+
+
+@strawberry.type
+class MobilePushCampaign(MessageCampaign):
+    status: Enum = _status(Kind.MOBILE_PUSH)
+    title: str
+    body: str | None
+    deep_link: str | None
+
+
+@strawberry.type
+class DynamicContent(CommunicationBase):
+    status: Enum = _status(Kind.DYNAMIC_CONTENT)
+    placement: str
+    html: str | None
+
+
+@strawberry.type
+class InAppMessage(CommunicationBase):
+    status: Enum = _status(Kind.IN_APP)
+    title: str
+    body: str | None
+
+
+@strawberry.type
+class ScreenView(CommunicationBase):
+    status: Enum = _status(Kind.SCREEN_VIEW)
+    screen: str
+    html: str | None
+
+
+@strawberry.type
+class LandingPage(CommunicationBase):
+    status: Enum = _status(Kind.LANDING_PAGE)
+    slug: str
+    title: str
+    html: str | None
+
+
+TYPES: dict[Kind, type[CommunicationBase]] = {
+    Kind.EMAIL: EmailCampaign,
+    Kind.SMS: SmsCampaign,
+    Kind.WEB_PUSH: WebPushCampaign,
+    Kind.MOBILE_PUSH: MobilePushCampaign,
+    Kind.DYNAMIC_CONTENT: DynamicContent,
+    Kind.IN_APP: InAppMessage,
+    Kind.SCREEN_VIEW: ScreenView,
+    Kind.LANDING_PAGE: LandingPage,
+}
+
+Communication = Annotated[
+    EmailCampaign
+    | SmsCampaign
+    | WebPushCampaign
+    | MobilePushCampaign
+    | DynamicContent
+    | InAppMessage
+    | ScreenView
+    | LandingPage,
+    strawberry.union("Communication"),
+]
+
+
+def to_graphql(row: Row) -> Any:
+    return TYPES[Kind(row.kind)].from_row(row)
+
+
+def to_graphql_error(refused: Refused) -> Exception:
+    from graphql import GraphQLError
+
+    return GraphQLError(refused.message, extensions={"code": refused.code.value})
+
+
+@strawberry.type
+class StatusChange:
+    change: strawberry.Private[Change]
+    cursor: str
+    communication_id: strawberry.ID
+    kind: CommunicationKind
+    action: CommunicationAction
+    from_: CommunicationStatus | None = strawberry.field(name="from")
+    to: CommunicationStatus
+    actor: str
+    reason: str | None
+    version: int = strawberry.field(description="The communication's version after the change.")
+    at: datetime
+
+    @strawberry.field(description="The communication as it is now.")
+    async def communication(self, info: Info) -> Communication:
+        row = await info.context.communications_by_id.load(self.change.communication_id)
+        assert row is not None, "status changes are never orphaned: rows are only soft-deleted"
+        return to_graphql(row)  # type: ignore[no-any-return]
+
+    @classmethod
+    def of(cls, change: Change) -> Self:
+        return cls(
+            change=change,
+            cursor=ids.change_cursor(change.seq),
+            communication_id=ids.communication_id(change.communication_id),
+            kind=Kind(change.kind),
+            action=change.action,  # type: ignore[arg-type]
+            from_=Status(change.from_status) if change.from_status else None,
+            to=Status(change.to_status),
+            actor=change.actor,
+            reason=change.reason,
+            version=change.version,
+            at=change.at,
+        )
+
+
+@strawberry.type
+class StatusChangeEdge:
+    cursor: str
+    node: StatusChange
+
+
+@strawberry.type
+class StatusChangeConnection:
+    edges: list[StatusChangeEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def of(cls, found: list[Change], *, has_next: bool, has_previous: bool) -> Self:
+        edges = [StatusChangeEdge(cursor=ids.change_cursor(c.seq), node=StatusChange.of(c)) for c in found]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=has_next,
+                has_previous_page=has_previous,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+
+@strawberry.type
+class CommunicationPayload:
+    communication: Communication | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class DeleteCommunicationPayload:
+    deleted_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class StatusCount:
+    kind: CommunicationKind
+    status: CommunicationStatus
+    count: int

@@ -1,0 +1,1 @@
+"""The running service: ASGI app, settings, background work and the command line."""

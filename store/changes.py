@@ -1,0 +1,254 @@
+"""Status changes: the one function that moves a status, and the reads of what it wrote.
+
+`apply` is a compare-and-set (`UPDATE ... WHERE id = ? AND status = ? AND version = ?`)
+that writes the history/outbox row in the same transaction and publishes after commit,
+so two conflicting actions can never both win.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+
+from store import Store
+from store.communications import get
+from store.errors import ErrorCode, Refused, invalid, version_conflict
+from store.feed import Change, Touch, as_change
+from store.lifecycle import FAMILY, Action, Family, Kind, Origin, Refusal, Role, Status, check
+from store.tables import Communication, StatusEvent, utcnow
+
+ATTEMPTS = 5
+REASON_MAX = 1_000
+DUE_BATCH = 500
+
+
+async def apply(
+    store: Store,
+    communication_id: int | None,
+    action: Action,
+    *,
+    by: Role,
+    actor: str,
+    reason: str | None = None,
+    expected_version: int | None = None,
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
+) -> Communication:
+    """Perform `action`, or raise `Refused` with nothing written."""
+    if reason is not None and len(reason) > REASON_MAX:
+        raise invalid("reason", f"reason is longer than {REASON_MAX} characters")
+    for _ in range(ATTEMPTS):
+        row = await get(store, communication_id)
+        now = utcnow()
+        values = _values(action, row, now, start_at, end_at, reason)
+        if expected_version is not None and expected_version != row.version:
+            raise version_conflict(row.version, expected_version)
+        target = _target(row, action, by)
+        change = await _compare_and_set(store, row, action, target, actor, reason, now, values)
+        if change is not None:
+            await store.feed.publish(change)
+            return await get_any(store, row.id)
+    raise version_conflict(row.version, expected_version)
+
+
+def _target(row: Communication, action: Action, by: Role) -> Status:
+    kind, status = Kind(row.kind), Status(row.status)
+    target = check(kind, Origin(row.origin), status, action, by)
+    if target is Refusal.STOP_NOT_AVAILABLE_FOR_AUTOMATION:
+        raise Refused(
+            ErrorCode.STOP_NOT_AVAILABLE_FOR_AUTOMATION,
+            "stop is not available for communications sent through Automation",
+        )
+    if isinstance(target, Refusal):
+        raise Refused(
+            ErrorCode.INVALID_TRANSITION,
+            f"{action} is not possible for a {status} {kind} communication",
+        )
+    return target
+
+
+def _values(
+    action: Action,
+    row: Communication,
+    now: datetime,
+    start_at: datetime | None,
+    end_at: datetime | None,
+    reason: str | None,
+) -> dict[str, Any]:
+    """Columns that change with the status, checked before anything is written."""
+    values: dict[str, Any] = {}
+    if action is Action.SCHEDULE:
+        if start_at is None:
+            raise invalid("startAt", "startAt is required to schedule")
+        for name, value in (("startAt", start_at), ("endAt", end_at)):
+            if value is not None and value.tzinfo is None:
+                raise invalid(name, f"{name} needs a UTC offset, e.g. 2026-01-01T09:00:00Z")
+        if start_at <= now:
+            raise invalid("startAt", "startAt must be in the future")
+        if end_at is not None and end_at <= start_at:
+            raise invalid("endAt", "endAt must be after startAt")
+        values.update(start_at=start_at, end_at=end_at)
+    if action in (Action.STOP, Action.FAIL):
+        values["status_reason"] = reason
+    if FAMILY[Kind(row.kind)] is Family.MESSAGE and action in (Action.LAUNCH, Action.START):
+        values.update(sent_count=0, progress_at=now)
+    return values
+
+
+async def _compare_and_set(
+    store: Store,
+    row: Communication,
+    action: Action,
+    target: Status,
+    actor: str,
+    reason: str | None,
+    now: datetime,
+    values: dict[str, Any],
+) -> Change | None:
+    assert row.id is not None
+    statement = (
+        update(Communication)
+        .where(
+            col(Communication.id) == row.id,
+            col(Communication.status) == row.status,
+            col(Communication.version) == row.version,
+            col(Communication.deleted_at).is_(None),
+        )
+        .values(status=target, version=row.version + 1, updated_at=now, **values)
+    )
+    async with store.sessions() as session:
+        result = await session.exec(statement)
+        if result.rowcount != 1:
+            await session.rollback()
+            return None
+        event = StatusEvent(
+            communication_id=row.id,
+            kind=row.kind,
+            action=action,
+            from_status=row.status,
+            to_status=target,
+            actor=actor,
+            reason=reason,
+            version=row.version + 1,
+            at=now,
+        )
+        session.add(event)
+        await session.commit()
+    return as_change(event)
+
+
+async def get_any(store: Store, communication_id: int | None) -> Communication:
+    async with store.sessions() as session:
+        row = await session.get(Communication, communication_id)
+    assert row is not None
+    return row
+
+
+# Reading what apply wrote
+
+
+async def head(store: Store) -> int:
+    """The sequence number of the newest change, 0 when there is none."""
+    async with store.sessions() as session:
+        result = await session.exec(select(func.max(StatusEvent.seq)))
+        return int(result.one() or 0)
+
+
+async def changes_after(store: Store, seq: int, *, upto: int | None = None, limit: int = 500) -> list[Change]:
+    where = [col(StatusEvent.seq) > seq]
+    if upto is not None:
+        where.append(col(StatusEvent.seq) <= upto)
+    statement = select(StatusEvent).where(*where).order_by(col(StatusEvent.seq)).limit(limit)
+    async with store.sessions() as session:
+        return [as_change(row) for row in await session.exec(statement)]
+
+
+async def history(
+    store: Store, communication_id: int, *, after: int, first: int
+) -> tuple[list[Change], bool]:
+    """A communication's changes, oldest first, and whether there are more."""
+    statement = (
+        select(StatusEvent)
+        .where(col(StatusEvent.communication_id) == communication_id, col(StatusEvent.seq) > after)
+        .order_by(col(StatusEvent.seq))
+        .limit(first + 1)
+    )
+    async with store.sessions() as session:
+        rows = [as_change(row) for row in await session.exec(statement)]
+    return rows[:first], len(rows) > first
+
+
+# Work for the scheduler and the sender
+
+
+async def due_to_start(store: Store, now: datetime, limit: int = DUE_BATCH) -> Sequence[int]:
+    return await _ids(
+        store,
+        col(Communication.status) == Status.SCHEDULED,
+        col(Communication.start_at) <= now,
+        limit=limit,
+    )
+
+
+async def due_to_finish(store: Store, now: datetime, limit: int = DUE_BATCH) -> Sequence[int]:
+    return await _ids(
+        store,
+        col(Communication.status).in_([Status.SENDING, Status.ACTIVE, Status.PAUSED]),
+        col(Communication.end_at) <= now,
+        limit=limit,
+    )
+
+
+async def next_due(store: Store) -> datetime | None:
+    """The earliest start or end the scheduler will have to act on."""
+    starts = select(func.min(Communication.start_at)).where(
+        col(Communication.status) == Status.SCHEDULED, col(Communication.deleted_at).is_(None)
+    )
+    ends = select(func.min(Communication.end_at)).where(
+        col(Communication.status).in_([Status.SENDING, Status.ACTIVE, Status.PAUSED])
+    )
+    async with store.sessions() as session:
+        times = [(await session.exec(q)).one() for q in (starts, ends)]
+    found = [t for t in times if t is not None]
+    return min(found) if found else None
+
+
+async def sending(store: Store) -> list[Communication]:
+    statement = select(Communication).where(col(Communication.status) == Status.SENDING)
+    async with store.sessions() as session:
+        return list(await session.exec(statement))
+
+
+async def record_progress(
+    store: Store, row: Communication, sent: int, at: datetime
+) -> bool:
+    """Move the sent counter forward, unless the status changed meanwhile (a stop wins)."""
+    statement = (
+        update(Communication)
+        .where(
+            col(Communication.id) == row.id,
+            col(Communication.status) == Status.SENDING,
+            col(Communication.sent_count) == row.sent_count,
+        )
+        .values(sent_count=sent, progress_at=at)
+    )
+    async with store.sessions() as session:
+        result = await session.exec(statement)
+        await session.commit()
+    if result.rowcount == 1:
+        assert row.id is not None
+        await store.feed.publish(Touch(row.id))
+    return result.rowcount == 1
+
+
+async def _ids(store: Store, *where: Any, limit: int) -> Sequence[int]:
+    statement = (
+        select(Communication.id)
+        .where(*where, col(Communication.deleted_at).is_(None))
+        .order_by(col(Communication.id))
+        .limit(limit)
+    )
+    async with store.sessions() as session:
+        return [i for i in await session.exec(statement) if i is not None]

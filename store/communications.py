@@ -1,0 +1,327 @@
+"""Creating, editing, reading and listing communications. Status changes live in changes.py."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from store import Store
+from store.content import check_audience, check_content, check_name
+from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
+from store.feed import Touch, as_change
+from store.lifecycle import DELETABLE, EDITABLE, Action, Kind, Origin, Status, statuses
+from store.tables import Communication, StatusEvent, utcnow
+
+PAGE_MAX = 100
+PAGE_DEFAULT = 20
+
+
+@dataclass(frozen=True)
+class Filter:
+    kinds: Sequence[Kind] | None = None
+    statuses: Sequence[Status] | None = None
+    origins: Sequence[Origin] | None = None
+    search: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Order:
+    field: str = "created_at"  # created_at, updated_at or name
+    descending: bool = True
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Communication]
+    has_next: bool
+    has_previous: bool
+    keys: list[tuple[Any, int]] = field(default_factory=list)
+
+
+async def get(store: Store, communication_id: int | None) -> Communication:
+    """The live communication with this id, or NOT_FOUND."""
+    if communication_id is None:
+        raise not_found(communication_id)
+    async with store.sessions() as session:
+        row = await session.get(Communication, communication_id)
+    if row is None or row.deleted_at is not None:
+        raise not_found(communication_id)
+    return row
+
+
+async def get_many(store: Store, ids: Sequence[int]) -> dict[int, Communication]:
+    """Rows by id, deleted ones included: history and events still name them."""
+    async with store.sessions() as session:
+        rows = await session.exec(select(Communication).where(col(Communication.id).in_(ids)))
+        return {row.id: row for row in rows if row.id is not None}
+
+
+async def create(
+    store: Store,
+    kind: Kind,
+    *,
+    name: str,
+    origin: Origin,
+    content: dict[str, Any],
+    audience_size: int | None,
+    actor: str,
+) -> Communication:
+    now = utcnow()
+    checked = check_content(kind, content, complete=True)
+    row = Communication(
+        kind=kind,
+        origin=origin,
+        status=Status.DRAFT,
+        name=check_name(name),
+        created_at=now,
+        updated_at=now,
+        slug=checked.pop("slug", None),
+        content=checked,
+        audience_size=check_audience(kind, audience_size),
+    )
+    async with store.sessions() as session:
+        session.add(row)
+        await _flush_unique(session.flush())
+        assert row.id is not None
+        event = StatusEvent(
+            communication_id=row.id,
+            kind=kind,
+            action=Action.CREATE,
+            from_status=None,
+            to_status=Status.DRAFT,
+            actor=actor,
+            version=row.version,
+            at=now,
+        )
+        session.add(event)
+        await session.commit()
+    await store.feed.publish(as_change(event))
+    return row
+
+
+async def update_draft(
+    store: Store,
+    communication_id: int | None,
+    *,
+    expected_version: int | None,
+    given: dict[str, Any],
+) -> Communication:
+    """Edit a DRAFT. `given` holds only the fields to change; None clears an optional one."""
+    row = await get(store, communication_id)
+    kind = Kind(row.kind)
+    given = dict(given)
+    values: dict[str, Any] = {}
+    if "name" in given:
+        values["name"] = check_name(given.pop("name") or "")
+    if "audience_size" in given:
+        values["audience_size"] = check_audience(kind, given.pop("audience_size"))
+    checked = check_content(kind, given, complete=False)
+    if "slug" in checked:
+        values["slug"] = checked.pop("slug")
+    if checked:
+        values["content"] = {**row.content, **checked}
+    await _compare_and_set(store, row, expected_version, EDITABLE, "edited", values)
+    return await get(store, communication_id)
+
+
+async def delete_draft(
+    store: Store, communication_id: int | None, *, expected_version: int | None
+) -> Communication:
+    row = await get(store, communication_id)
+    await _compare_and_set(
+        store, row, expected_version, DELETABLE, "deleted", {"deleted_at": utcnow(), "slug": None}
+    )
+    return row
+
+
+async def duplicate(
+    store: Store, communication_id: int | None, *, name: str | None, actor: str
+) -> Communication:
+    row = await get(store, communication_id)
+    content = dict(row.content)
+    if row.slug is not None:
+        content["slug"] = await _free_slug(store, row.slug)
+    return await create(
+        store,
+        Kind(row.kind),
+        name=name if name is not None else _copy_name(row.name),
+        origin=Origin(row.origin),
+        content=content,
+        audience_size=row.audience_size,
+        actor=actor,
+    )
+
+
+async def _compare_and_set(
+    store: Store,
+    row: Communication,
+    expected_version: int | None,
+    allowed: frozenset[Status],
+    verb: str,
+    values: dict[str, Any],
+) -> None:
+    if expected_version is not None and expected_version != row.version:
+        raise version_conflict(row.version, expected_version)
+    if row.status not in allowed:
+        raise Refused(
+            ErrorCode.INVALID_TRANSITION,
+            f"only a {' or '.join(sorted(allowed))} communication can be {verb}; "
+            f"this one is {row.status}",
+        )
+    statement = (
+        update(Communication)
+        .where(
+            col(Communication.id) == row.id,
+            col(Communication.version) == row.version,
+            col(Communication.status) == row.status,
+            col(Communication.deleted_at).is_(None),
+        )
+        .values(version=row.version + 1, updated_at=utcnow(), **values)
+    )
+    async with store.sessions() as session:
+        result = await _flush_unique(session.exec(statement))
+        if result.rowcount != 1:
+            raise version_conflict(row.version, expected_version)
+        await session.commit()
+    assert row.id is not None
+    await store.feed.publish(Touch(row.id))
+
+
+async def _flush_unique(awaitable: Any) -> Any:
+    try:
+        return await awaitable
+    except IntegrityError as error:
+        if "slug" in str(error.orig):
+            raise invalid("slug", "another landing page already uses this slug") from None
+        raise
+
+
+async def _free_slug(store: Store, slug: str) -> str:
+    async with store.sessions() as session:
+        taken = set(
+            await session.exec(
+                select(Communication.slug).where(col(Communication.slug).startswith(slug))
+            )
+        )
+    candidate, n = f"{slug}-copy"[:100], 2
+    while candidate in taken:
+        candidate, n = f"{slug}-copy-{n}"[:100], n + 1
+    return candidate
+
+
+def _copy_name(name: str) -> str:
+    return f"Copy of {name}"[:200]
+
+
+# Reading lists
+
+
+SORTABLE = {"created_at", "updated_at", "name"}
+
+
+def _where(flt: Filter) -> list[ColumnElement[bool]]:
+    where = [col(Communication.deleted_at).is_(None)]
+    if flt.kinds is not None:
+        where.append(col(Communication.kind).in_(list(flt.kinds)))
+    if flt.statuses is not None:
+        where.append(col(Communication.status).in_(list(flt.statuses)))
+    if flt.origins is not None:
+        where.append(col(Communication.origin).in_(list(flt.origins)))
+    if flt.search:
+        where.append(col(Communication.name).icontains(flt.search.strip(), autoescape=True))
+    if flt.created_after is not None:
+        where.append(col(Communication.created_at) >= flt.created_after)
+    if flt.created_before is not None:
+        where.append(col(Communication.created_at) < flt.created_before)
+    return where
+
+
+def _check_window(flt: Filter) -> None:
+    for name, value in (("createdAfter", flt.created_after), ("createdBefore", flt.created_before)):
+        if value is not None and value.tzinfo is None:
+            raise invalid(name, f"{name} needs a UTC offset, e.g. 2026-01-01T00:00:00Z")
+
+
+def _check_size(name: str, size: int | None) -> None:
+    if size is not None and not 0 <= size <= PAGE_MAX:
+        raise invalid(name, f"{name} must be between 0 and {PAGE_MAX}")
+
+
+async def page(
+    store: Store,
+    flt: Filter,
+    order: Order,
+    *,
+    first: int | None = None,
+    after: tuple[Any, int] | None = None,
+    last: int | None = None,
+    before: tuple[Any, int] | None = None,
+) -> Page:
+    """A keyset page: stable under inserts, since a cursor names a position, not an offset."""
+    _check_window(flt)
+    _check_size("first", first)
+    _check_size("last", last)
+    if first is not None and last is not None:
+        raise invalid("last", "pass first (with after) or last (with before), not both")
+    if order.field not in SORTABLE:
+        raise invalid("orderBy", f"cannot sort by {order.field}")
+    backward = last is not None or (before is not None and first is None)
+    requested = last if backward else first
+    size = PAGE_DEFAULT if requested is None else requested
+    sort = getattr(Communication, order.field)
+    key = tuple_(sort, col(Communication.id))
+    descending = order.descending != backward  # walking backward flips the order
+    where = _where(flt)
+    if after is not None:
+        where.append(key < after if order.descending else key > after)
+    if before is not None:
+        where.append(key > before if order.descending else key < before)
+    ordering = (
+        [sort.desc(), col(Communication.id).desc()]
+        if descending
+        else [sort.asc(), col(Communication.id).asc()]
+    )
+    statement = select(Communication).where(*where).order_by(*ordering).limit(size + 1)
+    async with store.sessions() as session:
+        rows = list(await session.exec(statement))
+    more = len(rows) > size
+    rows = rows[:size]
+    if backward:
+        rows.reverse()
+    keys = [(getattr(row, order.field), row.id or 0) for row in rows]
+    if backward:
+        return Page(rows, has_next=before is not None, has_previous=more, keys=keys)
+    return Page(rows, has_next=more, has_previous=after is not None, keys=keys)
+
+
+async def count(store: Store, flt: Filter) -> int:
+    _check_window(flt)
+    async with store.sessions() as session:
+        result = await session.exec(select(func.count()).select_from(Communication).where(*_where(flt)))
+        return int(result.one())
+
+
+async def status_counts(store: Store, flt: Filter) -> list[tuple[Kind, Status, int]]:
+    """Every (kind, status) the filter admits, zeros included, so dashboard tiles stay put."""
+    _check_window(flt)
+    statement = (
+        select(Communication.kind, Communication.status, func.count())
+        .where(*_where(flt))
+        .group_by(col(Communication.kind), col(Communication.status))
+    )
+    async with store.sessions() as session:
+        found = {(k, s): n for k, s, n in await session.exec(statement)}
+    kinds = flt.kinds if flt.kinds is not None else list(Kind)
+    return [
+        (kind, status, found.get((kind, status), 0))
+        for kind in Kind
+        if kind in kinds
+        for status in statuses(kind)
+        if flt.statuses is None or status in flt.statuses
+    ]

@@ -1,0 +1,99 @@
+"""Notices published after commit, as JSON strings through broadcaster, and decoded back.
+
+The event table is the source of truth; a notice tells listeners that something new
+committed so they can read it. The memory backend would pass Python objects through, but
+Redis and PostgreSQL carry only strings, so every backend gets strings.
+"""
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from broadcaster import Broadcast
+
+from store.tables import StatusEvent
+
+CHANNEL = "commpulse"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A committed status change: a history row and a stream event."""
+
+    seq: int
+    communication_id: int
+    kind: str
+    action: str
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str | None
+    version: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Touch:
+    """A communication changed without changing status: an edit, progress, a delete."""
+
+    communication_id: int
+
+
+Notice = Change | Touch
+
+
+def as_change(row: StatusEvent) -> Change:
+    assert row.seq is not None
+    return Change(
+        seq=row.seq,
+        communication_id=row.communication_id,
+        kind=row.kind,
+        action=row.action,
+        from_status=row.from_status,
+        to_status=row.to_status,
+        actor=row.actor,
+        reason=row.reason,
+        version=row.version,
+        at=row.at,
+    )
+
+
+def encode(notice: Notice) -> str:
+    if isinstance(notice, Change):
+        return json.dumps({"type": "change", **asdict(notice), "at": notice.at.isoformat()})
+    return json.dumps({"type": "touch", "communication_id": notice.communication_id})
+
+
+def decode(message: str) -> Notice:
+    data = json.loads(message)
+    if data.pop("type") == "touch":
+        return Touch(**data)
+    return Change(**{**data, "at": datetime.fromisoformat(data["at"])})
+
+
+class Feed:
+    def __init__(self, broadcast: Broadcast) -> None:
+        self._broadcast = broadcast
+
+    async def publish(self, *notices: Notice) -> None:
+        """Best effort: the change is committed already; listeners catch up from the table."""
+        for notice in notices:
+            try:
+                await self._broadcast.publish(CHANNEL, encode(notice))
+            except Exception:
+                log.exception("could not publish %s", notice)
+
+    @asynccontextmanager
+    async def listen(self) -> AsyncIterator[AsyncIterator[Notice]]:
+        async with self._broadcast.subscribe(CHANNEL) as subscriber:
+
+            async def notices() -> AsyncIterator[Notice]:
+                async for event in subscriber:  # type: ignore[union-attr]
+                    if event is not None:
+                        yield decode(event.message)
+
+            yield notices()

@@ -1,0 +1,159 @@
+"""The lifecycle of a communication, as data: statuses per kind and the action table.
+
+Everything that decides whether a status may change reads this module: the store's
+compare-and-set, `availableActions`, and the GraphQL enums generated per type.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+    WEB_PUSH = "WEB_PUSH"
+    MOBILE_PUSH = "MOBILE_PUSH"
+    DYNAMIC_CONTENT = "DYNAMIC_CONTENT"
+    IN_APP = "IN_APP"
+    SCREEN_VIEW = "SCREEN_VIEW"
+    LANDING_PAGE = "LANDING_PAGE"
+
+
+class Status(StrEnum):
+    DRAFT = "DRAFT"
+    SCHEDULED = "SCHEDULED"
+    SENDING = "SENDING"
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    PUBLISHED = "PUBLISHED"
+    FINISHED = "FINISHED"
+    STOPPED = "STOPPED"
+    ERROR = "ERROR"
+
+
+class Action(StrEnum):
+    CREATE = "CREATE"
+    SCHEDULE = "SCHEDULE"
+    UNSCHEDULE = "UNSCHEDULE"
+    LAUNCH = "LAUNCH"
+    START = "START"
+    FINISH = "FINISH"
+    PAUSE = "PAUSE"
+    RESUME = "RESUME"
+    STOP = "STOP"
+    PUBLISH = "PUBLISH"
+    UNPUBLISH = "UNPUBLISH"
+    FAIL = "FAIL"
+
+
+class Origin(StrEnum):
+    CAMPAIGN = "CAMPAIGN"
+    AUTOMATION = "AUTOMATION"
+
+
+class Role(StrEnum):
+    """Who triggers an action: a person through the API, or the service itself."""
+
+    PERSON = "PERSON"
+    SCHEDULER = "SCHEDULER"
+    SENDER = "SENDER"
+    SYSTEM = "SYSTEM"
+
+
+class Family(StrEnum):
+    MESSAGE = "MESSAGE"  # queued to providers: SENDING, then FINISHED
+    DISPLAY = "DISPLAY"  # shown while ACTIVE, can pause
+    PAGE = "PAGE"  # published or not
+
+
+FAMILY: dict[Kind, Family] = {
+    Kind.EMAIL: Family.MESSAGE,
+    Kind.SMS: Family.MESSAGE,
+    Kind.WEB_PUSH: Family.MESSAGE,
+    Kind.MOBILE_PUSH: Family.MESSAGE,
+    Kind.DYNAMIC_CONTENT: Family.DISPLAY,
+    Kind.IN_APP: Family.DISPLAY,
+    Kind.SCREEN_VIEW: Family.DISPLAY,
+    Kind.LANDING_PAGE: Family.PAGE,
+}
+
+S = Status
+STATUSES: dict[Family, tuple[Status, ...]] = {
+    Family.MESSAGE: (S.DRAFT, S.SCHEDULED, S.SENDING, S.FINISHED, S.STOPPED, S.ERROR),
+    Family.DISPLAY: (S.DRAFT, S.SCHEDULED, S.ACTIVE, S.PAUSED, S.FINISHED, S.STOPPED, S.ERROR),
+    Family.PAGE: (S.DRAFT, S.PUBLISHED, S.ERROR),
+}
+
+FINAL: frozenset[Status] = frozenset({S.STOPPED, S.ERROR})
+
+
+@dataclass(frozen=True)
+class Move:
+    sources: frozenset[Status]
+    target: Status
+    by: frozenset[Role]
+
+
+def _move(sources: set[Status], target: Status, *by: Role) -> Move:
+    return Move(frozenset(sources), target, frozenset(by))
+
+
+PERSON, SCHEDULER, SENDER, SYSTEM = Role.PERSON, Role.SCHEDULER, Role.SENDER, Role.SYSTEM
+A = Action
+
+TRANSITIONS: dict[Family, dict[Action, Move]] = {
+    Family.MESSAGE: {
+        A.SCHEDULE: _move({S.DRAFT}, S.SCHEDULED, PERSON),
+        A.UNSCHEDULE: _move({S.SCHEDULED}, S.DRAFT, PERSON),
+        A.LAUNCH: _move({S.DRAFT, S.SCHEDULED}, S.SENDING, PERSON),
+        A.START: _move({S.SCHEDULED}, S.SENDING, SCHEDULER),
+        A.FINISH: _move({S.SENDING}, S.FINISHED, SENDER, SCHEDULER),
+        A.STOP: _move({S.SENDING, S.FINISHED}, S.STOPPED, PERSON),
+        A.FAIL: _move({S.SCHEDULED, S.SENDING, S.FINISHED}, S.ERROR, SENDER, SYSTEM),
+    },
+    Family.DISPLAY: {
+        A.SCHEDULE: _move({S.DRAFT}, S.SCHEDULED, PERSON),
+        A.UNSCHEDULE: _move({S.SCHEDULED}, S.DRAFT, PERSON),
+        A.LAUNCH: _move({S.DRAFT, S.SCHEDULED}, S.ACTIVE, PERSON),
+        A.START: _move({S.SCHEDULED}, S.ACTIVE, SCHEDULER),
+        A.FINISH: _move({S.ACTIVE, S.PAUSED}, S.FINISHED, SENDER, SCHEDULER),
+        A.PAUSE: _move({S.ACTIVE}, S.PAUSED, PERSON),
+        A.RESUME: _move({S.PAUSED}, S.ACTIVE, PERSON),
+        A.STOP: _move({S.ACTIVE, S.PAUSED}, S.STOPPED, PERSON),
+        A.FAIL: _move({S.SCHEDULED, S.ACTIVE, S.PAUSED, S.FINISHED}, S.ERROR, SENDER, SYSTEM),
+    },
+    Family.PAGE: {
+        A.PUBLISH: _move({S.DRAFT}, S.PUBLISHED, PERSON),
+        A.UNPUBLISH: _move({S.PUBLISHED}, S.DRAFT, PERSON),
+        A.FAIL: _move({S.DRAFT, S.PUBLISHED}, S.ERROR, SENDER, SYSTEM),
+    },
+}
+
+EDITABLE: frozenset[Status] = frozenset({S.DRAFT})
+DELETABLE: frozenset[Status] = frozenset({S.DRAFT})
+
+
+class Refusal(StrEnum):
+    """Why the table refuses a move; each maps to a user error code."""
+
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    STOP_NOT_AVAILABLE_FOR_AUTOMATION = "STOP_NOT_AVAILABLE_FOR_AUTOMATION"
+
+
+def statuses(kind: Kind) -> tuple[Status, ...]:
+    return STATUSES[FAMILY[kind]]
+
+
+def check(kind: Kind, origin: Origin, status: Status, action: Action, by: Role) -> Status | Refusal:
+    """The status `action` moves to from `status`, or why it may not."""
+    move = TRANSITIONS[FAMILY[kind]].get(action)
+    if move is None or status not in move.sources or by not in move.by:
+        return Refusal.INVALID_TRANSITION
+    if action is Action.STOP and origin is Origin.AUTOMATION:
+        return Refusal.STOP_NOT_AVAILABLE_FOR_AUTOMATION
+    return move.target
+
+
+def available_actions(kind: Kind, origin: Origin, status: Status) -> list[Action]:
+    """What a person may do now, in the order of the `Action` enum."""
+    return [a for a in Action if isinstance(check(kind, origin, status, a, PERSON), Status)]

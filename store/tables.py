@@ -1,0 +1,76 @@
+"""Tables: one row per communication, one row per status change (history and outbox)."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, Index, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Communication(SQLModel, table=True):
+    __tablename__ = "communication"
+    __table_args__ = (
+        Index("ix_communication_kind_status", "kind", "status"),
+        Index("ix_communication_status_start_at", "status", "start_at"),
+        Index("ix_communication_status_end_at", "status", "end_at"),
+        Index("ix_communication_created_at_id", "created_at", "id"),
+        Index("ix_communication_slug", "slug", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    origin: str
+    status: str
+    name: str
+    version: int = 1
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    start_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    end_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    content: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    slug: str | None = None  # landing pages only; unique among live ones
+    audience_size: int | None = None  # message campaigns only
+    sent_count: int = 0
+    progress_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status_reason: str | None = None
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class StatusEvent(SQLModel, table=True):
+    __tablename__ = "status_event"
+    __table_args__ = (Index("ix_status_event_communication_seq", "communication_id", "seq"),)
+
+    seq: int | None = Field(default=None, primary_key=True)
+    communication_id: int = Field(foreign_key="communication.id")
+    kind: str
+    action: str
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str | None = None
+    version: int
+    at: datetime = Field(sa_type=UTCDateTime)
