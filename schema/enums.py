@@ -32,7 +32,9 @@ def _status_enum(type_name: str, kind: Kind) -> type[Enum]:
     """`EmailCampaignStatus` and its siblings: only the statuses the table gives that kind."""
     members = {status.name: status.value for status in statuses(kind)}
     enum = Enum(f"{type_name}Status", members)  # type: ignore[misc]
-    return strawberry.enum(enum, description=f"The statuses of {type_name}, from the lifecycle table.")
+    return strawberry.enum(
+        enum, description=f"The statuses of {type_name}, from the lifecycle table."
+    )
 
 
 TYPE_NAMES: dict[Kind, str] = {

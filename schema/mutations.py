@@ -41,7 +41,9 @@ async def _payload(work: Awaitable[Row]) -> CommunicationPayload:
     try:
         row = await work
     except Refused as refused:
-        return CommunicationPayload(communication=None, user_errors=[UserError.from_refusal(refused)])
+        return CommunicationPayload(
+            communication=None, user_errors=[UserError.from_refusal(refused)]
+        )
     return CommunicationPayload(communication=to_graphql(row), user_errors=[])
 
 

@@ -77,7 +77,9 @@ class CommunicationBase(Node):
         if start is None:
             raise to_graphql_error(invalid("after", "after is not a cursor of this history"))
         assert self.row.id is not None
-        found, more = await changes.history(info.context.store, self.row.id, after=start, first=size)
+        found, more = await changes.history(
+            info.context.store, self.row.id, after=start, first=size
+        )
         return StatusChangeConnection.of(found, has_next=more, has_previous=start > 0)
 
     @classmethod
@@ -280,7 +282,10 @@ class StatusChangeConnection:
 
     @classmethod
     def of(cls, found: list[Change], *, has_next: bool, has_previous: bool) -> Self:
-        edges = [StatusChangeEdge(cursor=ids.change_cursor(c.seq), node=StatusChange.of(c)) for c in found]
+        edges = [
+            StatusChangeEdge(cursor=ids.change_cursor(c.seq), node=StatusChange.of(c))
+            for c in found
+        ]
         return cls(
             edges=edges,
             page_info=PageInfo(

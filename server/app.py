@@ -61,7 +61,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             async with Broadcast(settings.broadcast_url) as broadcast:
                 store = Store(sessions(engine), Feed(broadcast))
                 async with _background(store, settings):
-                    log.info("commpulse ready: %s, %s", engine.url.render_as_string(), settings.broadcast_url)
+                    log.info(
+                        "commpulse ready: %s, %s",
+                        engine.url.render_as_string(),
+                        settings.broadcast_url,
+                    )
                     yield {"store": store}
         finally:
             await engine.dispose()

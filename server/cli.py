@@ -22,7 +22,11 @@ def main(argv: list[str] | None = None) -> None:
         uvicorn.run("server.app:app", host=args.host, port=args.port, log_level="info")
     else:
         created = asyncio.run(seed(Settings.from_env()))
-        print(f"seeded {created} example communications" if created else "database not empty: nothing seeded")
+        print(
+            f"seeded {created} example communications"
+            if created
+            else "database not empty: nothing seeded"
+        )
 
 
 if __name__ == "__main__":

@@ -56,7 +56,8 @@ class SimulatedSender:
                 return  # stopped or failed meanwhile
         if sent >= audience:
             try:
-                await changes.apply(self.store, row.id, Action.FINISH, by=Role.SENDER, actor=self.actor)
+                await changes.apply(
+                    self.store, row.id, Action.FINISH, by=Role.SENDER, actor=self.actor
+                )
             except Refused as refused:
                 log.info("simulated sender could not finish %s: %s", row.id, refused.message)
-

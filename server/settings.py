@@ -31,14 +31,22 @@ class Settings:
             allowed_origins=_list(get("COMMPULSE_ALLOWED_ORIGINS", "")),
             scheduler_enabled=_flag(get("COMMPULSE_SCHEDULER", "on"), "COMMPULSE_SCHEDULER"),
             scheduler_interval=_positive(
-                get("COMMPULSE_SCHEDULER_INTERVAL"), defaults.scheduler_interval, "COMMPULSE_SCHEDULER_INTERVAL"
+                get("COMMPULSE_SCHEDULER_INTERVAL"),
+                defaults.scheduler_interval,
+                "COMMPULSE_SCHEDULER_INTERVAL",
             ),
-            sender=_choice(get("COMMPULSE_SENDER", defaults.sender), ("simulated", "none"), "COMMPULSE_SENDER"),
+            sender=_choice(
+                get("COMMPULSE_SENDER", defaults.sender), ("simulated", "none"), "COMMPULSE_SENDER"
+            ),
             simulated_send_rate=_positive(
-                get("COMMPULSE_SIMULATED_SEND_RATE"), defaults.simulated_send_rate, "COMMPULSE_SIMULATED_SEND_RATE"
+                get("COMMPULSE_SIMULATED_SEND_RATE"),
+                defaults.simulated_send_rate,
+                "COMMPULSE_SIMULATED_SEND_RATE",
             ),
             sender_interval=_positive(
-                get("COMMPULSE_SENDER_INTERVAL"), defaults.sender_interval, "COMMPULSE_SENDER_INTERVAL"
+                get("COMMPULSE_SENDER_INTERVAL"),
+                defaults.sender_interval,
+                "COMMPULSE_SENDER_INTERVAL",
             ),
         )
 
@@ -48,7 +56,11 @@ class SettingsError(ValueError):
 
 
 def _flag(value: str, name: str) -> bool:
-    return _choice(value.lower(), ("on", "off", "true", "false", "1", "0"), name) in ("on", "true", "1")
+    return _choice(value.lower(), ("on", "off", "true", "false", "1", "0"), name) in (
+        "on",
+        "true",
+        "1",
+    )
 
 
 def _choice(value: str, allowed: tuple[str, ...], name: str) -> str:

@@ -156,7 +156,9 @@ async def head(store: Store) -> int:
         return int(result.one() or 0)
 
 
-async def changes_after(store: Store, seq: int, *, upto: int | None = None, limit: int = 500) -> list[Change]:
+async def changes_after(
+    store: Store, seq: int, *, upto: int | None = None, limit: int = 500
+) -> list[Change]:
     where = [col(StatusEvent.seq) > seq]
     if upto is not None:
         where.append(col(StatusEvent.seq) <= upto)
@@ -221,9 +223,7 @@ async def sending(store: Store) -> list[Communication]:
         return list(await session.exec(statement))
 
 
-async def record_progress(
-    store: Store, row: Communication, sent: int, at: datetime
-) -> bool:
+async def record_progress(store: Store, row: Communication, sent: int, at: datetime) -> bool:
     """Move the sent counter forward, unless the status changed meanwhile (a stop wins)."""
     statement = (
         update(Communication)

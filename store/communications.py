@@ -226,7 +226,7 @@ SORTABLE = {"created_at", "updated_at", "name"}
 
 
 def _where(flt: Filter) -> list[ColumnElement[bool]]:
-    where = [col(Communication.deleted_at).is_(None)]
+    where: list[ColumnElement[bool]] = [col(Communication.deleted_at).is_(None)]
     if flt.kinds is not None:
         where.append(col(Communication.kind).in_(list(flt.kinds)))
     if flt.statuses is not None:
@@ -303,7 +303,9 @@ async def page(
 async def count(store: Store, flt: Filter) -> int:
     _check_window(flt)
     async with store.sessions() as session:
-        result = await session.exec(select(func.count()).select_from(Communication).where(*_where(flt)))
+        result = await session.exec(
+            select(func.count()).select_from(Communication).where(*_where(flt))
+        )
         return int(result.one())
 
 
