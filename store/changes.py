@@ -13,7 +13,7 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from store import Store
-from store.communications import get
+from store.communications import get, if_unchanged
 from store.errors import ErrorCode, Refused, invalid, version_conflict
 from store.feed import Change, Touch, as_change
 from store.lifecycle import FAMILY, Action, Family, Kind, Origin, Refusal, Role, Status, check
@@ -108,18 +108,8 @@ async def _compare_and_set(
     values: dict[str, Any],
 ) -> Change | None:
     assert row.id is not None
-    statement = (
-        update(Communication)
-        .where(
-            col(Communication.id) == row.id,
-            col(Communication.status) == row.status,
-            col(Communication.version) == row.version,
-            col(Communication.deleted_at).is_(None),
-        )
-        .values(status=target, version=row.version + 1, updated_at=now, **values)
-    )
     async with store.sessions() as session:
-        result = await session.exec(statement)
+        result = await session.exec(if_unchanged(row, now, status=target, **values))
         if result.rowcount != 1:
             await session.rollback()
             return None

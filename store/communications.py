@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, tuple_, update
+from sqlalchemy import ColumnElement, Update, func, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -174,23 +174,27 @@ async def _compare_and_set(
             f"only a {' or '.join(sorted(allowed))} communication can be {verb}; "
             f"this one is {row.status}",
         )
-    statement = (
-        update(Communication)
-        .where(
-            col(Communication.id) == row.id,
-            col(Communication.version) == row.version,
-            col(Communication.status) == row.status,
-            col(Communication.deleted_at).is_(None),
-        )
-        .values(version=row.version + 1, updated_at=utcnow(), **values)
-    )
     async with store.sessions() as session:
-        result = await _flush_unique(session.exec(statement))
+        result = await _flush_unique(session.exec(if_unchanged(row, utcnow(), **values)))
         if result.rowcount != 1:
             raise version_conflict(row.version, expected_version)
         await session.commit()
     assert row.id is not None
     await store.feed.publish(Touch(row.id))
+
+
+def if_unchanged(row: Communication, now: datetime, **values: Any) -> Update:
+    """An UPDATE that applies only while the row is as it was read: the compare-and-set."""
+    return (
+        update(Communication)
+        .where(
+            col(Communication.id) == row.id,
+            col(Communication.status) == row.status,
+            col(Communication.version) == row.version,
+            col(Communication.deleted_at).is_(None),
+        )
+        .values(version=row.version + 1, updated_at=now, **values)
+    )
 
 
 async def _flush_unique(awaitable: Any) -> Any:
