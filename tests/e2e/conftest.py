@@ -1,0 +1,331 @@
+"""End-to-end fixtures: a real uvicorn in a subprocess on a free loopback port, and clients.
+
+`start_server` is a factory, so one test can stop a server and start another on the same
+SQLite file. Readiness is read from the server's stderr: "Application startup complete"
+(the lifespan ran) and then "Uvicorn running on" (the socket listens).
+"""
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+from gql import Client, GraphQLRequest
+from gql.client import AsyncClientSession
+from gql.transport.httpx import HTTPXAsyncTransport
+from gql.transport.websockets import WebsocketsTransport
+
+ROOT = Path(__file__).parents[2]
+STARTUP_TIMEOUT = 20.0  # seconds for uvicorn to import the app and run the lifespan
+SHUTDOWN_TIMEOUT = 10.0
+ITEM_TIMEOUT = 10.0  # seconds to wait for one subscription item before failing
+
+TRANSPORT_WS = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL  # "graphql-transport-ws"
+LEGACY_WS = WebsocketsTransport.APOLLO_SUBPROTOCOL  # "graphql-ws"
+
+Json = dict[str, Any]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """One uvicorn process serving commpulse."""
+
+    port: int
+    database: Path
+    process: asyncio.subprocess.Process
+    output: list[str] = field(default_factory=list)
+    drain: asyncio.Task[None] | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/graphql"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    @property
+    def log(self) -> str:
+        return "".join(self.output)
+
+    async def stop(self) -> None:
+        """SIGTERM, then wait for a clean exit (uvicorn runs the lifespan shutdown)."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+                    await self.process.wait()
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+                pytest.fail(
+                    f"server did not stop within {SHUTDOWN_TIMEOUT}s on SIGTERM:\n{self.log}"
+                )
+        if self.drain is not None:
+            await self.drain
+            self.drain = None
+        # uvicorn re-raises the signal it caught once shutdown is done, so -SIGTERM is clean too
+        assert self.process.returncode in (0, -signal.SIGTERM), (
+            f"exit {self.process.returncode}:\n{self.log}"
+        )
+        assert "Application shutdown complete" in self.log, (
+            f"no clean lifespan shutdown:\n{self.log}"
+        )
+
+
+class StartServer(Protocol):
+    def __call__(
+        self, database: Path | None = None, **env: str
+    ) -> Awaitable[Server]: ...  # pragma: no cover
+
+
+async def _read_until_ready(server: Server, stream: asyncio.StreamReader) -> None:
+    # uvicorn logs "Application startup complete" when the lifespan has started, which is
+    # BEFORE it binds the socket; "Uvicorn running on" follows once it is listening.
+    # Waiting for the first line alone lost the race (connection refused), so wait for both.
+    started = False
+    listening = f"Uvicorn running on http://127.0.0.1:{server.port}".encode()
+    while line := await stream.readline():
+        server.output.append(line.decode(errors="replace"))
+        started = started or b"Application startup complete" in line
+        if started and listening in line:
+            return
+    code = await server.process.wait()
+    pytest.fail(f"server exited ({code}) before it was ready:\n{server.log}")
+
+
+async def _drain(server: Server, stream: asyncio.StreamReader) -> None:
+    while line := await stream.readline():
+        server.output.append(line.decode(errors="replace"))
+
+
+@pytest.fixture
+async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
+    """Start servers (on tmp_path/e2e.db unless told) and stop every one still running at the end.
+
+    Keyword arguments are extra environment, e.g. COMMPULSE_SCHEDULER="off".
+    """
+    started: list[Server] = []
+
+    async def start(database: Path | None = None, **env: str) -> Server:
+        database = database or tmp_path / "e2e.db"
+        port = free_port()
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("COMMPULSE_")}
+        environ |= {
+            "COMMPULSE_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+            "COMMPULSE_SIMULATED_SEND_RATE": "200",
+            "COMMPULSE_SENDER_INTERVAL": "0.05",
+            "COMMPULSE_SCHEDULER_INTERVAL": "0.2",
+        }
+        environ |= env
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "server.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            cwd=ROOT,
+            env=environ,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,  # uvicorn's access log
+            stderr=asyncio.subprocess.PIPE,
+        )
+        server = Server(port=port, database=database, process=process)
+        started.append(server)
+        assert process.stderr is not None
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT):
+                await _read_until_ready(server, process.stderr)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            pytest.fail(f"server not ready within {STARTUP_TIMEOUT}s:\n{server.log}")
+        # keep reading so a chatty server never blocks on a full pipe
+        server.drain = asyncio.create_task(_drain(server, process.stderr))
+        return server
+
+    yield start
+    for server in reversed(started):
+        if server.process.returncode is None or server.drain is not None:
+            await server.stop()
+
+
+@pytest.fixture
+async def server(start_server: StartServer) -> Server:
+    """One server with the default e2e settings (scheduler and simulated sender on)."""
+    return await start_server()
+
+
+# --- clients -------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def http_session(server: Server) -> AsyncIterator[AsyncClientSession]:
+    """A gql session that sends queries and mutations as HTTP POSTs."""
+    client = Client(
+        transport=HTTPXAsyncTransport(url=server.http_url), execute_timeout=ITEM_TIMEOUT
+    )
+    async with client as session:
+        yield session
+
+
+@contextlib.asynccontextmanager
+async def ws_session(
+    server: Server, subprotocol: str = TRANSPORT_WS
+) -> AsyncIterator[AsyncClientSession]:
+    """A gql session over one websocket speaking `subprotocol`; many subscriptions share it."""
+    transport = WebsocketsTransport(url=server.ws_url, subprotocols=[subprotocol])
+    client = Client(transport=transport, execute_timeout=ITEM_TIMEOUT)
+    async with client as session:
+        yield session
+
+
+async def execute(session: AsyncClientSession, query: str, **variables: Any) -> Json:
+    """Run one operation; a GraphQL error fails the test (gql raises TransportQueryError)."""
+    return await session.execute(GraphQLRequest(query, variable_values=variables or None))
+
+
+@contextlib.asynccontextmanager
+async def subscribe(
+    session: AsyncClientSession, query: str, **variables: Any
+) -> AsyncIterator[AsyncGenerator[Json, None]]:
+    """A subscription as an async generator, closed (the server told `complete`) on exit."""
+    items: AsyncGenerator[Json, None] = session.subscribe(
+        GraphQLRequest(query, variable_values=variables or None)
+    )
+    try:
+        yield items
+    finally:
+        await items.aclose()
+
+
+async def next_item(items: AsyncGenerator[Json, None], what: str = "item") -> Json:
+    """The next subscription item, failing the test clearly if none comes in time."""
+    try:
+        async with asyncio.timeout(ITEM_TIMEOUT):
+            return await anext(items)
+    except TimeoutError:
+        pytest.fail(f"no {what} within {ITEM_TIMEOUT}s")
+
+
+async def until(
+    items: AsyncGenerator[Json, None], done: Callable[[Json], bool], what: str
+) -> list[Json]:
+    """Items up to and including the first for which `done` is true."""
+    seen: list[Json] = []
+    while True:
+        item = await next_item(items, what)
+        seen.append(item)
+        if done(item):
+            return seen
+
+
+# --- operations the tests share -----------------------------------------------------------
+
+PAYLOAD_ERRORS = "userErrors { code message field }"
+
+COMMON = """
+    id kind version
+    history(first: 100) { edges { cursor node { action from to actor } } }
+"""
+
+CREATE_EMAIL = f"""
+mutation CreateEmail($input: CreateEmailCampaignInput!) {{
+  createEmailCampaign(input: $input) {{
+    communication {{ ... on EmailCampaign {{ {COMMON} status audienceSize sentCount }} }}
+    {PAYLOAD_ERRORS}
+  }}
+}}
+"""
+
+CREATE_IN_APP = f"""
+mutation CreateInApp($input: CreateInAppMessageInput!) {{
+  createInAppMessage(input: $input) {{
+    communication {{ ... on InAppMessage {{ {COMMON} status }} }}
+    {PAYLOAD_ERRORS}
+  }}
+}}
+"""
+
+CREATE_LANDING_PAGE = f"""
+mutation CreatePage($input: CreateLandingPageInput!) {{
+  createLandingPage(input: $input) {{
+    communication {{ ... on LandingPage {{ {COMMON} status }} }}
+    {PAYLOAD_ERRORS}
+  }}
+}}
+"""
+
+
+def mutation(field: str, arguments: str = "$id: ID!", call: str = "id: $id") -> str:
+    """A status-action mutation returning the communication's id, status and version."""
+    return f"""
+    mutation Act({arguments}) {{
+      {field}({call}) {{
+        communication {{
+          ... on CommunicationBase {{ id version }}
+          ... on EmailCampaign {{ emailStatus: status }}
+          ... on InAppMessage {{ inAppStatus: status }}
+          ... on LandingPage {{ pageStatus: status }}
+        }}
+        {PAYLOAD_ERRORS}
+      }}
+    }}
+    """
+
+
+SCHEDULE = mutation(
+    "scheduleCommunication", "$id: ID!, $startAt: DateTime!", "id: $id, startAt: $startAt"
+)
+LAUNCH = mutation("launchCommunication")
+PAUSE = mutation("pauseCommunication")
+RESUME = mutation("resumeCommunication")
+PUBLISH = mutation("publishLandingPage")
+
+
+def ok(result: Json, field: str) -> Json:
+    """The communication from a payload, failing the test on any userErrors."""
+    payload = result[field]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    communication: Json = payload["communication"]
+    return communication
+
+
+async def create_email(session: AsyncClientSession, name: str, audience: int = 20) -> Json:
+    result = await execute(
+        session,
+        CREATE_EMAIL,
+        input={"name": name, "subject": f"{name} subject", "audienceSize": audience},
+    )
+    return ok(result, "createEmailCampaign")
+
+
+async def create_in_app(session: AsyncClientSession, name: str) -> Json:
+    result = await execute(session, CREATE_IN_APP, input={"name": name, "title": name})
+    return ok(result, "createInAppMessage")
+
+
+async def act(session: AsyncClientSession, query: str, field: str, **variables: Any) -> Json:
+    """Run a `mutation()`; the communication comes back as {id, version, status}."""
+    found = ok(await execute(session, query, **variables), field)
+    statuses = [
+        found.pop(key) for key in ("emailStatus", "inAppStatus", "pageStatus") if key in found
+    ]
+    return found | {"status": statuses[0]}
