@@ -36,11 +36,19 @@ async def apply(
     start_at: datetime | None = None,
     end_at: datetime | None = None,
 ) -> Communication:
-    """Perform `action`, or raise `Refused` with nothing written."""
+    """Perform `action`, or raise `Refused` with nothing written.
+
+    A lost compare-and-set is retried only while the status is the one first read (a
+    concurrent edit of a DRAFT, say); if another action changed the status, it won.
+    """
     if reason is not None and len(reason) > REASON_MAX:
         raise invalid("reason", f"reason is longer than {REASON_MAX} characters")
+    first_seen: str | None = None
     for _ in range(ATTEMPTS):
         row = await get(store, communication_id)
+        if first_seen is not None and row.status != first_seen:
+            raise moved_meanwhile(action, first_seen, row)
+        first_seen = row.status
         now = utcnow()
         values = _values(action, row, now, start_at, end_at, reason)
         if expected_version is not None and expected_version != row.version:
@@ -51,6 +59,16 @@ async def apply(
             await store.feed.publish(change)
             return await get_any(store, row.id)
     raise version_conflict(row.version, expected_version)
+
+
+def moved_meanwhile(action: Action, seen: str, row: Communication) -> Refused:
+    """Someone else changed the status while this action was applied: they won."""
+    return Refused(
+        ErrorCode.VERSION_CONFLICT,
+        f"the communication went from {seen} to {row.status} while {action} was applied; "
+        "nothing was done",
+        ["expectedVersion"],
+    )
 
 
 def _target(row: Communication, action: Action, by: Role) -> Status:
