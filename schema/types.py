@@ -140,7 +140,7 @@ class MessageCampaign(CommunicationBase):
 
 @strawberry.type
 class EmailCampaign(MessageCampaign):
-    status: Enum = _status(Kind.EMAIL)
+    status: Any = _status(Kind.EMAIL)
     subject: str
     from_address: str | None
     body: str | None
@@ -148,14 +148,14 @@ class EmailCampaign(MessageCampaign):
 
 @strawberry.type
 class SmsCampaign(MessageCampaign):
-    status: Enum = _status(Kind.SMS)
+    status: Any = _status(Kind.SMS)
     text: str
     sender_name: str | None
 
 
 @strawberry.type
 class WebPushCampaign(MessageCampaign):
-    status: Enum = _status(Kind.WEB_PUSH)
+    status: Any = _status(Kind.WEB_PUSH)
     title: str
     body: str | None
     url: str | None
@@ -163,7 +163,7 @@ class WebPushCampaign(MessageCampaign):
 
 @strawberry.type
 class MobilePushCampaign(MessageCampaign):
-    status: Enum = _status(Kind.MOBILE_PUSH)
+    status: Any = _status(Kind.MOBILE_PUSH)
     title: str
     body: str | None
     deep_link: str | None
@@ -171,28 +171,28 @@ class MobilePushCampaign(MessageCampaign):
 
 @strawberry.type
 class DynamicContent(CommunicationBase):
-    status: Enum = _status(Kind.DYNAMIC_CONTENT)
+    status: Any = _status(Kind.DYNAMIC_CONTENT)
     placement: str
     html: str | None
 
 
 @strawberry.type
 class InAppMessage(CommunicationBase):
-    status: Enum = _status(Kind.IN_APP)
+    status: Any = _status(Kind.IN_APP)
     title: str
     body: str | None
 
 
 @strawberry.type
 class ScreenView(CommunicationBase):
-    status: Enum = _status(Kind.SCREEN_VIEW)
+    status: Any = _status(Kind.SCREEN_VIEW)
     screen: str
     html: str | None
 
 
 @strawberry.type
 class LandingPage(CommunicationBase):
-    status: Enum = _status(Kind.LANDING_PAGE)
+    status: Any = _status(Kind.LANDING_PAGE)
     slug: str
     title: str
     html: str | None
