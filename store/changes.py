@@ -44,7 +44,11 @@ async def apply(
     start_at: datetime | None = None,
     end_at: datetime | None = None,
 ) -> Communication:
-    """Perform `action`, or raise `Refused` with nothing written."""
+    """Perform `action`, or raise `Refused` with nothing written.
+
+    A lost compare-and-set is retried only while the status is the one first read (a
+    concurrent edit of a DRAFT, say); if another action changed the status, it won.
+    """
     row, _ = await _apply(
         store,
         communication_id,
@@ -100,8 +104,12 @@ async def _apply(
 ) -> tuple[Communication, int]:
     """The row after `action`, and how many recipients it made NOT_SENT."""
     reason = _check_reason(action, reason)
+    first_seen: str | None = None
     for _ in range(ATTEMPTS):
         row = await get(store, communication_id)
+        if first_seen is not None and row.status != first_seen:
+            raise moved_meanwhile(action, first_seen, row)
+        first_seen = row.status
         now = utcnow()
         values = _values(action, row, now, start_at, end_at, reason)
         if expected_version is not None and expected_version != row.version:
@@ -124,6 +132,16 @@ def _check_reason(action: Action, reason: str | None) -> str | None:
     if action is Action.FAIL and reason is None:
         raise invalid("reason", "a failure needs a reason")
     return reason
+
+
+def moved_meanwhile(action: Action, seen: str, row: Communication) -> Refused:
+    """Someone else changed the status while this action was applied: they won."""
+    return Refused(
+        ErrorCode.VERSION_CONFLICT,
+        f"the communication went from {seen} to {row.status} while {action} was applied; "
+        "nothing was done",
+        ["expectedVersion"],
+    )
 
 
 def _target(row: Communication, action: Action, by: Role) -> Status:

@@ -19,6 +19,7 @@ from store.tables import Communication, StatusEvent, utcnow
 
 PAGE_MAX = 100
 PAGE_DEFAULT = 20
+SLUG_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -192,18 +193,25 @@ async def duplicate(
 ) -> Communication:
     row = await get(store, communication_id)
     content = dict(row.content)
-    if row.slug is not None:
-        content["slug"] = await _free_slug(store, row.slug)
-    return await create(
-        store,
-        Kind(row.kind),
-        name=name if name is not None else _copy_name(row.name),
-        origin=Origin(row.origin),
-        content=content,
-        audience_size=row.audience_size if row.synthetic_audience else None,
-        actor=actor,
-        copy_audience_of=None if row.synthetic_audience else row.id,
-    )
+    for _ in range(SLUG_ATTEMPTS):
+        if row.slug is not None:
+            content["slug"] = await _free_slug(store, row.slug)
+        try:
+            return await create(
+                store,
+                Kind(row.kind),
+                name=name if name is not None else _copy_name(row.name),
+                origin=Origin(row.origin),
+                content=content,
+                audience_size=row.audience_size if row.synthetic_audience else None,
+                actor=actor,
+                copy_audience_of=None if row.synthetic_audience else row.id,
+            )
+        except Refused as refused:
+            # a concurrent duplicate took the slug this one chose: choose again
+            if row.slug is None or refused.field != ["slug"]:
+                raise
+    raise invalid("slug", "could not find a free slug for the copy; try again")
 
 
 async def _compare_and_set(

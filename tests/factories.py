@@ -1,8 +1,15 @@
 """Plain functions that make communications through the store's own API."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
-from store import Store, communications
+from broadcaster import Broadcast
+
+from store import Store, changes, communications
+from store.database import create_engine, create_schema, sessions
+from store.feed import Feed
 from store.lifecycle import Kind, Origin
 from store.tables import Communication
 
@@ -42,3 +49,29 @@ _counter = iter(range(1, 1_000_000))
 
 def _next() -> int:
     return next(_counter)
+
+
+@asynccontextmanager
+async def open_store(path: Path) -> AsyncIterator[Store]:
+    """A store on a fresh SQLite file at `path` with the memory broker, as conftest makes it."""
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await create_schema(engine)
+    try:
+        async with Broadcast("memory://") as broadcast:
+            yield Store(sessions(engine), Feed(broadcast))
+    finally:
+        await engine.dispose()
+
+
+async def snapshot(store: Store, communication_id: int | None) -> tuple[dict[str, Any], int]:
+    """The whole stored row (deleted or not) and how many history rows it has."""
+    assert communication_id is not None
+    row = await changes.get_any(store, communication_id)
+    events, more = await changes.history(store, communication_id, after=0, first=1_000)
+    assert not more
+    return row.model_dump(), len(events)
+
+
+async def totals(store: Store) -> tuple[int, int]:
+    """How many live communications there are and the newest history sequence number."""
+    return await communications.count(store, communications.Filter()), await changes.head(store)

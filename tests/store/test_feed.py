@@ -1,0 +1,153 @@
+"""Notices: what listeners hear after each committed change, and the JSON they travel as."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from store import Store, changes, communications
+from store.errors import Refused
+from store.feed import Change, Notice, Touch, decode, encode
+from store.lifecycle import Action, Kind, Role
+from tests import factories
+
+SAFETY = 10  # seconds; only so that a lost notice fails the test instead of hanging it
+
+
+async def _next(notices: AsyncIterator[Notice], count: int) -> list[Notice]:
+    async with asyncio.timeout(SAFETY):
+        return [await anext(notices) for _ in range(count)]
+
+
+async def test_listeners_hear_each_change_in_order(store: Store) -> None:
+    """A listener hears create, launch and stop in order, with seq, from and to as stored."""
+    async with store.feed.listen() as notices:
+        made = await factories.create(store, Kind.EMAIL)
+        await changes.apply(store, made.id, Action.LAUNCH, by=Role.PERSON, actor="ann")
+        await changes.apply(store, made.id, Action.STOP, by=Role.PERSON, actor="bob", reason="oops")
+        heard = await _next(notices, 3)
+    assert all(isinstance(n, Change) for n in heard)
+    steps = [
+        (n.seq, n.communication_id, n.action, n.from_status, n.to_status, n.actor, n.version)
+        for n in heard
+        if isinstance(n, Change)
+    ]
+    assert steps == [
+        (1, made.id, "CREATE", None, "DRAFT", "test", 1),
+        (2, made.id, "LAUNCH", "DRAFT", "SENDING", "ann", 2),
+        (3, made.id, "STOP", "SENDING", "STOPPED", "bob", 3),
+    ]
+    assert heard == await changes.changes_after(store, 0)
+    assert isinstance(heard[2], Change) and heard[2].reason == "oops"
+
+
+async def test_edits_and_deletes_are_heard_as_touches(store: Store) -> None:
+    """Changes that keep the status (an edit, a delete) reach listeners as touches."""
+    async with store.feed.listen() as notices:
+        made = await factories.create(store, Kind.IN_APP)
+        await communications.update_draft(store, made.id, expected_version=1, given={"name": "B"})
+        await communications.delete_draft(store, made.id, expected_version=2)
+        heard = await _next(notices, 3)
+    assert made.id is not None
+    assert isinstance(heard[0], Change) and heard[0].action == "CREATE"
+    assert heard[1:] == [Touch(made.id), Touch(made.id)]
+
+
+async def test_a_refused_action_is_not_heard(store: Store) -> None:
+    """Nothing is published for a refusal: the next notice is the next real change."""
+    async with store.feed.listen() as notices:
+        made = await factories.create(store, Kind.EMAIL)
+        with pytest.raises(Refused):
+            await changes.apply(store, made.id, Action.STOP, by=Role.PERSON, actor="ann")
+        await changes.apply(store, made.id, Action.LAUNCH, by=Role.PERSON, actor="ann")
+        heard = await _next(notices, 2)
+    assert [n.action for n in heard if isinstance(n, Change)] == ["CREATE", "LAUNCH"]
+
+
+async def test_progress_is_heard_and_a_stop_outruns_it(store: Store) -> None:
+    """Sending progress is published as a touch; progress after a stop is dropped silently."""
+    async with store.feed.listen() as notices:
+        made = await factories.create(store, Kind.SMS, audience_size=100)
+        sending = await changes.apply(store, made.id, Action.LAUNCH, by=Role.PERSON, actor="ann")
+        assert sending.id is not None
+        assert await changes.record_progress(store, sending, 10, datetime.now(UTC))
+        stale = await changes.get_any(store, sending.id)
+        await changes.apply(store, sending.id, Action.STOP, by=Role.PERSON, actor="ann")
+        assert not await changes.record_progress(store, stale, 20, datetime.now(UTC))
+        other = await factories.create(store, Kind.EMAIL)  # the next thing anyone should hear
+        heard = await _next(notices, 5)
+    assert [type(n).__name__ for n in heard] == ["Change", "Change", "Touch", "Change", "Change"]
+    assert heard[2] == Touch(sending.id)
+    assert isinstance(heard[3], Change) and heard[3].to_status == "STOPPED"
+    assert isinstance(heard[4], Change) and heard[4].communication_id == other.id
+    assert (await changes.get_any(store, sending.id)).sent_count == 10
+
+
+async def test_a_notice_is_published_only_once_its_change_is_readable(store: Store) -> None:
+    """A listener that reads the table as soon as it hears a change always finds it there."""
+    async with store.feed.listen() as notices:
+
+        async def read_on_hearing() -> list[bool]:
+            found = []
+            for _ in range(4):
+                (notice,) = await _next(notices, 1)
+                assert isinstance(notice, Change)
+                rows = await changes.changes_after(store, notice.seq - 1, upto=notice.seq)
+                found.append(rows == [notice])
+            return found
+
+        async def act() -> None:
+            made = await factories.create(store, Kind.SCREEN_VIEW)
+            for action in (Action.LAUNCH, Action.PAUSE, Action.RESUME):
+                await changes.apply(store, made.id, action, by=Role.PERSON, actor="ann")
+
+        found, _ = await asyncio.gather(read_on_hearing(), act())
+    assert found == [True, True, True, True]
+
+
+def test_a_change_survives_the_json_round_trip() -> None:
+    """A change encodes to a JSON string and decodes back to an equal change."""
+    change = Change(
+        seq=7,
+        communication_id=3,
+        kind="EMAIL",
+        action="STOP",
+        from_status="SENDING",
+        to_status="STOPPED",
+        actor="ann",
+        reason="wrong list",
+        version=4,
+        at=datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC),
+    )
+    text = encode(change)
+    assert isinstance(text, str)
+    assert json.loads(text)["type"] == "change"
+    assert decode(text) == change
+
+
+def test_a_create_with_no_from_status_and_an_offset_round_trips() -> None:
+    """A CREATE (no from status, no reason) at a non-UTC offset decodes to the same instant."""
+    change = Change(
+        seq=1,
+        communication_id=1,
+        kind="LANDING_PAGE",
+        action="CREATE",
+        from_status=None,
+        to_status="DRAFT",
+        actor="ann",
+        reason=None,
+        version=1,
+        at=datetime(2026, 3, 1, 9, 0, tzinfo=timezone(timedelta(hours=2))),
+    )
+    back = decode(encode(change))
+    assert back == change
+    assert isinstance(back, Change) and back.at.utcoffset() == timedelta(hours=2)
+
+
+def test_a_touch_survives_the_json_round_trip() -> None:
+    """A touch encodes to a JSON string and decodes back to an equal touch."""
+    text = encode(Touch(42))
+    assert json.loads(text) == {"type": "touch", "communication_id": 42}
+    assert decode(text) == Touch(42)
