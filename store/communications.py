@@ -148,13 +148,16 @@ async def update_draft(
     values: dict[str, Any] = {}
     if "name" in given:
         values["name"] = check_name(given.pop("name") or "")
-    size = check_audience(kind, given.pop("audience_size")) if "audience_size" in given else None
-    if size is not None and row.audience_size and not row.synthetic_audience:
+    resizing = "audience_size" in given
+    size = check_audience(kind, given.pop("audience_size", None))
+    if resizing and row.audience_size and not row.synthetic_audience:
         raise invalid(
             "audienceSize", "this campaign has recipient ids; audienceSize is for synthetic ones"
         )
-    if size is not None:
-        values.update(audience_size=size, pending_count=size, synthetic_audience=True)
+    if resizing:  # a new synthetic audience, or none for null
+        values.update(
+            audience_size=size or 0, pending_count=size or 0, synthetic_audience=size is not None
+        )
     checked = check_content(kind, given, complete=False)
     if "slug" in checked:
         values["slug"] = checked.pop("slug")
@@ -162,9 +165,9 @@ async def update_draft(
         values["content"] = {**row.content, **checked}
 
     async def resize(session: AsyncSession) -> None:
-        assert row.id is not None and size is not None
+        assert row.id is not None
         await audience.clear(session, row.id)
-        await audience.insert_synthetic(session, row.id, size)
+        await audience.insert_synthetic(session, row.id, size or 0)
 
     await _compare_and_set(
         store,
@@ -173,7 +176,7 @@ async def update_draft(
         EDITABLE,
         "edited",
         values,
-        resize if size is not None else None,
+        resize if resizing else None,
     )
     return await get(store, communication_id)
 
