@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Index, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
@@ -70,10 +70,16 @@ class Communication(SQLModel, table=True):
 
 
 class StatusEvent(SQLModel, table=True):
+    """A status change. Streams read these in (tx, seq) order: see store/changes.py."""
+
     __tablename__ = "status_event"
-    __table_args__ = (Index("ix_status_event_communication_seq", "communication_id", "seq"),)
+    __table_args__ = (
+        Index("ix_status_event_communication_seq", "communication_id", "seq"),
+        Index("ix_status_event_position", "tx", "seq"),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)
+    tx: int = Field(default=0, sa_type=BigInteger)  # the writing transaction's id (PostgreSQL)
     communication_id: int = Field(foreign_key="communication.id")
     kind: str
     action: str

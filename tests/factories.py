@@ -72,6 +72,6 @@ async def snapshot(store: Store, communication_id: int | None) -> tuple[dict[str
     return row.model_dump(), len(events)
 
 
-async def totals(store: Store) -> tuple[int, int]:
-    """How many live communications there are and the newest history sequence number."""
+async def totals(store: Store) -> tuple[int, tuple[int, int]]:
+    """How many live communications there are and the newest history position."""
     return await communications.count(store, communications.Filter()), await changes.head(store)

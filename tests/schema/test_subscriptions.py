@@ -20,7 +20,7 @@ async def test_resume_replays_what_was_missed_then_continues_live(store: Store) 
     first = await create(store, Kind.IN_APP)
     missed = await create(store, Kind.IN_APP)
     await changes.apply(store, missed.id, Action.LAUNCH, by=Role.PERSON, actor="t")
-    subscription = stream(store, 1, EVERYTHING)  # after the first CREATE
+    subscription = stream(store, (0, 1), EVERYTHING)  # after the first CREATE
     replayed = await _take(subscription, 2)
     assert [(c.communication_id, c.action) for c in replayed] == [
         (missed.id, Action.CREATE),
@@ -35,7 +35,7 @@ async def test_resume_replays_what_was_missed_then_continues_live(store: Store) 
 async def test_no_gap_and_no_duplicate_while_writers_race_the_replay(store: Store) -> None:
     """Changes committed while the replay is read arrive exactly once, in sequence order."""
     rows = [await create(store, Kind.DYNAMIC_CONTENT) for _ in range(10)]
-    subscription = stream(store, 0, EVERYTHING)
+    subscription = stream(store, (0, 0), EVERYTHING)
     writers = asyncio.gather(
         *(changes.apply(store, r.id, Action.LAUNCH, by=Role.PERSON, actor="t") for r in rows)
     )
@@ -52,7 +52,7 @@ async def test_filters_keep_only_the_wanted_changes(store: Store) -> None:
     wanted = Wanted(
         ids=None, kinds=frozenset({Kind.LANDING_PAGE}), statuses=frozenset({"PUBLISHED"})
     )
-    subscription = stream(store, 0, wanted)
+    subscription = stream(store, (0, 0), wanted)
     await changes.apply(store, email.id, Action.LAUNCH, by=Role.PERSON, actor="t")
     await changes.apply(store, page.id, Action.PUBLISH, by=Role.PERSON, actor="t")
     [change] = await _take(subscription, 1)
