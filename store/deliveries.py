@@ -92,7 +92,14 @@ async def add_recipients(
             "recipients", "this campaign has a synthetic audience (audienceSize); it takes no ids"
         )
     async with store.sessions() as session:
-        await _lock(session, row, (Status.DRAFT, Status.SCHEDULED), "recipients are added")
+        await _lock(
+            session,
+            row,
+            (Status.DRAFT, Status.SCHEDULED),
+            "recipients are added",
+            version=col(Communication.version) + 1,  # an edit of the audience
+            updated_at=utcnow(),
+        )
         added = await audience.insert(session, row.id or 0, wanted)
         await _count(session, row.id or 0, audience=added, pending=added)
         await session.commit()
