@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint schema seed clean
+.PHONY: run test lint schema seed migrate clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,12 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed  ## serve on SQLite + memory, seeding examples into an empty database
+	$(BIN)/commpulse migrate
 	$(BIN)/commpulse seed
 	$(BIN)/commpulse serve --host $(HOST) --port $(PORT)
+
+migrate: $(VENV)/.installed  ## bring COMMPULSE_DATABASE_URL to the newest schema revision
+	$(BIN)/commpulse migrate
 
 seed: $(VENV)/.installed
 	$(BIN)/commpulse seed

@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, event, literal_column
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel import SQLModel, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -30,11 +30,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def sessions(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-
-async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all)
 
 
 async def current_tx(session: AsyncSession) -> int:

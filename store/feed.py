@@ -108,8 +108,8 @@ class Feed:
         for notice in notices:
             try:
                 await self._broadcast.publish(CHANNEL, encode(notice))
-            except Exception:
-                log.exception("could not publish %s", notice)
+            except Exception as error:
+                log.warning("could not publish %s: %s", notice, error)
 
     @asynccontextmanager
     async def listen(self) -> AsyncIterator[AsyncIterator[Notice]]:

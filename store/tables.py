@@ -37,7 +37,9 @@ class Communication(SQLModel, table=True):
         Index("ix_communication_kind_status", "kind", "status"),
         Index("ix_communication_status_start_at", "status", "start_at"),
         Index("ix_communication_status_end_at", "status", "end_at"),
-        Index("ix_communication_created_at_id", "created_at", "id"),
+        Index("ix_communication_created_at_id", "created_at", "id"),  # keyset pages, each order
+        Index("ix_communication_updated_at_id", "updated_at", "id"),
+        Index("ix_communication_name_id", "name", "id"),
         Index("ix_communication_slug", "slug", unique=True),
     )
 
