@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
+CLUSTER_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/commpulse
+CLUSTER_BROADCAST_URL ?= redis://127.0.0.1:6379
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint schema seed migrate clean
+.PHONY: run test lint schema seed migrate cluster clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +26,15 @@ run: $(VENV)/.installed  ## serve on SQLite + memory, seeding examples into an e
 	$(BIN)/commpulse migrate
 	$(BIN)/commpulse seed
 	$(BIN)/commpulse serve --host $(HOST) --port $(PORT)
+
+cluster: $(VENV)/.installed  ## two instances on ports 8001 and 8002 sharing PostgreSQL and Redis
+	createdb -h 127.0.0.1 -U postgres commpulse 2>/dev/null || true
+	COMMPULSE_DATABASE_URL=$(CLUSTER_DATABASE_URL) $(BIN)/commpulse migrate
+	trap 'kill 0' INT TERM EXIT; \
+	for port in 8001 8002; do \
+	  COMMPULSE_DATABASE_URL=$(CLUSTER_DATABASE_URL) COMMPULSE_BROADCAST_URL=$(CLUSTER_BROADCAST_URL) \
+	    $(BIN)/commpulse serve --host $(HOST) --port $$port & \
+	done; wait
 
 migrate: $(VENV)/.installed  ## bring COMMPULSE_DATABASE_URL to the newest schema revision
 	$(BIN)/commpulse migrate

@@ -101,9 +101,7 @@ async def test_a_notice_is_published_only_once_its_change_is_readable(store: Sto
             for _ in range(4):
                 (notice,) = await _next(notices, 1)
                 assert isinstance(notice, Change)
-                rows, _ = await changes.changes_after(
-                    store, (notice.tx, notice.seq - 1), limit=1
-                )
+                rows, _ = await changes.changes_after(store, (notice.tx, notice.seq - 1), limit=1)
                 found.append(rows == [notice])
             return found
 
