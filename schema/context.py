@@ -1,6 +1,7 @@
 """The context every resolver gets: built once per HTTP request or per websocket."""
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -15,6 +16,8 @@ from store.tables import Communication
 class Context:
     store: Store
     actor: str = "anonymous"  # who acts, for the history; the auth issue fills it from a token
+    lease: timedelta = timedelta(seconds=60)  # claimRecipients' default lease
+    stalled_after: timedelta = timedelta(seconds=60)  # SENDING with no progress this long
     request: Any = None
     response: Any = None
     communications_by_id: DataLoader[int, Communication | None] = field(init=False)

@@ -10,6 +10,7 @@ import strawberry
 
 COMMUNICATION = "Communication"
 CHANGE = "change"
+DELIVERY = "delivery"
 PAGE = "page"
 
 
@@ -51,6 +52,14 @@ def change_cursor(seq: int) -> str:
 
 def change_seq(value: str) -> int | None:
     return _number(_split(value, CHANGE))
+
+
+def delivery_cursor(seq: int) -> str:
+    return _encode(f"{DELIVERY}:{seq}")
+
+
+def delivery_seq(value: str) -> int | None:
+    return _number(_split(value, DELIVERY))
 
 
 def page_cursor(order: str, key: tuple[Any, int]) -> str:

@@ -63,7 +63,11 @@ class CreateInput:
 @strawberry.input
 class CreateMessageInput(CreateInput):
     audience_size: int | None = strawberry.field(
-        default=None, description="How many recipients the campaign goes to."
+        default=None,
+        description="A synthetic audience of this many profiles, for demos and benchmarks.",
+    )
+    recipients: list[str] | None = strawberry.field(
+        default=None, description="Profile ids, up to 10,000; add more with addRecipients."
     )
 
 

@@ -29,8 +29,14 @@ from schema.inputs import (
     UpdateWebPushCampaignInput,
     content_of,
 )
-from schema.types import CommunicationPayload, DeleteCommunicationPayload, UserError, to_graphql
-from store import changes, communications
+from schema.types import (
+    CommunicationPayload,
+    DeleteCommunicationPayload,
+    StopSummary,
+    UserError,
+    to_graphql,
+)
+from store import changes, communications, deliveries
 from store.content import has_audience
 from store.errors import Refused, invalid
 from store.lifecycle import Action, Kind, Origin, Role
@@ -57,6 +63,7 @@ async def _create(info: Info, kind: Kind, given: CreateInput) -> CommunicationPa
             content=content_of(kind, given),
             audience_size=getattr(given, "audience_size", None) if has_audience(kind) else None,
             actor=info.context.actor,
+            recipients=getattr(given, "recipients", None) if has_audience(kind) else None,
         )
     )
 
@@ -241,16 +248,6 @@ class Mutation:
     ) -> CommunicationPayload:
         return await _act(info, id, Action.RESUME, expected_version)
 
-    @strawberry.mutation(description="Stop for good. Not available for Automation-origin ones.")
-    async def stop_communication(
-        self,
-        info: Info,
-        id: strawberry.ID,
-        reason: str | None = None,
-        expected_version: int | None = None,
-    ) -> CommunicationPayload:
-        return await _act(info, id, Action.STOP, expected_version, reason=reason)
-
     @strawberry.mutation(description="A landing page goes live.")
     async def publish_landing_page(
         self, info: Info, id: strawberry.ID, expected_version: int | None = None
@@ -262,6 +259,71 @@ class Mutation:
         self, info: Info, id: strawberry.ID, expected_version: int | None = None
     ) -> CommunicationPayload:
         return await _act(info, id, Action.UNPUBLISH, expected_version)
+
+    @strawberry.mutation(
+        description="Stop for good. On a message campaign every recipient not yet out gets "
+        "the channel's not-sent event; `dryRun` changes nothing and says what a stop would do."
+    )
+    async def stop_communication(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        reason: str | None = None,
+        expected_version: int | None = None,
+        dry_run: bool = False,
+    ) -> CommunicationPayload:
+        try:
+            row, summary = await changes.stop(
+                info.context.store,
+                ids.communication_pk(id),
+                actor=info.context.actor,
+                reason=reason,
+                expected_version=expected_version,
+                dry_run=dry_run,
+            )
+        except Refused as refused:
+            return CommunicationPayload(
+                communication=None, user_errors=[UserError.from_refusal(refused)]
+            )
+        return CommunicationPayload(
+            communication=to_graphql(row),
+            user_errors=[],
+            stop_summary=StopSummary(
+                not_sent_now=summary.not_sent_now,
+                already_sent=summary.already_sent,
+                total=summary.total,
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Any non-final status to ERROR, with a reason; every recipient not yet "
+        "SENT gets a not-sent event carrying it. For delivery workers and the system."
+    )
+    async def fail_communication(
+        self, info: Info, id: strawberry.ID, reason: str, expected_version: int | None = None
+    ) -> CommunicationPayload:
+        return await _payload(
+            changes.apply(
+                info.context.store,
+                ids.communication_pk(id),
+                Action.FAIL,
+                by=Role.SENDER,
+                actor=info.context.actor,
+                reason=reason,
+                expected_version=expected_version,
+            )
+        )
+
+    @strawberry.mutation(
+        description="More recipients for a DRAFT or SCHEDULED message campaign, up to 10,000 "
+        "a call; ids already in the audience are ignored."
+    )
+    async def add_recipients(
+        self, info: Info, id: strawberry.ID, recipients: list[str]
+    ) -> CommunicationPayload:
+        return await _payload(
+            deliveries.add_recipients(info.context.store, ids.communication_pk(id), recipients)
+        )
 
     @strawberry.mutation(description="A new DRAFT copy of any communication, in any status.")
     async def duplicate_communication(

@@ -1,18 +1,23 @@
 """Subscriptions: the status-change stream and a live view of one communication."""
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
 from schema import ids
 from schema.context import Info
 from schema.enums import CommunicationKind, CommunicationStatus
-from schema.types import Communication, StatusChange, to_graphql, to_graphql_error
+from schema.types import Communication as CommunicationType
+from schema.types import StatusChange, to_graphql, to_graphql_error
 from store import Store, changes, communications
 from store.errors import Refused, invalid, not_found
-from store.feed import Change, Touch
+from store.feed import Change, Notice
+from store.tables import Communication
+
+COALESCE = 0.25  # seconds: at most 4 counter updates a second per subscription
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,59 @@ async def _read(store: Store, after: int, upto: int | None) -> list[Change]:
     return found
 
 
+async def watch(
+    store: Store, pk: int | None, period: float = COALESCE
+) -> AsyncIterator[Communication]:
+    """One communication now, then after each change: a status change at once, counters
+    at most once per `period` while they move. Ends when the communication is deleted."""
+    async with store.feed.listen() as notices:
+        row = await communications.get(store, pk)
+        yield row
+        mine: asyncio.Queue[Notice] = asyncio.Queue()
+
+        async def pump() -> None:
+            async for notice in notices:
+                if notice.communication_id == pk:
+                    mine.put_nowait(notice)
+
+        pumping = asyncio.create_task(pump())
+        loop = asyncio.get_running_loop()
+        last, dirty = loop.time(), False
+        try:
+            while True:
+                wait = max(0.0, last + period - loop.time()) if dirty else None
+                try:
+                    urgent = isinstance(await asyncio.wait_for(mine.get(), wait), Change)
+                except TimeoutError:
+                    urgent = True  # the window for coalesced counters has closed
+                if not urgent and loop.time() - last < period:
+                    dirty = True
+                    continue
+                dirty = False
+                try:
+                    fresh = await communications.get(store, pk)
+                except Refused:
+                    return
+                if _state(fresh) != _state(row):
+                    row, last = fresh, loop.time()
+                    yield row
+        finally:
+            pumping.cancel()
+
+
+def _state(row: Communication) -> tuple[object, ...]:
+    return (
+        row.version,
+        row.status,
+        row.pending_count,
+        row.handed_off_count,
+        row.sent_count,
+        row.not_sent_count,
+        row.shown_count,
+        row.clicked_count,
+    )
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -91,30 +149,12 @@ class Subscription:
     )
     async def communication(
         self, info: Info, id: strawberry.ID
-    ) -> AsyncGenerator[Communication, None]:
-        store = info.context.store
-        pk = ids.communication_pk(id)
-        async with store.feed.listen() as notices:
-            try:
-                row = await communications.get(store, pk)
-            except Refused as refused:
-                raise to_graphql_error(refused) from None
-            yield to_graphql(row)
-            seen = _state(row)
-            async for notice in notices:
-                if not isinstance(notice, Change | Touch) or notice.communication_id != pk:
-                    continue
-                try:
-                    row = await communications.get(store, pk)
-                except Refused:
-                    return
-                if _state(row) != seen:
-                    seen = _state(row)
-                    yield to_graphql(row)
-
-
-def _state(row: Any) -> tuple[int, int]:
-    return row.version, row.sent_count
+    ) -> AsyncGenerator[CommunicationType, None]:
+        try:
+            async for row in watch(info.context.store, ids.communication_pk(id)):
+                yield to_graphql(row)
+        except Refused as refused:
+            raise to_graphql_error(refused) from None
 
 
 def _pk(value: str) -> int:

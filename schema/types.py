@@ -22,6 +22,7 @@ from store.errors import Refused, invalid
 from store.feed import Change
 from store.lifecycle import Kind, Origin, Status, available_actions
 from store.tables import Communication as Row
+from store.tables import utcnow
 
 HISTORY_MAX = 100
 
@@ -122,20 +123,49 @@ def _status(kind: Kind) -> Any:
 
 @strawberry.interface(description="A campaign queued to providers: email, SMS or push.")
 class MessageCampaign(CommunicationBase):
-    audience_size: int | None = strawberry.field(description="Recipients to send to.")
-    sent_count: int = strawberry.field(description="Recipients handed to providers so far.")
-    progress: float | None = strawberry.field(description="sentCount / audienceSize, 0 to 1.")
-    last_progress_at: datetime | None
+    audience_size: int = strawberry.field(description="Recipients in the audience.")
+    pending_count: int = strawberry.field(description="Recipients not yet handed to a worker.")
+    handed_off_count: int = strawberry.field(description="Taken by a worker, not yet reported.")
+    sent_count: int = strawberry.field(description="Recipients whose message was sent.")
+    not_sent_count: int = strawberry.field(description="Recipients who got a not-sent event.")
+    progress: float = strawberry.field(
+        description="Share of the audience no longer PENDING, 0 to 1: queuing progress."
+    )
+    last_progress_at: datetime | None = strawberry.field(
+        description="When a recipient was last claimed or reported."
+    )
+
+    @strawberry.field(description="SENDING, yet no progress for the configured time.")
+    def stalled(self, info: Info) -> bool:
+        if self.row.status != Status.SENDING:
+            return False
+        since = self.row.progress_at or self.row.updated_at
+        return utcnow() - since > info.context.stalled_after
 
     @classmethod
     def extra(cls, row: Row) -> dict[str, Any]:
-        size = row.audience_size
+        size = row.audience_size or 0
         return {
             "audience_size": size,
+            "pending_count": row.pending_count,
+            "handed_off_count": row.handed_off_count,
             "sent_count": row.sent_count,
-            "progress": (1.0 if size == 0 else row.sent_count / size) if size is not None else None,
+            "not_sent_count": row.not_sent_count,
+            "progress": 1.0 if size == 0 else (size - row.pending_count) / size,
             "last_progress_at": row.progress_at,
         }
+
+
+@strawberry.interface(
+    description="Shown to an audience while ACTIVE: dynamic content, in-app, screen view."
+)
+class DisplayCommunication(CommunicationBase):
+    shown_count: int = strawberry.field(description="Displays counted while ACTIVE.")
+    clicked_count: int = strawberry.field(description="Clicks counted while ACTIVE.")
+
+    @classmethod
+    def extra(cls, row: Row) -> dict[str, Any]:
+        return {"shown_count": row.shown_count, "clicked_count": row.clicked_count}
 
 
 @strawberry.type
@@ -170,21 +200,21 @@ class MobilePushCampaign(MessageCampaign):
 
 
 @strawberry.type
-class DynamicContent(CommunicationBase):
+class DynamicContent(DisplayCommunication):
     status: Any = _status(Kind.DYNAMIC_CONTENT)
     placement: str
     html: str | None
 
 
 @strawberry.type
-class InAppMessage(CommunicationBase):
+class InAppMessage(DisplayCommunication):
     status: Any = _status(Kind.IN_APP)
     title: str
     body: str | None
 
 
 @strawberry.type
-class ScreenView(CommunicationBase):
+class ScreenView(DisplayCommunication):
     status: Any = _status(Kind.SCREEN_VIEW)
     screen: str
     html: str | None
@@ -297,10 +327,20 @@ class StatusChangeConnection:
         )
 
 
+@strawberry.type(description="What a stop does to the recipients of a message campaign.")
+class StopSummary:
+    not_sent_now: int = strawberry.field(description="Recipients made NOT_SENT by this stop.")
+    already_sent: int
+    total: int
+
+
 @strawberry.type
 class CommunicationPayload:
     communication: Communication | None
     user_errors: list[UserError]
+    stop_summary: StopSummary | None = strawberry.field(
+        default=None, description="Set by stopCommunication, dry run or not."
+    )
 
 
 @strawberry.type

@@ -5,6 +5,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from broadcaster import Broadcast
@@ -28,10 +29,21 @@ log = logging.getLogger("commpulse")
 
 
 class CommpulseGraphQL(GraphQL[Context, None]):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(schema, allowed_origins=settings.allowed_origins)
+        self.lease = timedelta(seconds=settings.lease_seconds)
+        self.stalled_after = timedelta(seconds=settings.stalled_after)
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        return Context(store=request.state.store, request=request, response=response)
+        return Context(
+            store=request.state.store,
+            request=request,
+            response=response,
+            lease=self.lease,
+            stalled_after=self.stalled_after,
+        )
 
 
 @asynccontextmanager
@@ -70,7 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await engine.dispose()
 
-    graphql = CommpulseGraphQL(schema, allowed_origins=settings.allowed_origins)
+    graphql = CommpulseGraphQL(settings)
     routes = [
         Route("/", lambda _request: RedirectResponse("/graphql")),
         Route("/healthz", lambda _request: JSONResponse({"status": "ok"})),

@@ -1,4 +1,5 @@
-"""Starts SCHEDULED communications at startAt and finishes them at endAt.
+"""Starts SCHEDULED communications at startAt, finishes them at endAt, and puts the
+recipients of expired worker leases back to PENDING.
 
 It sleeps until the next due time (or `interval` at most, to notice new schedules), so a
 start happens well within a second. After a restart, whatever fell due meanwhile is due
@@ -9,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from store import Store, changes
+from store import Store, changes, deliveries
 from store.errors import Refused
 from store.lifecycle import Action, Role
 from store.tables import utcnow
@@ -36,6 +37,7 @@ async def tick(store: Store) -> bool:
     ends = await changes.due_to_finish(store, now)
     await _each(store, starts, Action.START)
     await _each(store, ends, Action.FINISH)
+    await deliveries.requeue_expired(store)
     return len(starts) == changes.DUE_BATCH or len(ends) == changes.DUE_BATCH
 
 

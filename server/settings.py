@@ -19,6 +19,8 @@ class Settings:
     sender: str = "simulated"  # "simulated" or "none" (real delivery workers arrive later)
     simulated_send_rate: float = 50.0  # recipients per second per campaign
     sender_interval: float = 0.5  # seconds between progress updates
+    lease_seconds: float = 60.0  # how long a worker holds claimed recipients by default
+    stalled_after: float = 60.0  # seconds of SENDING without progress before `stalled`
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Self:
@@ -47,6 +49,12 @@ class Settings:
                 get("COMMPULSE_SENDER_INTERVAL"),
                 defaults.sender_interval,
                 "COMMPULSE_SENDER_INTERVAL",
+            ),
+            lease_seconds=_positive(
+                get("COMMPULSE_LEASE_SECONDS"), defaults.lease_seconds, "COMMPULSE_LEASE_SECONDS"
+            ),
+            stalled_after=_positive(
+                get("COMMPULSE_STALLED_AFTER"), defaults.stalled_after, "COMMPULSE_STALLED_AFTER"
             ),
         )
 

@@ -6,22 +6,30 @@ so two conflicting actions can never both win.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlmodel import col, select
 
-from store import Store
+from store import Store, audience
 from store.communications import get, if_unchanged
 from store.errors import ErrorCode, Refused, invalid, version_conflict
-from store.feed import Change, Touch, as_change
+from store.feed import Change, as_change
 from store.lifecycle import FAMILY, Action, Family, Kind, Origin, Refusal, Role, Status, check
 from store.tables import Communication, StatusEvent, utcnow
 
 ATTEMPTS = 5
 REASON_MAX = 1_000
 DUE_BATCH = 500
+
+
+@dataclass(frozen=True)
+class StopSummary:
+    not_sent_now: int
+    already_sent: int
+    total: int
 
 
 async def apply(
@@ -41,8 +49,61 @@ async def apply(
     A lost compare-and-set is retried only while the status is the one first read (a
     concurrent edit of a DRAFT, say); if another action changed the status, it won.
     """
-    if reason is not None and len(reason) > REASON_MAX:
-        raise invalid("reason", f"reason is longer than {REASON_MAX} characters")
+    row, _ = await _apply(
+        store,
+        communication_id,
+        action,
+        by=by,
+        actor=actor,
+        reason=reason,
+        expected_version=expected_version,
+        start_at=start_at,
+        end_at=end_at,
+    )
+    return row
+
+
+async def stop(
+    store: Store,
+    communication_id: int | None,
+    *,
+    actor: str,
+    reason: str | None = None,
+    expected_version: int | None = None,
+    dry_run: bool = False,
+) -> tuple[Communication, StopSummary]:
+    """Stop, and say what it did to the recipients; a dry run checks and counts only."""
+    row, not_sent_now = await _apply(
+        store,
+        communication_id,
+        Action.STOP,
+        by=Role.PERSON,
+        actor=actor,
+        reason=reason,
+        expected_version=expected_version,
+        dry_run=dry_run,
+    )
+    if dry_run:
+        not_sent_now = row.pending_count + row.handed_off_count
+    summary = StopSummary(not_sent_now, already_sent=row.sent_count, total=row.audience_size or 0)
+    return row, summary
+
+
+async def _apply(
+    store: Store,
+    communication_id: int | None,
+    action: Action,
+    *,
+    by: Role,
+    actor: str,
+    reason: str | None = None,
+    expected_version: int | None = None,
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
+    dry_run: bool = False,
+) -> tuple[Communication, int]:
+    """The row after `action`, and how many recipients it made NOT_SENT."""
+    reason = _check_reason(action, reason)
     first_seen: str | None = None
     for _ in range(ATTEMPTS):
         row = await get(store, communication_id)
@@ -54,11 +115,23 @@ async def apply(
         if expected_version is not None and expected_version != row.version:
             raise version_conflict(row.version, expected_version)
         target = _target(row, action, by)
-        change = await _compare_and_set(store, row, action, target, actor, reason, now, values)
-        if change is not None:
+        if dry_run:
+            return row, 0
+        done = await _compare_and_set(store, row, action, target, actor, reason, now, values)
+        if done is not None:
+            change, not_sent = done
             await store.feed.publish(change)
-            return await get_any(store, row.id)
+            return await get_any(store, row.id), not_sent
     raise version_conflict(row.version, expected_version)
+
+
+def _check_reason(action: Action, reason: str | None) -> str | None:
+    reason = reason.strip() or None if reason is not None else None
+    if reason is not None and len(reason) > REASON_MAX:
+        raise invalid("reason", f"reason is longer than {REASON_MAX} characters")
+    if action is Action.FAIL and reason is None:
+        raise invalid("reason", "a failure needs a reason")
+    return reason
 
 
 def moved_meanwhile(action: Action, seen: str, row: Communication) -> Refused:
@@ -111,7 +184,7 @@ def _values(
     if action in (Action.STOP, Action.FAIL):
         values["status_reason"] = reason
     if FAMILY[Kind(row.kind)] is Family.MESSAGE and action in (Action.LAUNCH, Action.START):
-        values.update(sent_count=0, progress_at=now)
+        values["progress_at"] = now
     return values
 
 
@@ -124,13 +197,19 @@ async def _compare_and_set(
     reason: str | None,
     now: datetime,
     values: dict[str, Any],
-) -> Change | None:
+) -> tuple[Change, int] | None:
     assert row.id is not None
+    not_sent = 0
     async with store.sessions() as session:
         result = await session.exec(if_unchanged(row, now, status=target, **values))
         if result.rowcount != 1:
             await session.rollback()
             return None
+        if action in (Action.STOP, Action.FAIL):
+            info = f"stopped by {actor}" if action is Action.STOP else f"failed: {reason}"
+            if action is Action.STOP and reason:
+                info += f": {reason}"
+            not_sent = await audience.mark_not_sent(session, row, info, now)
         event = StatusEvent(
             communication_id=row.id,
             kind=row.kind,
@@ -144,7 +223,7 @@ async def _compare_and_set(
         )
         session.add(event)
         await session.commit()
-    return as_change(event)
+    return as_change(event), not_sent
 
 
 async def get_any(store: Store, communication_id: int | None) -> Communication:
@@ -229,26 +308,6 @@ async def sending(store: Store) -> list[Communication]:
     statement = select(Communication).where(col(Communication.status) == Status.SENDING)
     async with store.sessions() as session:
         return list(await session.exec(statement))
-
-
-async def record_progress(store: Store, row: Communication, sent: int, at: datetime) -> bool:
-    """Move the sent counter forward, unless the status changed meanwhile (a stop wins)."""
-    statement = (
-        update(Communication)
-        .where(
-            col(Communication.id) == row.id,
-            col(Communication.status) == Status.SENDING,
-            col(Communication.sent_count) == row.sent_count,
-        )
-        .values(sent_count=sent, progress_at=at)
-    )
-    async with store.sessions() as session:
-        result = await session.exec(statement)
-        await session.commit()
-    if result.rowcount == 1:
-        assert row.id is not None
-        await store.feed.publish(Touch(row.id))
-    return result.rowcount == 1
 
 
 async def _ids(store: Store, *where: Any, limit: int) -> Sequence[int]:

@@ -1,6 +1,6 @@
 """Creating, editing, reading and listing communications. Status changes live in changes.py."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Update, func, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store import Store
-from store.content import check_audience, check_content, check_name
+from store import Store, audience
+from store.content import check_audience, check_content, check_name, has_audience
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
 from store.feed import Touch, as_change
 from store.lifecycle import DELETABLE, EDITABLE, Action, Kind, Origin, Status, statuses
@@ -72,9 +73,15 @@ async def create(
     content: dict[str, Any],
     audience_size: int | None,
     actor: str,
+    recipients: Sequence[str] | None = None,
+    copy_audience_of: int | None = None,
 ) -> Communication:
+    """A new DRAFT. A message campaign's audience is `recipients`, or a synthetic one of
+    `audience_size` profiles, or a copy of another campaign's (for a duplicate)."""
     now = utcnow()
     checked = check_content(kind, content, complete=True)
+    size = check_audience(kind, audience_size)
+    ids = _check_ids(kind, recipients, size)
     row = Communication(
         kind=kind,
         origin=origin,
@@ -84,12 +91,21 @@ async def create(
         updated_at=now,
         slug=checked.pop("slug", None),
         content=checked,
-        audience_size=check_audience(kind, audience_size),
+        audience_size=0 if has_audience(kind) else None,
+        synthetic_audience=size is not None,
     )
     async with store.sessions() as session:
         session.add(row)
         await _flush_unique(session.flush())
         assert row.id is not None
+        if copy_audience_of is not None:
+            await audience.copy(session, copy_audience_of, row.id)
+        elif size is not None:
+            await audience.insert_synthetic(session, row.id, size)
+        elif ids:
+            await audience.insert(session, row.id, ids)
+        if has_audience(kind):
+            row.audience_size = row.pending_count = await audience.size(session, row.id)
         event = StatusEvent(
             communication_id=row.id,
             kind=kind,
@@ -106,6 +122,18 @@ async def create(
     return row
 
 
+def _check_ids(kind: Kind, ids: Sequence[str] | None, size: int | None) -> list[str]:
+    if ids is None:
+        return []
+    if not has_audience(kind):
+        raise invalid("recipients", f"{kind} has no recipients; only email, SMS and push do")
+    if size is not None:
+        raise invalid(
+            "recipients", "give recipients or audienceSize (a synthetic audience), not both"
+        )
+    return audience.check_recipients(ids)
+
+
 async def update_draft(
     store: Store,
     communication_id: int | None,
@@ -120,14 +148,36 @@ async def update_draft(
     values: dict[str, Any] = {}
     if "name" in given:
         values["name"] = check_name(given.pop("name") or "")
-    if "audience_size" in given:
-        values["audience_size"] = check_audience(kind, given.pop("audience_size"))
+    resizing = "audience_size" in given
+    size = check_audience(kind, given.pop("audience_size", None))
+    if resizing and row.audience_size and not row.synthetic_audience:
+        raise invalid(
+            "audienceSize", "this campaign has recipient ids; audienceSize is for synthetic ones"
+        )
+    if resizing:  # a new synthetic audience, or none for null
+        values.update(
+            audience_size=size or 0, pending_count=size or 0, synthetic_audience=size is not None
+        )
     checked = check_content(kind, given, complete=False)
     if "slug" in checked:
         values["slug"] = checked.pop("slug")
     if checked:
         values["content"] = {**row.content, **checked}
-    await _compare_and_set(store, row, expected_version, EDITABLE, "edited", values)
+
+    async def resize(session: AsyncSession) -> None:
+        assert row.id is not None
+        await audience.clear(session, row.id)
+        await audience.insert_synthetic(session, row.id, size or 0)
+
+    await _compare_and_set(
+        store,
+        row,
+        expected_version,
+        EDITABLE,
+        "edited",
+        values,
+        resize if resizing else None,
+    )
     return await get(store, communication_id)
 
 
@@ -156,8 +206,9 @@ async def duplicate(
                 name=name if name is not None else _copy_name(row.name),
                 origin=Origin(row.origin),
                 content=content,
-                audience_size=row.audience_size,
+                audience_size=row.audience_size if row.synthetic_audience else None,
                 actor=actor,
+                copy_audience_of=None if row.synthetic_audience else row.id,
             )
         except Refused as refused:
             # a concurrent duplicate took the slug this one chose: choose again
@@ -173,6 +224,7 @@ async def _compare_and_set(
     allowed: frozenset[Status],
     verb: str,
     values: dict[str, Any],
+    then: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> None:
     if expected_version is not None and expected_version != row.version:
         raise version_conflict(row.version, expected_version)
@@ -186,6 +238,8 @@ async def _compare_and_set(
         result = await _flush_unique(session.exec(if_unchanged(row, utcnow(), **values)))
         if result.rowcount != 1:
             raise version_conflict(row.version, expected_version)
+        if then is not None:
+            await then(session)
         await session.commit()
     assert row.id is not None
     await store.feed.publish(Touch(row.id))

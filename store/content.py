@@ -8,7 +8,7 @@ from store.errors import invalid
 from store.lifecycle import FAMILY, Family, Kind
 
 NAME_MAX = 200
-AUDIENCE_MAX = 100_000_000
+AUDIENCE_MAX = 10_000_000
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 WEB_URL = re.compile(r"^https?://\S+$")

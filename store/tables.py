@@ -53,8 +53,17 @@ class Communication(SQLModel, table=True):
     end_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     content: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     slug: str | None = None  # landing pages only; unique among live ones
-    audience_size: int | None = None  # message campaigns only
+    # message campaigns: audience_size = pending + handed_off + sent + not_sent, kept in the
+    # same transactions that move recipients (store/deliveries.py)
+    audience_size: int | None = None
+    synthetic_audience: bool = False  # made from audienceSize alone, for demos and benchmarks
+    pending_count: int = 0
+    handed_off_count: int = 0
     sent_count: int = 0
+    not_sent_count: int = 0
+    # display types: statistics counted while ACTIVE
+    shown_count: int = 0
+    clicked_count: int = 0
     progress_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     status_reason: str | None = None
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -74,3 +83,38 @@ class StatusEvent(SQLModel, table=True):
     reason: str | None = None
     version: int
     at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Recipient(SQLModel, table=True):
+    """One profile in a message campaign's audience, and how far its delivery got."""
+
+    __tablename__ = "recipient"
+    __table_args__ = (
+        Index("ix_recipient_state", "communication_id", "state", "position"),
+        Index("ix_recipient_profile", "communication_id", "profile_id", unique=True),
+    )
+
+    communication_id: int = Field(foreign_key="communication.id", primary_key=True)
+    position: int = Field(primary_key=True)
+    profile_id: str
+    state: str  # PENDING, HANDED_OFF, SENT, NOT_SENT
+    worker_id: str | None = None
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DeliveryEvent(SQLModel, table=True):
+    """A recipient's final outcome (message.send, sms.notSent, ...) or a display event."""
+
+    __tablename__ = "delivery_event"
+    __table_args__ = (
+        Index("ix_delivery_event_communication_seq", "communication_id", "seq"),
+        Index("ix_delivery_event_name", "communication_id", "name", "seq"),
+        Index("ix_delivery_event_recipient", "communication_id", "recipient_id", "seq"),
+    )
+
+    seq: int | None = Field(default=None, primary_key=True)
+    communication_id: int = Field(foreign_key="communication.id")
+    recipient_id: str
+    name: str
+    at: datetime = Field(sa_type=UTCDateTime)
+    info: str | None = None

@@ -86,6 +86,16 @@ class Server:
             f"no clean lifespan shutdown:\n{self.log}"
         )
 
+    async def kill(self) -> None:
+        """SIGKILL: the process dies at once, as in a crash; no lifespan shutdown runs."""
+        if self.process.returncode is None:
+            self.process.kill()
+        await self.process.wait()
+        if self.drain is not None:
+            await self.drain
+            self.drain = None
+        assert self.process.returncode == -signal.SIGKILL, f"exit {self.process.returncode}"
+
 
 class StartServer(Protocol):
     def __call__(

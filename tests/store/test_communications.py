@@ -109,7 +109,7 @@ async def test_update_draft_with_none_clears_an_optional_field(store: Store) -> 
     assert edited.content["body"] is None
     assert edited.content["title"] == "Hello"
     assert edited.content["url"] == "https://x.example"
-    assert edited.audience_size is None
+    assert edited.audience_size == 0  # null removes the synthetic audience
 
 
 async def test_duplicate_makes_a_new_draft_copy(store: Store) -> None:

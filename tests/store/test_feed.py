@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from store import Store, changes, communications
+from store import Store, changes, communications, deliveries
 from store.errors import Refused
 from store.feed import Change, Notice, Touch, decode, encode
 from store.lifecycle import Action, Kind, Role
@@ -67,22 +67,29 @@ async def test_a_refused_action_is_not_heard(store: Store) -> None:
 
 
 async def test_progress_is_heard_and_a_stop_outruns_it(store: Store) -> None:
-    """Sending progress is published as a touch; progress after a stop is dropped silently."""
+    """A claim is published as a touch; a claim after a stop is refused and publishes nothing."""
+    lease = timedelta(minutes=1)
     async with store.feed.listen() as notices:
         made = await factories.create(store, Kind.SMS, audience_size=100)
         sending = await changes.apply(store, made.id, Action.LAUNCH, by=Role.PERSON, actor="ann")
         assert sending.id is not None
-        assert await changes.record_progress(store, sending, 10, datetime.now(UTC))
-        stale = await changes.get_any(store, sending.id)
+        claimed = await deliveries.claim(
+            store, sending.id, limit=10, worker_id="w", lease=lease, actor="w"
+        )
+        assert len(claimed) == 10
         await changes.apply(store, sending.id, Action.STOP, by=Role.PERSON, actor="ann")
-        assert not await changes.record_progress(store, stale, 20, datetime.now(UTC))
+        with pytest.raises(Refused):
+            await deliveries.claim(
+                store, sending.id, limit=10, worker_id="w", lease=lease, actor="w"
+            )
         other = await factories.create(store, Kind.EMAIL)  # the next thing anyone should hear
         heard = await _next(notices, 5)
     assert [type(n).__name__ for n in heard] == ["Change", "Change", "Touch", "Change", "Change"]
     assert heard[2] == Touch(sending.id)
     assert isinstance(heard[3], Change) and heard[3].to_status == "STOPPED"
     assert isinstance(heard[4], Change) and heard[4].communication_id == other.id
-    assert (await changes.get_any(store, sending.id)).sent_count == 10
+    stopped = await changes.get_any(store, sending.id)
+    assert (stopped.handed_off_count, stopped.not_sent_count) == (0, 100)
 
 
 async def test_a_notice_is_published_only_once_its_change_is_readable(store: Store) -> None:

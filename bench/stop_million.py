@@ -1,0 +1,70 @@
+"""How fast a stop turns a 1,000,000-recipient campaign's audience into not-sent events.
+
+    python -m bench.stop_million [recipients]
+
+Prints recipients per second for `stopCommunication`'s store function, and for a bare
+baseline measured in the same run on an identical campaign: one UPDATE of the same rows
+with no events. Machines here are shared and noisy, so the ratio is the figure to quote.
+"""
+
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from broadcaster import Broadcast
+from sqlalchemy import text
+
+from store import Store, changes, communications
+from store.database import create_engine, create_schema, sessions
+from store.feed import Feed
+from store.lifecycle import Action, Kind, Origin, Role
+
+
+async def campaign(store: Store, size: int) -> int:
+    row = await communications.create(
+        store,
+        Kind.EMAIL,
+        name="bench",
+        origin=Origin.CAMPAIGN,
+        content={"subject": "bench"},
+        audience_size=size,
+        actor="bench",
+    )
+    await changes.apply(store, row.id, Action.LAUNCH, by=Role.PERSON, actor="bench")
+    assert row.id is not None
+    return row.id
+
+
+async def main(size: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
+        await create_schema(engine)
+        async with Broadcast("memory://") as broadcast:
+            store = Store(sessions(engine), Feed(broadcast))
+            stopped, bare = await campaign(store, size), await campaign(store, size)
+
+            started = time.perf_counter()
+            async with store.sessions() as session:
+                await (await session.connection()).execute(
+                    text("UPDATE recipient SET state = 'NOT_SENT' WHERE communication_id = :c"),
+                    {"c": bare},
+                )
+                await session.commit()
+            baseline = time.perf_counter() - started
+
+            started = time.perf_counter()
+            _, summary = await changes.stop(store, stopped, actor="bench", reason="benchmark")
+            took = time.perf_counter() - started
+        await engine.dispose()
+    assert summary.not_sent_now == size
+    print(f"stop of {size:,} recipients: {took:.2f} s, {size / took:,.0f} recipients/s")
+    print(
+        f"baseline (bare UPDATE, no events): {baseline:.2f} s, {size / baseline:,.0f} recipients/s"
+    )
+    print(f"stop / baseline time ratio: {took / baseline:.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000))

@@ -1,0 +1,162 @@
+"""A message campaign's audience: the recipient rows, made in set-based statements.
+
+These run inside the caller's transaction (a create, an edit, a duplicate), which also
+keeps the campaign's counters (see store/deliveries.py for what happens to recipients).
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import bindparam, delete, func, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from store.errors import invalid
+from store.lifecycle import Kind
+from store.tables import Communication, Recipient, UTCDateTime
+
+BATCH_MAX = 10_000  # recipient ids per create or addRecipients call
+ID_MAX = 200
+INSERT_CHUNK = 1_000
+
+
+class Delivery(StrEnum):
+    """Where a recipient's message is: PENDING -> HANDED_OFF -> SENT or NOT_SENT."""
+
+    PENDING = "PENDING"
+    HANDED_OFF = "HANDED_OFF"
+    SENT = "SENT"
+    NOT_SENT = "NOT_SENT"
+
+
+# the channel's event names (SPEC section 3)
+SENT_EVENT = {
+    Kind.EMAIL: "message.send",
+    Kind.SMS: "sms.send",
+    Kind.MOBILE_PUSH: "push.send",
+    Kind.WEB_PUSH: "webpush.send",
+}
+NOT_SENT_EVENT = {
+    Kind.EMAIL: "message.notSent",
+    Kind.SMS: "sms.notSent",
+    Kind.MOBILE_PUSH: "push.notSent",
+    Kind.WEB_PUSH: "webpush.notSent",
+}
+
+
+def check_recipients(ids: Sequence[str]) -> list[str]:
+    """The ids, trimmed and without repeats, in the order given; refused if any is bad."""
+    if len(ids) > BATCH_MAX:
+        raise invalid("recipients", f"at most {BATCH_MAX} recipients per call")
+    seen: dict[str, None] = {}
+    for raw in ids:
+        value = raw.strip()
+        if not value or len(value) > ID_MAX:
+            raise invalid("recipients", f"recipient ids are 1 to {ID_MAX} characters: {raw!r}")
+        seen.setdefault(value, None)
+    return list(seen)
+
+
+async def insert(session: AsyncSession, communication_id: int, ids: list[str]) -> int:
+    """Add ids after the last position, skipping ones already there; returns how many were new."""
+    before = await size(session, communication_id)
+    last = await session.exec(
+        select(func.coalesce(func.max(Recipient.position), 0)).where(
+            col(Recipient.communication_id) == communication_id
+        )
+    )
+    first = int(last.one())
+    rows = [
+        {
+            "communication_id": communication_id,
+            "position": first + n,
+            "profile_id": profile,
+            "state": Delivery.PENDING.value,
+        }
+        for n, profile in enumerate(ids, 1)
+    ]
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    builder = pg_insert if postgres else sqlite_insert
+    for start in range(0, len(rows), INSERT_CHUNK):
+        statement = builder(Recipient).on_conflict_do_nothing()
+        await session.exec(statement, params=rows[start : start + INSERT_CHUNK])
+    return await size(session, communication_id) - before
+
+
+async def insert_synthetic(session: AsyncSession, communication_id: int, count: int) -> None:
+    """A made-up audience of `count` profiles, in one set-based statement."""
+    if count <= 0:
+        return
+    await (await session.connection()).execute(
+        text(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
+            "INSERT INTO recipient (communication_id, position, profile_id, state) "
+            "SELECT :cid, i, 'synthetic-' || i, :state FROM n"
+        ),
+        {"count": count, "cid": communication_id, "state": Delivery.PENDING.value},
+    )
+
+
+async def copy(session: AsyncSession, source: int, target: int) -> None:
+    """The same profiles, all PENDING, for a duplicate."""
+    await (await session.connection()).execute(
+        text(
+            "INSERT INTO recipient (communication_id, position, profile_id, state) "
+            "SELECT :target, position, profile_id, :state FROM recipient "
+            "WHERE communication_id = :source"
+        ),
+        {"source": source, "target": target, "state": Delivery.PENDING.value},
+    )
+
+
+async def clear(session: AsyncSession, communication_id: int) -> None:
+    await session.exec(delete(Recipient).where(col(Recipient.communication_id) == communication_id))
+
+
+async def size(session: AsyncSession, communication_id: int) -> int:
+    result = await session.exec(
+        select(func.count())
+        .select_from(Recipient)
+        .where(col(Recipient.communication_id) == communication_id)
+    )
+    return int(result.one())
+
+
+async def mark_not_sent(session: AsyncSession, row: Communication, info: str, now: datetime) -> int:
+    """Every recipient not yet out becomes NOT_SENT with the channel's not-sent event.
+
+    One INSERT ... SELECT for the events and one UPDATE for the recipients: no row loop.
+    """
+    kind = Kind(row.kind)
+    if kind not in NOT_SENT_EVENT:
+        return 0
+    unfinished = "communication_id = :cid AND state IN ('PENDING', 'HANDED_OFF')"
+    await (await session.connection()).execute(
+        text(
+            "INSERT INTO delivery_event (communication_id, recipient_id, name, at, info) "
+            "SELECT communication_id, profile_id, :name, :at, :info FROM recipient "
+            f"WHERE {unfinished} ORDER BY position"
+        ).bindparams(bindparam("at", type_=UTCDateTime())),
+        {"cid": row.id, "name": NOT_SENT_EVENT[kind], "info": info, "at": now},
+    )
+    result = await (await session.connection()).execute(
+        text(
+            "UPDATE recipient SET state = 'NOT_SENT', worker_id = NULL, lease_until = NULL "
+            f"WHERE {unfinished}"
+        ),
+        {"cid": row.id},
+    )
+    moved = int(result.rowcount)
+    await session.exec(
+        update(Communication)
+        .where(col(Communication.id) == row.id)
+        .values(
+            not_sent_count=col(Communication.not_sent_count) + moved,
+            pending_count=0,
+            handed_off_count=0,
+        )
+    )
+    return moved
