@@ -117,7 +117,8 @@ async def _drain(server: Server, stream: asyncio.StreamReader) -> None:
 async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
     """Start servers (on tmp_path/e2e.db unless told) and stop every one still running at the end.
 
-    Keyword arguments are extra environment, e.g. COMMPULSE_SCHEDULER="off".
+    Keyword arguments are extra environment, e.g. COMMPULSE_SCHEDULER="off". Servers run
+    without auth (on loopback, as `make run` does) unless given COMMPULSE_AUTH="on".
     """
     started: list[Server] = []
 
@@ -130,13 +131,14 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
             "COMMPULSE_SIMULATED_SEND_RATE": "200",
             "COMMPULSE_SENDER_INTERVAL": "0.05",
             "COMMPULSE_SCHEDULER_INTERVAL": "0.2",
+            "COMMPULSE_AUTH": "off",
         }
         environ |= env
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "uvicorn",
-            "server.app:app",
+            "server.cli",
+            "serve",
             "--host",
             "127.0.0.1",
             "--port",
