@@ -121,13 +121,25 @@ class CommpulseGraphQL(GraphQL[Context, None]):
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
         sub_response: Response,
     ) -> Response:
+        if sub_response.media_type == GRAPHQL_RESPONSE and _request_error(response_data):
+            # GraphQL over HTTP: nothing executed (a parse, validation or coercion error, or
+            # a refusal before execution): no `data`, and a 4xx
+            assert isinstance(response_data, dict)
+            response_data = response_data.copy()
+            response_data.pop("data", None)
+            sub_response.status_code = sub_response.status_code or 400
         response = super().create_response(response_data, sub_response)
         if sub_response.media_type == GRAPHQL_RESPONSE:
             response.headers["content-type"] = GRAPHQL_RESPONSE
-            # a request error (no `data`) is the client's: 4xx under the new media type
-            if isinstance(response_data, dict) and "data" not in response_data:
-                response.status_code = sub_response.status_code or 400
         return response
+
+
+def _request_error(data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> bool:
+    """No data and no error from a field: the request failed before execution."""
+    if not isinstance(data, dict) or data.get("data") is not None:
+        return False
+    errors: list[Any] = list(data.get("errors") or [])
+    return bool(errors) and all(isinstance(e, dict) and "path" not in e for e in errors)
 
 
 @asynccontextmanager
