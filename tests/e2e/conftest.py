@@ -122,6 +122,54 @@ async def _drain(server: Server, stream: asyncio.StreamReader) -> None:
         server.output.append(line.decode(errors="replace"))
 
 
+async def launch(database: Path, started: list[Server], **env: str) -> Server:
+    """One server on `database`, appended to `started` before it is ready (so it is stopped)."""
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("COMMPULSE_")}
+    environ |= {
+        "COMMPULSE_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "COMMPULSE_SIMULATED_SEND_RATE": "200",
+        "COMMPULSE_SENDER_INTERVAL": "0.05",
+        "COMMPULSE_SCHEDULER_INTERVAL": "0.2",
+        "COMMPULSE_AUTH": "off",
+    }
+    environ |= env
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        cwd=ROOT,
+        env=environ,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,  # uvicorn's access log
+        stderr=asyncio.subprocess.PIPE,
+    )
+    server = Server(port=port, database=database, process=process)
+    started.append(server)
+    assert process.stderr is not None
+    try:
+        async with asyncio.timeout(STARTUP_TIMEOUT):
+            await _read_until_ready(server, process.stderr)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        pytest.fail(f"server not ready within {STARTUP_TIMEOUT}s:\n{server.log}")
+    # keep reading so a chatty server never blocks on a full pipe
+    server.drain = asyncio.create_task(_drain(server, process.stderr))
+    return server
+
+
+async def stop_all(started: list[Server]) -> None:
+    for server in reversed(started):
+        if server.process.returncode is None or server.drain is not None:
+            await server.stop()
+
+
 @pytest.fixture
 async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
     """Start servers (on tmp_path/e2e.db unless told) and stop every one still running at the end.
@@ -132,50 +180,10 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
     started: list[Server] = []
 
     async def start(database: Path | None = None, **env: str) -> Server:
-        database = database or tmp_path / "e2e.db"
-        port = free_port()
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("COMMPULSE_")}
-        environ |= {
-            "COMMPULSE_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-            "COMMPULSE_SIMULATED_SEND_RATE": "200",
-            "COMMPULSE_SENDER_INTERVAL": "0.05",
-            "COMMPULSE_SCHEDULER_INTERVAL": "0.2",
-            "COMMPULSE_AUTH": "off",
-        }
-        environ |= env
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "server.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            cwd=ROOT,
-            env=environ,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,  # uvicorn's access log
-            stderr=asyncio.subprocess.PIPE,
-        )
-        server = Server(port=port, database=database, process=process)
-        started.append(server)
-        assert process.stderr is not None
-        try:
-            async with asyncio.timeout(STARTUP_TIMEOUT):
-                await _read_until_ready(server, process.stderr)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            pytest.fail(f"server not ready within {STARTUP_TIMEOUT}s:\n{server.log}")
-        # keep reading so a chatty server never blocks on a full pipe
-        server.drain = asyncio.create_task(_drain(server, process.stderr))
-        return server
+        return await launch(database or tmp_path / "e2e.db", started, **env)
 
     yield start
-    for server in reversed(started):
-        if server.process.returncode is None or server.drain is not None:
-            await server.stop()
+    await stop_all(started)
 
 
 @pytest.fixture
