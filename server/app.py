@@ -31,6 +31,7 @@ from server.auth import Auth, Unauthenticated
 from server.http import LimitBody, RefuseSimplePosts
 from server.sender import SimulatedSender
 from server.settings import Settings
+from server.websockets import LegacyWSHandler, TransportWSHandler
 from store import Store
 from store.database import create_engine, create_schema, sessions
 from store.feed import Feed
@@ -54,6 +55,9 @@ def limits(settings: Settings) -> Limits:
 
 
 class CommpulseGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(self, settings: Settings, auth: Auth) -> None:
         super().__init__(
             build(limits(settings)),
