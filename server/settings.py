@@ -117,10 +117,10 @@ class Settings:
             field_suggestions=_flag(
                 get("COMMPULSE_FIELD_SUGGESTIONS", "on"), "COMMPULSE_FIELD_SUGGESTIONS"
             ),
-        ).checked()
+        )
 
     def checked(self) -> Self:
-        """Refuse combinations that are unsafe: no auth anywhere but on loopback."""
+        """Refuse to serve unsafely: no auth anywhere but on loopback. Called before serving."""
         if not self.auth and not is_loopback(self.host):
             raise SettingsError(
                 f"COMMPULSE_AUTH=off: refused on HOST={self.host!r}; serving without auth is "

@@ -17,14 +17,14 @@ def test_defaults_are_safe() -> None:
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
 def test_auth_off_is_allowed_on_loopback(host: str) -> None:
     """COMMPULSE_AUTH=off with a loopback HOST starts."""
-    assert Settings.from_env({"COMMPULSE_AUTH": "off", "HOST": host}).auth is False
+    assert Settings.from_env({"COMMPULSE_AUTH": "off", "HOST": host}).checked().auth is False
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.5", "example.com"])
 def test_auth_off_is_refused_anywhere_else(host: str) -> None:
     """COMMPULSE_AUTH=off with any other HOST stops with a message naming the setting."""
     with pytest.raises(SettingsError, match="COMMPULSE_AUTH=off"):
-        Settings.from_env({"COMMPULSE_AUTH": "off", "HOST": host})
+        Settings.from_env({"COMMPULSE_AUTH": "off", "HOST": host}).checked()
 
 
 @pytest.mark.parametrize(
