@@ -17,6 +17,7 @@ from broadcaster import Broadcast
 from store.tables import StatusEvent
 
 CHANNEL = "commpulse"
+TOKENS_CHANNEL = "commpulse.tokens"  # revoked token names, apart from communication notices
 log = logging.getLogger(__name__)
 
 
@@ -86,6 +87,25 @@ class Feed:
                 await self._broadcast.publish(CHANNEL, encode(notice))
             except Exception:
                 log.exception("could not publish %s", notice)
+
+    async def publish_revoked(self, name: str) -> None:
+        """Best effort too: instances also re-check their websockets' tokens periodically."""
+        try:
+            await self._broadcast.publish(TOKENS_CHANNEL, json.dumps({"revoked": name}))
+        except Exception:
+            log.exception("could not publish the revocation of %s", name)
+
+    @asynccontextmanager
+    async def listen_revoked(self) -> AsyncIterator[AsyncIterator[str]]:
+        """Names of tokens as they are revoked, on any instance sharing the broadcast."""
+        async with self._broadcast.subscribe(TOKENS_CHANNEL) as subscriber:
+
+            async def names() -> AsyncIterator[str]:
+                async for event in subscriber:  # type: ignore[union-attr]
+                    if event is not None:
+                        yield str(json.loads(event.message)["revoked"])
+
+            yield names()
 
     @asynccontextmanager
     async def listen(self) -> AsyncIterator[AsyncIterator[Notice]]:
