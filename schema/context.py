@@ -10,16 +10,19 @@ from strawberry.types import Info as StrawberryInfo
 from store import Store
 from store.communications import get_many
 from store.tables import Communication
+from store.tokens import ApiRole
 
 
 @dataclass
 class Context:
     store: Store
-    actor: str = "anonymous"  # who acts, for the history; the auth issue fills it from a token
+    actor: str = "anonymous"  # who acts, for the history: the token's name
+    role: ApiRole | None = None  # the token's role; None until a token is accepted
     lease: timedelta = timedelta(seconds=60)  # claimRecipients' default lease
     stalled_after: timedelta = timedelta(seconds=60)  # SENDING with no progress this long
     request: Any = None
     response: Any = None
+    connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
     communications_by_id: DataLoader[int, Communication | None] = field(init=False)
 
     def __post_init__(self) -> None:

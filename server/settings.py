@@ -1,5 +1,6 @@
 """Settings, read from the environment once. Every default serves one machine out of the box."""
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from typing import Self
@@ -21,6 +22,23 @@ class Settings:
     sender_interval: float = 0.5  # seconds between progress updates
     lease_seconds: float = 60.0  # how long a worker holds claimed recipients by default
     stalled_after: float = 60.0  # seconds of SENDING without progress before `stalled`
+    host: str = "127.0.0.1"  # where `commpulse serve` listens
+    port: int = 8000
+    auth: bool = True  # off only on a loopback host, for a local session
+    token_recheck: float = 2.0  # seconds between re-checks of open websockets' tokens
+    max_depth: int = 12  # nesting of a selection
+    max_aliases: int = 30  # aliases in a document, fragments counted where spread
+    max_tokens: int = 5_000  # lexical tokens in a document
+    max_body_bytes: int = 2_000_000  # an HTTP request body (10,000 recipients fit)
+    max_batch: int = 10  # operations in one batched HTTP request
+    max_subscriptions: int = 100  # operations running at once on one websocket
+    connection_init_timeout: float = 10.0  # seconds a websocket may wait before connection_init
+    ws_max_message_bytes: int = 1_000_000  # one websocket message
+    rate_limit: float = 20.0  # operations a second per token, sustained
+    rate_burst: int = 100  # operations per token at once, before the sustained rate applies
+    graphiql: bool = True
+    introspection: bool = True
+    field_suggestions: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Self:
@@ -56,7 +74,59 @@ class Settings:
             stalled_after=_positive(
                 get("COMMPULSE_STALLED_AFTER"), defaults.stalled_after, "COMMPULSE_STALLED_AFTER"
             ),
+            host=get("HOST", defaults.host),
+            port=_count(get("PORT"), defaults.port, "PORT"),
+            auth=_flag(get("COMMPULSE_AUTH", "on"), "COMMPULSE_AUTH"),
+            token_recheck=_positive(
+                get("COMMPULSE_TOKEN_RECHECK"), defaults.token_recheck, "COMMPULSE_TOKEN_RECHECK"
+            ),
+            max_depth=_count(get("COMMPULSE_MAX_DEPTH"), defaults.max_depth, "COMMPULSE_MAX_DEPTH"),
+            max_aliases=_count(
+                get("COMMPULSE_MAX_ALIASES"), defaults.max_aliases, "COMMPULSE_MAX_ALIASES"
+            ),
+            max_tokens=_count(
+                get("COMMPULSE_MAX_TOKENS"), defaults.max_tokens, "COMMPULSE_MAX_TOKENS"
+            ),
+            max_body_bytes=_count(
+                get("COMMPULSE_MAX_BODY_BYTES"), defaults.max_body_bytes, "COMMPULSE_MAX_BODY_BYTES"
+            ),
+            max_batch=_count(get("COMMPULSE_MAX_BATCH"), defaults.max_batch, "COMMPULSE_MAX_BATCH"),
+            max_subscriptions=_count(
+                get("COMMPULSE_MAX_SUBSCRIPTIONS"),
+                defaults.max_subscriptions,
+                "COMMPULSE_MAX_SUBSCRIPTIONS",
+            ),
+            connection_init_timeout=_positive(
+                get("COMMPULSE_CONNECTION_INIT_TIMEOUT"),
+                defaults.connection_init_timeout,
+                "COMMPULSE_CONNECTION_INIT_TIMEOUT",
+            ),
+            ws_max_message_bytes=_count(
+                get("COMMPULSE_WS_MAX_MESSAGE_BYTES"),
+                defaults.ws_max_message_bytes,
+                "COMMPULSE_WS_MAX_MESSAGE_BYTES",
+            ),
+            rate_limit=_positive(
+                get("COMMPULSE_RATE_LIMIT"), defaults.rate_limit, "COMMPULSE_RATE_LIMIT"
+            ),
+            rate_burst=_count(
+                get("COMMPULSE_RATE_BURST"), defaults.rate_burst, "COMMPULSE_RATE_BURST"
+            ),
+            graphiql=_flag(get("COMMPULSE_GRAPHIQL", "on"), "COMMPULSE_GRAPHIQL"),
+            introspection=_flag(get("COMMPULSE_INTROSPECTION", "on"), "COMMPULSE_INTROSPECTION"),
+            field_suggestions=_flag(
+                get("COMMPULSE_FIELD_SUGGESTIONS", "on"), "COMMPULSE_FIELD_SUGGESTIONS"
+            ),
         )
+
+    def checked(self) -> Self:
+        """Refuse to serve unsafely: no auth anywhere but on loopback. Called before serving."""
+        if not self.auth and not is_loopback(self.host):
+            raise SettingsError(
+                f"COMMPULSE_AUTH=off: refused on HOST={self.host!r}; serving without auth is "
+                "allowed only on a loopback address (127.0.0.1, ::1, localhost)"
+            )
+        return self
 
 
 class SettingsError(ValueError):
@@ -69,6 +139,27 @@ def _flag(value: str, name: str) -> bool:
         "true",
         "1",
     )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _count(value: str | None, default: int, name: str) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r}: expected a whole number") from None
+    if number <= 0:
+        raise SettingsError(f"{name}={value!r}: expected a whole number above 0")
+    return number
 
 
 def _choice(value: str, allowed: tuple[str, ...], name: str) -> str:

@@ -18,6 +18,7 @@ from store.tables import StatusEvent
 
 CHANNEL = "commpulse"
 PAYLOAD_MAX = 7_900
+TOKENS_CHANNEL = "commpulse.tokens"  # revoked token names, apart from communication notices
 log = logging.getLogger(__name__)
 
 
@@ -110,6 +111,25 @@ class Feed:
                 await self._broadcast.publish(CHANNEL, encode(notice))
             except Exception as error:
                 log.warning("could not publish %s: %s", notice, error)
+
+    async def publish_revoked(self, name: str) -> None:
+        """Best effort too: instances also re-check their websockets' tokens periodically."""
+        try:
+            await self._broadcast.publish(TOKENS_CHANNEL, json.dumps({"revoked": name}))
+        except Exception:
+            log.exception("could not publish the revocation of %s", name)
+
+    @asynccontextmanager
+    async def listen_revoked(self) -> AsyncIterator[AsyncIterator[str]]:
+        """Names of tokens as they are revoked, on any instance sharing the broadcast."""
+        async with self._broadcast.subscribe(TOKENS_CHANNEL) as subscriber:
+
+            async def names() -> AsyncIterator[str]:
+                async for event in subscriber:  # type: ignore[union-attr]
+                    if event is not None:
+                        yield str(json.loads(event.message)["revoked"])
+
+            yield names()
 
     @asynccontextmanager
     async def listen(self) -> AsyncIterator[AsyncIterator[Notice]]:

@@ -1,4 +1,5 @@
-"""Tables: one row per communication, one row per status change (history and outbox)."""
+"""Tables: one row per communication, one row per status change (history and outbox),
+recipients and their delivery events, and the API tokens."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -126,3 +127,20 @@ class DeliveryEvent(SQLModel, table=True):
     name: str
     at: datetime = Field(sa_type=UTCDateTime)
     info: str | None = None
+
+
+class ApiToken(SQLModel, table=True):
+    """A named API token with one role. Only the SHA-256 of its secret is kept."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (
+        Index("ix_api_token_name", "name", unique=True),
+        Index("ix_api_token_hash", "hash", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    role: str  # viewer, editor, sender or admin (store/tokens.py)
+    hash: str  # sha256 hex of the secret; the secret itself is shown once and never stored
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

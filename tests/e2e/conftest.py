@@ -10,6 +10,7 @@ redis-server of the test's own, which it may kill and restart) provide them.
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -22,13 +23,18 @@ from typing import Any, Protocol
 
 import asyncpg
 import pytest
+from broadcaster import Broadcast
 from gql import Client, GraphQLRequest
 from gql.client import AsyncClientSession
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
-from store import migrate
-from store.database import create_engine
+from store import Store, migrate, tokens
+from store.database import create_engine, sessions
+from store.feed import Feed
+from store.tokens import ApiRole
 from tests.conftest import POSTGRES, unavailable
 
 ROOT = Path(__file__).parents[2]
@@ -132,62 +138,74 @@ async def _drain(server: Server, stream: asyncio.StreamReader) -> None:
         server.output.append(line.decode(errors="replace"))
 
 
+async def launch(
+    database: Path, started: list[Server], *, migrated: bool = True, **env: str
+) -> Server:
+    """One server on `database`, appended to `started` before it is ready (so it is stopped)."""
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("COMMPULSE_")}
+    environ |= {
+        "COMMPULSE_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "COMMPULSE_SIMULATED_SEND_RATE": "200",
+        "COMMPULSE_SENDER_INTERVAL": "0.05",
+        "COMMPULSE_SCHEDULER_INTERVAL": "0.2",
+        "COMMPULSE_AUTH": "off",
+    }
+    environ |= env
+    if migrated:  # as `commpulse migrate` would; a server refuses an unmigrated database
+        engine = create_engine(environ["COMMPULSE_DATABASE_URL"])
+        await migrate.upgrade(engine)
+        await engine.dispose()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        cwd=ROOT,
+        env=environ,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,  # uvicorn's access log
+        stderr=asyncio.subprocess.PIPE,
+    )
+    server = Server(port=port, database=database, process=process)
+    started.append(server)
+    assert process.stderr is not None
+    try:
+        async with asyncio.timeout(STARTUP_TIMEOUT):
+            await _read_until_ready(server, process.stderr)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        pytest.fail(f"server not ready within {STARTUP_TIMEOUT}s:\n{server.log}")
+    # keep reading so a chatty server never blocks on a full pipe
+    server.drain = asyncio.create_task(_drain(server, process.stderr))
+    return server
+
+
+async def stop_all(started: list[Server]) -> None:
+    for server in reversed(started):
+        if server.process.returncode is None or server.drain is not None:
+            await server.stop()
+
+
 @pytest.fixture
 async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
     """Start servers (on tmp_path/e2e.db unless told) and stop every one still running at the end.
 
-    Keyword arguments are extra environment, e.g. COMMPULSE_SCHEDULER="off".
+    Keyword arguments are extra environment, e.g. COMMPULSE_SCHEDULER="off". Servers run
+    without auth (on loopback, as `make run` does) unless given COMMPULSE_AUTH="on".
     """
     started: list[Server] = []
 
     async def start(database: Path | None = None, *, migrated: bool = True, **env: str) -> Server:
-        database = database or tmp_path / "e2e.db"
-        port = free_port()
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("COMMPULSE_")}
-        environ |= {
-            "COMMPULSE_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-            "COMMPULSE_SIMULATED_SEND_RATE": "200",
-            "COMMPULSE_SENDER_INTERVAL": "0.05",
-            "COMMPULSE_SCHEDULER_INTERVAL": "0.2",
-        }
-        environ |= env
-        if migrated:  # as `commpulse migrate` would; a server refuses an unmigrated database
-            engine = create_engine(environ["COMMPULSE_DATABASE_URL"])
-            await migrate.upgrade(engine)
-            await engine.dispose()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "server.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            cwd=ROOT,
-            env=environ,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,  # uvicorn's access log
-            stderr=asyncio.subprocess.PIPE,
-        )
-        server = Server(port=port, database=database, process=process)
-        started.append(server)
-        assert process.stderr is not None
-        try:
-            async with asyncio.timeout(STARTUP_TIMEOUT):
-                await _read_until_ready(server, process.stderr)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            pytest.fail(f"server not ready within {STARTUP_TIMEOUT}s:\n{server.log}")
-        # keep reading so a chatty server never blocks on a full pipe
-        server.drain = asyncio.create_task(_drain(server, process.stderr))
-        return server
+        return await launch(database or tmp_path / "e2e.db", started, migrated=migrated, **env)
 
     yield start
-    for server in reversed(started):
-        if server.process.returncode is None or server.drain is not None:
-            await server.stop()
+    await stop_all(started)
 
 
 @pytest.fixture
@@ -326,21 +344,47 @@ async def start_cluster(start_server: StartServer, count: int, **env: str) -> li
 
 
 @contextlib.asynccontextmanager
-async def http_session(server: Server) -> AsyncIterator[AsyncClientSession]:
-    """A gql session that sends queries and mutations as HTTP POSTs."""
-    client = Client(
-        transport=HTTPXAsyncTransport(url=server.http_url), execute_timeout=ITEM_TIMEOUT
-    )
+async def server_store(server: Server) -> AsyncIterator[Store]:
+    """The server's SQLite file opened from the test, as the `commpulse` CLI opens it."""
+    engine = create_engine(f"sqlite+aiosqlite:///{server.database}")
+    try:
+        async with Broadcast("memory://") as broadcast:
+            yield Store(sessions(engine), Feed(broadcast))
+    finally:
+        await engine.dispose()
+
+
+async def make_token(server: Server, name: str, role: ApiRole) -> str:
+    """A new token's secret, made in the server's database as `commpulse tokens create` does."""
+    async with server_store(server) as store:
+        _, secret = await tokens.create(store, name, role)
+    return secret
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    return {} if token is None else {"Authorization": f"Bearer {token}"}
+
+
+@contextlib.asynccontextmanager
+async def http_session(
+    server: Server, token: str | None = None
+) -> AsyncIterator[AsyncClientSession]:
+    """A gql session that sends queries and mutations as HTTP POSTs (with `token`, if given)."""
+    transport = HTTPXAsyncTransport(url=server.http_url, headers=bearer(token))
+    client = Client(transport=transport, execute_timeout=ITEM_TIMEOUT)
     async with client as session:
         yield session
 
 
 @contextlib.asynccontextmanager
 async def ws_session(
-    server: Server, subprotocol: str = TRANSPORT_WS
+    server: Server, subprotocol: str = TRANSPORT_WS, token: str | None = None
 ) -> AsyncIterator[AsyncClientSession]:
-    """A gql session over one websocket speaking `subprotocol`; many subscriptions share it."""
-    transport = WebsocketsTransport(url=server.ws_url, subprotocols=[subprotocol])
+    """A gql session over one websocket speaking `subprotocol`; many subscriptions share it.
+    A token goes in the connection_init payload."""
+    transport = WebsocketsTransport(
+        url=server.ws_url, subprotocols=[subprotocol], init_payload=bearer(token)
+    )
     client = Client(transport=transport, execute_timeout=ITEM_TIMEOUT)
     async with client as session:
         yield session
@@ -478,3 +522,46 @@ async def act(session: AsyncClientSession, query: str, field: str, **variables: 
         found.pop(key) for key in ("emailStatus", "inAppStatus", "pageStatus") if key in found
     ]
     return found | {"status": statuses[0]}
+
+
+# --- raw websockets, for what gql hides: close codes and protocol abuse ----------------------
+
+
+@contextlib.asynccontextmanager
+async def raw_ws(
+    server: Server, subprotocol: str = TRANSPORT_WS, **options: Any
+) -> AsyncIterator[ClientConnection]:
+    async with connect(server.ws_url, subprotocols=[subprotocol], **options) as ws:  # type: ignore[list-item]
+        yield ws
+
+
+async def send(ws: ClientConnection, message: Json) -> None:
+    await ws.send(json.dumps(message))
+
+
+async def receive(ws: ClientConnection) -> Json:
+    """The next message from the server, failing the test if none comes in time."""
+    try:
+        async with asyncio.timeout(ITEM_TIMEOUT):
+            message: Json = json.loads(await ws.recv())
+            return message
+    except TimeoutError:
+        pytest.fail(f"no websocket message within {ITEM_TIMEOUT}s")
+
+
+async def init(ws: ClientConnection, payload: Json | None = None) -> None:
+    """connection_init (legacy or current), expecting the ack."""
+    await send(ws, {"type": "connection_init", "payload": payload or {}})
+    assert (await receive(ws))["type"] == "connection_ack"
+
+
+async def close_code(ws: ClientConnection) -> int | None:
+    """Read until the server closes the socket; its close code (None: no close frame)."""
+    try:
+        async with asyncio.timeout(ITEM_TIMEOUT):
+            while True:
+                await ws.recv()
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+    except TimeoutError:
+        pytest.fail(f"the server did not close the websocket within {ITEM_TIMEOUT}s")

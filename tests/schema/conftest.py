@@ -8,6 +8,7 @@ import pytest
 from schema import schema
 from schema.context import Context
 from store import Store
+from store.tokens import ApiRole
 
 Run = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -16,7 +17,9 @@ Run = Callable[..., Awaitable[dict[str, Any]]]
 def gql(store: Store) -> Run:
     async def run(document: str, **variables: Any) -> dict[str, Any]:
         result = await schema.execute(
-            document, variable_values=variables, context_value=Context(store=store)
+            document,
+            variable_values=variables,
+            context_value=Context(store=store, actor="tester", role=ApiRole.ADMIN),
         )
         assert result.errors is None, result.errors
         assert result.data is not None

@@ -11,6 +11,7 @@ from graphql import ExecutionResult
 from schema import schema
 from schema.context import Context
 from store import Store
+from store.tokens import ApiRole
 from tests.schema.conftest import Run
 
 ERRORS = "userErrors { code message field }"
@@ -395,7 +396,7 @@ async def test_stop_dry_run_then_stop(gql: Run) -> None:
     assert counters(now) == (6, 0, 0, 1, 5)
     not_sent = await all_events(gql, id, names=["message.notSent"])
     assert [(e["recipientId"], e["info"]) for e in not_sent] == [
-        (r, "stopped by anonymous: typo") for r in profiles(6)[1:]
+        (r, "stopped by tester: typo") for r in profiles(6)[1:]
     ]
 
     late = await report(gql, id, sent(*claimed[1:]))
@@ -419,7 +420,7 @@ async def test_stop_of_a_finished_campaign_ends_the_stragglers(gql: Run) -> None
     assert counters(stopped["communication"]) == (3, 0, 0, 1, 2)
     found = await all_events(gql, id, names=["message.notSent"])
     assert [(e["recipientId"], e["info"]) for e in found] == [
-        (r, "stopped by anonymous") for r in claimed[1:]
+        (r, "stopped by tester") for r in claimed[1:]
     ]
 
 
@@ -535,7 +536,7 @@ async def test_stalled_flags_a_sending_campaign_without_progress(store: Store, g
     id = await sending(gql, profiles(2))
 
     async def read(stalled_after: timedelta) -> bool:
-        context = Context(store=store, stalled_after=stalled_after)
+        context = Context(store=store, role=ApiRole.ADMIN, stalled_after=stalled_after)
         result = await schema.execute(READ, variable_values={"id": id}, context_value=context)
         assert result.errors is None and result.data is not None
         return bool(result.data["communication"]["stalled"])
@@ -677,7 +678,9 @@ async def test_bad_delivery_event_reads_are_errors(
     """Reading events of an unknown campaign, or with a bad page size or cursor, is an error."""
     id = await sending(gql, ["a"])
     result = await schema.execute(
-        EVENTS, variable_values={"id": id, **variables}, context_value=Context(store=store)
+        EVENTS,
+        variable_values={"id": id, **variables},
+        context_value=Context(store=store, role=ApiRole.ADMIN),
     )
 
     assert result.errors is not None
@@ -699,7 +702,7 @@ async def test_sending_progress_follows_the_counters(store: Store, gql: Run) -> 
     created = await email(gql, profiles(4))
     id = created["id"]
     subscription = await schema.subscribe(
-        PROGRESS, variable_values={"id": id}, context_value=Context(store=store)
+        PROGRESS, variable_values={"id": id}, context_value=Context(store=store, role=ApiRole.ADMIN)
     )
     assert not isinstance(subscription, ExecutionResult)
 
@@ -736,7 +739,9 @@ async def test_sending_progress_is_for_message_campaigns(store: Store, gql: Run)
         "createInAppMessage"
     ]["communication"]
     subscription = await schema.subscribe(
-        PROGRESS, variable_values={"id": created["id"]}, context_value=Context(store=store)
+        PROGRESS,
+        variable_values={"id": created["id"]},
+        context_value=Context(store=store, role=ApiRole.ADMIN),
     )
     assert not isinstance(subscription, ExecutionResult)
 

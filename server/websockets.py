@@ -1,0 +1,62 @@
+"""Strawberry's two websocket protocol handlers, hardened against messages of the wrong
+shape (a JSON list, a payload that is no object), which would otherwise end the
+connection without the protocol's answer; and the legacy protocol gets the same
+connection_init deadline as graphql-transport-ws."""
+
+import asyncio
+import contextlib
+from typing import Any
+
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+from schema.context import Context
+
+INIT_TIMEOUT = 4408  # graphql-transport-ws' code, used for the legacy protocol too
+
+
+def _well_formed(message: Any, operation: str) -> bool:
+    """An object with a string `type`; an operation message also needs a string `id` and a
+    payload object with a string `query`."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return False
+    if message["type"] != operation:
+        return True
+    payload = message.get("payload")
+    return (
+        isinstance(message.get("id"), str)
+        and isinstance(payload, dict)
+        and isinstance(payload.get("query"), str)
+    )
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_message(self, message: Any) -> None:
+        if not _well_formed(message, "subscribe"):
+            await self.handle_invalid_message("Failed to parse message")
+            return
+        await super().handle_message(message)
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    async def handle(self) -> None:
+        deadline = asyncio.create_task(self._close_unless_initialised())
+        try:
+            await super().handle()
+        finally:
+            deadline.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await deadline
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            await self.websocket.close(INIT_TIMEOUT, "Connection initialisation timeout")
+
+    async def handle_message(self, message: Any) -> None:
+        if not _well_formed(message, "start"):
+            await self.websocket.close(1002, "Failed to parse message")  # protocol error
+            return
+        await super().handle_message(message)

@@ -1,0 +1,157 @@
+"""Hostile websocket clients: each gets the graphql-transport-ws protocol's answer (a close
+code or an error message), and the server keeps serving everyone else."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from store.tokens import ApiRole
+from tests.e2e.conftest import (
+    LEGACY_WS,
+    Server,
+    close_code,
+    init,
+    launch,
+    make_token,
+    raw_ws,
+    receive,
+    send,
+    stop_all,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+MAX_SUBSCRIPTIONS = 5
+LIVE = {"query": "subscription { statusChanged { cursor } }"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def target(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Server, str]]:
+    """One server for the module, with short init timeout, few subscriptions per
+    connection and small websocket messages; and a viewer token."""
+    started: list[Server] = []
+    database: Path = tmp_path_factory.mktemp("abuse") / "e2e.db"
+    server = await launch(
+        database,
+        started,
+        COMMPULSE_AUTH="on",
+        COMMPULSE_CONNECTION_INIT_TIMEOUT="0.5",
+        COMMPULSE_MAX_SUBSCRIPTIONS=str(MAX_SUBSCRIPTIONS),
+        COMMPULSE_WS_MAX_MESSAGE_BYTES="10000",
+        COMMPULSE_RATE_BURST="1000",
+    )
+    token = await make_token(server, "abuse-viewer", ApiRole.VIEWER)
+    yield server, token
+    await stop_all(started)
+
+
+async def still_serving(target: tuple[Server, str]) -> None:
+    """A well-behaved client connects, subscribes and gets its first answer."""
+    server, token = target
+    async with raw_ws(server) as ws:
+        await init(ws, {"token": token})
+        query = 'subscription { communication(id: "bogus") { __typename } }'
+        await send(ws, {"id": "ok", "type": "subscribe", "payload": {"query": query}})
+        answer = await receive(ws)
+        assert answer["id"] == "ok" and answer["type"] in ("next", "error")
+
+
+async def test_no_connection_init_is_closed_after_the_timeout(target: tuple[Server, str]) -> None:
+    """A socket that never sends connection_init is closed with 4408, on both protocols."""
+    server, _ = target
+    async with raw_ws(server) as ws, raw_ws(server, LEGACY_WS) as legacy:
+        assert await close_code(ws) == 4408
+        assert await close_code(legacy) == 4408
+    await still_serving(target)
+
+
+async def test_a_second_connection_init_is_closed(target: tuple[Server, str]) -> None:
+    """connection_init twice: 4429 (too many initialisation requests)."""
+    server, token = target
+    async with raw_ws(server) as ws:
+        await init(ws, {"token": token})
+        await send(ws, {"type": "connection_init", "payload": {"token": token}})
+        assert await close_code(ws) == 4429
+    await still_serving(target)
+
+
+async def test_subscribe_before_ack_is_closed(target: tuple[Server, str]) -> None:
+    """A subscribe before connection_ack: 4401 (unauthorized)."""
+    server, _ = target
+    async with raw_ws(server) as ws:
+        await send(ws, {"id": "1", "type": "subscribe", "payload": LIVE})
+        assert await close_code(ws) == 4401
+    await still_serving(target)
+
+
+async def test_garbage_frames_are_closed(target: tuple[Server, str]) -> None:
+    """Text that is not JSON, JSON that is no message or has a bad payload, a binary frame:
+    4400; on the legacy protocol (which ignores what is not JSON): 1002."""
+    server, token = target
+    for garbage in (
+        "not json {",
+        '{"type": "nonsense"}',
+        '["a", "list"]',
+        '{"id": "1", "type": "subscribe", "payload": "no object"}',
+        '{"id": 1, "type": "subscribe", "payload": {"query": "{ __typename }"}}',
+        b"\x00\x01binary",
+    ):
+        async with raw_ws(server) as ws:
+            await init(ws, {"token": token})
+            await ws.send(garbage)
+            assert await close_code(ws) == 4400, garbage
+    for garbage in ('["a", "list"]', '{"id": "1", "type": "start", "payload": 7}', b"\x00"):
+        async with raw_ws(server, LEGACY_WS) as ws:
+            await init(ws, {"token": token})
+            await ws.send(garbage)
+            assert await close_code(ws) == 1002, garbage
+    await still_serving(target)
+
+
+async def test_an_oversized_frame_is_closed(target: tuple[Server, str]) -> None:
+    """A message over COMMPULSE_WS_MAX_MESSAGE_BYTES: closed with 1009 (message too big)."""
+    server, token = target
+    async with raw_ws(server) as ws:
+        await init(ws, {"token": token})
+        padding = "x" * 20_000
+        await send(ws, {"id": "1", "type": "subscribe", "payload": LIVE | {"pad": padding}})
+        assert await close_code(ws) == 1009
+    await still_serving(target)
+
+
+async def test_thousands_of_subscribes_get_the_limit_error(target: tuple[Server, str]) -> None:
+    """2,000 subscribe messages on one socket: the first COMMPULSE_MAX_SUBSCRIPTIONS run,
+    every other gets an `error` (subscription limit reached); completing one frees a slot."""
+    server, token = target
+    flood = 2_000
+    async with raw_ws(server) as ws:
+        await init(ws, {"token": token})
+        for n in range(flood):
+            await send(ws, {"id": str(n), "type": "subscribe", "payload": LIVE})
+        refused = set()
+        while len(refused) < flood - MAX_SUBSCRIPTIONS:
+            message = await receive(ws)
+            assert message["type"] == "error", message
+            assert message["payload"][0]["message"] == "Subscription limit reached"
+            refused.add(message["id"])
+        assert refused.isdisjoint(str(n) for n in range(MAX_SUBSCRIPTIONS))
+        await send(ws, {"id": "0", "type": "complete"})
+        await send(ws, {"id": "again", "type": "subscribe", "payload": LIVE})
+        await send(ws, {"id": "pong-check", "type": "ping"})  # answered after the subscribe
+        assert (await receive(ws))["type"] == "pong"
+        await still_serving(target)
+    await asyncio.sleep(0)  # let the closing socket's tasks run before the next test
+
+
+async def test_a_duplicate_operation_id_is_closed(target: tuple[Server, str]) -> None:
+    """Two running subscriptions with one id: 4409."""
+    server, token = target
+    async with raw_ws(server) as ws:
+        await init(ws, {"token": token})
+        await send(ws, {"id": "same", "type": "subscribe", "payload": LIVE})
+        await send(ws, {"id": "same", "type": "subscribe", "payload": LIVE})
+        assert await close_code(ws) == 4409
+    await still_serving(target)
