@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
+CLUSTER_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/commpulse
+CLUSTER_BROADCAST_URL ?= redis://127.0.0.1:6379
 PORT ?= 8000
 # a local session serves without auth, on loopback only (the server refuses anything else);
 # COMMPULSE_AUTH=on make run serves with tokens (`commpulse tokens create NAME --role admin`)
 COMMPULSE_AUTH ?= off
 export HOST PORT COMMPULSE_AUTH
 
-.PHONY: run test lint schema seed clean
+.PHONY: run test lint schema seed migrate cluster clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +26,21 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed  ## serve on SQLite + memory, seeding examples into an empty database
+	$(BIN)/commpulse migrate
 	$(BIN)/commpulse seed
 	$(BIN)/commpulse serve --host $(HOST) --port $(PORT)
+
+cluster: $(VENV)/.installed  ## two instances on ports 8001 and 8002 sharing PostgreSQL and Redis
+	createdb -h 127.0.0.1 -U postgres commpulse 2>/dev/null || true
+	COMMPULSE_DATABASE_URL=$(CLUSTER_DATABASE_URL) $(BIN)/commpulse migrate
+	trap 'kill 0' INT TERM EXIT; \
+	for port in 8001 8002; do \
+	  COMMPULSE_DATABASE_URL=$(CLUSTER_DATABASE_URL) COMMPULSE_BROADCAST_URL=$(CLUSTER_BROADCAST_URL) \
+	    $(BIN)/commpulse serve --host $(HOST) --port $$port & \
+	done; wait
+
+migrate: $(VENV)/.installed  ## bring COMMPULSE_DATABASE_URL to the newest schema revision
+	$(BIN)/commpulse migrate
 
 seed: $(VENV)/.installed
 	$(BIN)/commpulse seed

@@ -16,8 +16,8 @@ from pathlib import Path
 from broadcaster import Broadcast
 from sqlalchemy import text
 
-from store import Store, changes, communications
-from store.database import create_engine, create_schema, sessions
+from store import Store, changes, communications, migrate
+from store.database import create_engine, sessions
 from store.feed import Feed
 from store.lifecycle import Action, Kind, Origin, Role
 
@@ -40,7 +40,7 @@ async def campaign(store: Store, size: int) -> int:
 async def main(size: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
-        await create_schema(engine)
+        await migrate.upgrade(engine)
         async with Broadcast("memory://") as broadcast:
             store = Store(sessions(engine), Feed(broadcast))
             stopped, bare = await campaign(store, size), await campaign(store, size)

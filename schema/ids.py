@@ -46,12 +46,17 @@ def communication_pk(value: str) -> int | None:
     return _number(_split(value, COMMUNICATION))
 
 
-def change_cursor(seq: int) -> str:
-    return _encode(f"{CHANGE}:{seq}")
+def change_cursor(position: tuple[int, int]) -> str:
+    tx, seq = position
+    return _encode(f"{CHANGE}:{tx}:{seq}")
 
 
-def change_seq(value: str) -> int | None:
-    return _number(_split(value, CHANGE))
+def change_position(value: str) -> tuple[int, int] | None:
+    """A status change's place in the stream, (tx, seq); see store.changes.changes_after."""
+    text = _split(value, CHANGE)
+    tx, _, seq = (text or "").rpartition(":")
+    position = _number(tx), _number(seq)
+    return None if position[0] is None or position[1] is None else (position[0], position[1])
 
 
 def delivery_cursor(seq: int) -> str:

@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -13,11 +14,15 @@ from schema.enums import CommunicationKind, CommunicationStatus
 from schema.types import Communication as CommunicationType
 from schema.types import StatusChange, to_graphql, to_graphql_error
 from store import Store, changes, communications
+from store.changes import Position
 from store.errors import Refused, invalid, not_found
-from store.feed import Change, Notice
+from store.feed import Change, Notice, Resync
 from store.tables import Communication
 
 COALESCE = 0.25  # seconds: at most 4 counter updates a second per subscription
+POLL_WAITING = 0.05  # seconds: read again this soon when changes wait behind the horizon
+POLL_SAFETY = 5.0  # seconds: read again after this long without a notice, whatever happens
+BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -34,35 +39,39 @@ class Wanted:
         )
 
 
-async def stream(store: Store, after: int | None, wanted: Wanted) -> AsyncIterator[Change]:
-    """Committed changes in sequence order: the replay after `after`, then live, no gap, no twin.
+async def stream(store: Store, after: Position | None, wanted: Wanted) -> AsyncIterator[Change]:
+    """Committed changes in stream order: what committed after `after`, then live ones.
 
-    It listens before it reads, so nothing committed meanwhile is missed; anything seen
-    twice (in the replay and live) is dropped by its sequence number; a live notice that
-    skips ahead (another task published first) is filled in from the table.
+    It listens before it reads, so nothing committed meanwhile is missed. A notice only
+    wakes it to read the table from its position on, so a change is never seen twice and
+    the order is the table's (see store.changes.changes_after). It also reads again after
+    POLL_SAFETY without any notice, and at once when the broker comes back, in case
+    notices were lost; and soon, when committed changes wait behind a running transaction.
     """
     async with store.feed.listen() as notices:
-        last = await changes.head(store) if after is None else after
-        for change in await _read(store, last, upto=None):
-            last = change.seq
-            if wanted(change):
-                yield change
-        async for notice in notices:
-            if not isinstance(notice, Change) or notice.seq <= last:
-                continue
-            found = [notice] if notice.seq == last + 1 else await _read(store, last, notice.seq)
-            for change in found:
-                last = change.seq
-                if wanted(change):
-                    yield change
+        wake = asyncio.Event()
 
+        async def pump() -> None:
+            async for notice in notices:
+                if isinstance(notice, Change | Resync):
+                    wake.set()
 
-async def _read(store: Store, after: int, upto: int | None) -> list[Change]:
-    found: list[Change] = []
-    while batch := await changes.changes_after(store, after, upto=upto):
-        found.extend(batch)
-        after = batch[-1].seq
-    return found
+        pumping = asyncio.create_task(pump())
+        try:
+            position = await changes.head(store) if after is None else after
+            while True:
+                wake.clear()
+                found, waiting = await changes.changes_after(store, position, limit=BATCH)
+                for change in found:
+                    position = change.position
+                    if wanted(change):
+                        yield change
+                if len(found) == BATCH:
+                    continue
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), POLL_WAITING if waiting else POLL_SAFETY)
+        finally:
+            pumping.cancel()
 
 
 async def watch(
@@ -77,7 +86,7 @@ async def watch(
 
         async def pump() -> None:
             async for notice in notices:
-                if notice.communication_id == pk:
+                if notice.communication_id in (pk, None):  # None: a Resync, for everyone
                     mine.put_nowait(notice)
 
         pumping = asyncio.create_task(pump())
@@ -87,7 +96,8 @@ async def watch(
             while True:
                 wait = max(0.0, last + period - loop.time()) if dirty else None
                 try:
-                    urgent = isinstance(await asyncio.wait_for(mine.get(), wait), Change)
+                    notice = await asyncio.wait_for(mine.get(), wait)
+                    urgent = isinstance(notice, Change | Resync)
                 except TimeoutError:
                     urgent = True  # the window for coalesced counters has closed
                 if not urgent and loop.time() - last < period:
@@ -132,7 +142,7 @@ class Subscription:
         statuses: list[CommunicationStatus] | None = None,
         after: str | None = None,
     ) -> AsyncGenerator[StatusChange, None]:
-        start = None if after is None else ids.change_seq(after)
+        start = None if after is None else ids.change_position(after)
         if after is not None and start is None:
             raise to_graphql_error(invalid("after", "after is not a status change cursor"))
         wanted = Wanted(

@@ -74,9 +74,10 @@ class CommunicationBase(Node):
         size = 20 if first is None else first
         if not 0 <= size <= HISTORY_MAX:
             raise to_graphql_error(invalid("first", f"first must be between 0 and {HISTORY_MAX}"))
-        start = 0 if after is None else ids.change_seq(after)
-        if start is None:
+        position = (0, 0) if after is None else ids.change_position(after)
+        if position is None:
             raise to_graphql_error(invalid("after", "after is not a cursor of this history"))
+        start = position[1]  # one communication's changes commit in sequence order
         assert self.row.id is not None
         found, more = await changes.history(
             info.context.store, self.row.id, after=start, first=size
@@ -286,7 +287,7 @@ class StatusChange:
     def of(cls, change: Change) -> Self:
         return cls(
             change=change,
-            cursor=ids.change_cursor(change.seq),
+            cursor=ids.change_cursor(change.position),
             communication_id=ids.communication_id(change.communication_id),
             kind=Kind(change.kind),
             action=change.action,  # type: ignore[arg-type]
@@ -313,7 +314,7 @@ class StatusChangeConnection:
     @classmethod
     def of(cls, found: list[Change], *, has_next: bool, has_previous: bool) -> Self:
         edges = [
-            StatusChangeEdge(cursor=ids.change_cursor(c.seq), node=StatusChange.of(c))
+            StatusChangeEdge(cursor=ids.change_cursor(c.position), node=StatusChange.of(c))
             for c in found
         ]
         return cls(

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from broadcaster import Broadcast
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -26,14 +26,14 @@ from strawberry.types.unset import UnsetType
 from schema import build
 from schema.context import Context
 from schema.limits import Limits
-from server import scheduler
+from server import brokers, scheduler
 from server.auth import Auth, Unauthenticated
 from server.http import LimitBody, RefuseSimplePosts
 from server.sender import SimulatedSender
 from server.settings import Settings
 from server.websockets import LegacyWSHandler, TransportWSHandler
-from store import Store
-from store.database import create_engine, create_schema, sessions
+from store import Store, migrate
+from store.database import create_engine, sessions
 from store.feed import Feed
 
 log = logging.getLogger("commpulse")
@@ -165,6 +165,18 @@ async def _background(store: Store, settings: Settings, auth: Auth) -> AsyncIter
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def ready(request: Request) -> JSONResponse:
+    """200 when the database answers and the broker is connected, else 503 saying which."""
+    checks = {"database": "ok", "broker": "ok" if request.state.broker.healthy else "down"}
+    try:
+        async with request.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as error:
+        checks["database"] = f"down: {type(error).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = (settings or Settings.from_env()).checked()
     auth = Auth(enabled=settings.auth, recheck=settings.token_recheck)
@@ -173,13 +185,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         engine = create_engine(settings.database_url)
         try:
-            await create_schema(engine)
-            async with Broadcast(settings.broadcast_url) as broadcast:
+            try:
+                await migrate.check(engine)
+            except migrate.NotMigrated as error:
+                log.critical("commpulse cannot start: %s", error)
+                raise SystemExit(3) from None
+            broadcast, broker = brokers.broadcast(settings.broadcast_url)
+            async with broadcast:
                 store = Store(sessions(engine), Feed(broadcast))
                 async with _background(store, settings, auth):
                     log.info(
                         "commpulse ready: %s, %s",
-                        engine.url.render_as_string(),
+                        engine.url,
                         settings.broadcast_url,
                     )
                     if not settings.auth:
@@ -188,7 +205,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                             "For a local session only; loopback connections only. !!!",
                             settings.host,
                         )
-                    yield {"store": store}
+                    yield {"store": store, "engine": engine, "broker": broker}
         finally:
             await engine.dispose()
 
@@ -196,6 +213,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Route("/", lambda _request: RedirectResponse("/graphql")),
         Route("/healthz", lambda _request: JSONResponse({"status": "ok"})),
+        Route("/readyz", ready),
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
     ]

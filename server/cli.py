@@ -1,5 +1,6 @@
-"""`commpulse serve` runs the API; `commpulse seed` loads examples into an empty database;
-`commpulse tokens create|list|revoke` manages API tokens."""
+"""`commpulse migrate` brings the database to this version's schema; `commpulse seed` loads
+examples into an empty database; `commpulse serve` runs the API; `commpulse tokens
+create|list|revoke` manages API tokens."""
 
 import argparse
 import asyncio
@@ -10,15 +11,24 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import uvicorn
-from broadcaster import Broadcast
 
+from server import brokers
 from server.seed import seed
 from server.settings import Settings, SettingsError
-from store import Store, tokens
-from store.database import create_engine, create_schema, sessions
+from store import Store, migrate, tokens
+from store.database import create_engine, sessions
 from store.errors import Refused
 from store.feed import Feed
 from store.tokens import ApiRole
+
+
+async def _migrate(url: str) -> str:
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine)
+        return await migrate.current(engine) or "none"
+    finally:
+        await engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     serve = commands.add_parser("serve", help="serve the API (HOST and PORT override)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    commands.add_parser("migrate", help="bring the database to the newest schema revision")
     commands.add_parser("seed", help="load example communications if the database is empty")
     token = commands.add_parser("tokens", help="API tokens").add_subparsers(
         dest="action", required=True
@@ -42,6 +53,8 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings.from_env()
         if args.command == "serve":
             _serve(settings, args.host, args.port)
+        elif args.command == "migrate":
+            print(f"database at revision {asyncio.run(_migrate(settings.database_url))}")
         elif args.command == "seed":
             created = asyncio.run(seed(settings))
             print(
@@ -51,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         else:
             asyncio.run(_tokens(settings, args))
-    except (SettingsError, Refused) as refused:
+    except (SettingsError, Refused, migrate.NotMigrated) as refused:
         sys.exit(f"commpulse: {refused}")
 
 
@@ -72,8 +85,8 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 async def _store(settings: Settings) -> AsyncIterator[Store]:
     engine = create_engine(settings.database_url)
     try:
-        await create_schema(engine)
-        async with Broadcast(settings.broadcast_url) as broadcast:
+        await migrate.check(engine)
+        async with brokers.broadcast(settings.broadcast_url)[0] as broadcast:
             yield Store(sessions(engine), Feed(broadcast))
     finally:
         await engine.dispose()

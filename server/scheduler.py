@@ -8,6 +8,7 @@ now, so it starts at once.
 
 import asyncio
 import logging
+import random
 from collections.abc import Sequence
 
 from store import Store, changes, deliveries
@@ -42,7 +43,9 @@ async def tick(store: Store) -> bool:
 
 
 async def _each(store: Store, ids: Sequence[int], action: Action) -> None:
-    for pk in ids:
+    # Instances that wake together take the due ones in different orders, so they mostly
+    # act on different ones; the compare-and-set in apply makes each happen exactly once.
+    for pk in random.sample(list(ids), len(ids)):
         try:
             await changes.apply(store, pk, action, by=Role.SCHEDULER, actor=ACTOR)
         except Refused as refused:  # a person acted first: nothing to do

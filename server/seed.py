@@ -10,8 +10,8 @@ from typing import Any
 from broadcaster import Broadcast
 
 from server.settings import Settings
-from store import Store, changes, communications
-from store.database import create_engine, create_schema, sessions
+from store import Store, changes, communications, migrate
+from store.database import create_engine, sessions
 from store.feed import Feed
 from store.lifecycle import Action, Kind, Origin, Role
 from store.tables import utcnow
@@ -85,7 +85,7 @@ EXAMPLES: list[tuple[Kind, str, dict[str, Any], int | None, list[Action]]] = [
 async def seed(settings: Settings) -> int:
     engine = create_engine(settings.database_url)
     try:
-        await create_schema(engine)
+        await migrate.check(engine)
         async with Broadcast(settings.broadcast_url) as broadcast:
             store = Store(sessions(engine), Feed(broadcast))
             if await communications.count(store, communications.Filter()) > 0:

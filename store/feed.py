@@ -17,6 +17,7 @@ from broadcaster import Broadcast
 from store.tables import StatusEvent
 
 CHANNEL = "commpulse"
+PAYLOAD_MAX = 7_900
 TOKENS_CHANNEL = "commpulse.tokens"  # revoked token names, apart from communication notices
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 class Change:
     """A committed status change: a history row and a stream event."""
 
+    tx: int
     seq: int
     communication_id: int
     kind: str
@@ -36,6 +38,11 @@ class Change:
     version: int
     at: datetime
 
+    @property
+    def position(self) -> tuple[int, int]:
+        """Where it stands in the stream: ordered by (tx, seq), see store/changes.py."""
+        return self.tx, self.seq
+
 
 @dataclass(frozen=True)
 class Touch:
@@ -44,12 +51,20 @@ class Touch:
     communication_id: int
 
 
-Notice = Change | Touch
+@dataclass(frozen=True)
+class Resync:
+    """Not published: the broker was away and is back, so notices may have been lost."""
+
+    communication_id: None = None
+
+
+Notice = Change | Touch | Resync
 
 
 def as_change(row: StatusEvent) -> Change:
     assert row.seq is not None
     return Change(
+        tx=row.tx,
         seq=row.seq,
         communication_id=row.communication_id,
         kind=row.kind,
@@ -63,16 +78,25 @@ def as_change(row: StatusEvent) -> Change:
     )
 
 
-def encode(notice: Notice) -> str:
+def encode(notice: Change | Touch) -> str:
     if isinstance(notice, Change):
-        return json.dumps({"type": "change", **asdict(notice), "at": notice.at.isoformat()})
+        data = {"type": "change", **asdict(notice), "at": notice.at.isoformat()}
+        if len(json.dumps(data)) > PAYLOAD_MAX:  # PostgreSQL NOTIFY stops at 8000 bytes
+            data["reason"] = None  # listeners read the full row from the table anyway
+        return json.dumps(data)
     return json.dumps({"type": "touch", "communication_id": notice.communication_id})
+
+
+RESYNC = json.dumps({"type": "resync"})  # what a broker backend hands out after reconnecting
 
 
 def decode(message: str) -> Notice:
     data = json.loads(message)
-    if data.pop("type") == "touch":
+    kind = data.pop("type")
+    if kind == "touch":
         return Touch(**data)
+    if kind == "resync":
+        return Resync()
     return Change(**{**data, "at": datetime.fromisoformat(data["at"])})
 
 
@@ -80,13 +104,13 @@ class Feed:
     def __init__(self, broadcast: Broadcast) -> None:
         self._broadcast = broadcast
 
-    async def publish(self, *notices: Notice) -> None:
+    async def publish(self, *notices: Change | Touch) -> None:
         """Best effort: the change is committed already; listeners catch up from the table."""
         for notice in notices:
             try:
                 await self._broadcast.publish(CHANNEL, encode(notice))
-            except Exception:
-                log.exception("could not publish %s", notice)
+            except Exception as error:
+                log.warning("could not publish %s: %s", notice, error)
 
     async def publish_revoked(self, name: str) -> None:
         """Best effort too: instances also re-check their websockets' tokens periodically."""

@@ -4,7 +4,7 @@ recipients and their delivery events, and the API tokens."""
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Index, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
@@ -38,7 +38,9 @@ class Communication(SQLModel, table=True):
         Index("ix_communication_kind_status", "kind", "status"),
         Index("ix_communication_status_start_at", "status", "start_at"),
         Index("ix_communication_status_end_at", "status", "end_at"),
-        Index("ix_communication_created_at_id", "created_at", "id"),
+        Index("ix_communication_created_at_id", "created_at", "id"),  # keyset pages, each order
+        Index("ix_communication_updated_at_id", "updated_at", "id"),
+        Index("ix_communication_name_id", "name", "id"),
         Index("ix_communication_slug", "slug", unique=True),
     )
 
@@ -71,10 +73,16 @@ class Communication(SQLModel, table=True):
 
 
 class StatusEvent(SQLModel, table=True):
+    """A status change. Streams read these in (tx, seq) order: see store/changes.py."""
+
     __tablename__ = "status_event"
-    __table_args__ = (Index("ix_status_event_communication_seq", "communication_id", "seq"),)
+    __table_args__ = (
+        Index("ix_status_event_communication_seq", "communication_id", "seq"),
+        Index("ix_status_event_position", "tx", "seq"),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)
+    tx: int = Field(default=0, sa_type=BigInteger)  # the writing transaction's id (PostgreSQL)
     communication_id: int = Field(foreign_key="communication.id")
     kind: str
     action: str

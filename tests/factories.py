@@ -1,15 +1,10 @@
 """Plain functions that make communications through the store's own API."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-from broadcaster import Broadcast
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store import Store, changes, communications
-from store.database import create_engine, create_schema, sessions
-from store.feed import Feed
 from store.lifecycle import Kind, Origin
 from store.tables import Communication
 
@@ -51,16 +46,10 @@ def _next() -> int:
     return next(_counter)
 
 
-@asynccontextmanager
-async def open_store(path: Path) -> AsyncIterator[Store]:
-    """A store on a fresh SQLite file at `path` with the memory broker, as conftest makes it."""
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    await create_schema(engine)
-    try:
-        async with Broadcast("memory://") as broadcast:
-            yield Store(sessions(engine), Feed(broadcast))
-    finally:
-        await engine.dispose()
+def engine_of(store: Store) -> AsyncEngine:
+    """The engine under a store's sessions, to read what the database has committed."""
+    engine: AsyncEngine = store.sessions.kw["bind"]
+    return engine
 
 
 async def snapshot(store: Store, communication_id: int | None) -> tuple[dict[str, Any], int]:
@@ -72,6 +61,6 @@ async def snapshot(store: Store, communication_id: int | None) -> tuple[dict[str
     return row.model_dump(), len(events)
 
 
-async def totals(store: Store) -> tuple[int, int]:
-    """How many live communications there are and the newest history sequence number."""
+async def totals(store: Store) -> tuple[int, tuple[int, int]]:
+    """How many live communications there are and the newest history position."""
     return await communications.count(store, communications.Filter()), await changes.head(store)

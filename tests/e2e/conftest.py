@@ -2,7 +2,10 @@
 
 `start_server` is a factory, so one test can stop a server and start another on the same
 SQLite file. Readiness is read from the server's stderr: "Application startup complete"
-(the lifespan ran) and then "Uvicorn running on" (the socket listens).
+(the lifespan ran) and then "Uvicorn running on" (the socket listens). A server runs on
+PostgreSQL, or with a broker, when given COMMPULSE_DATABASE_URL or COMMPULSE_BROADCAST_URL
+as extra environment; `postgres_url` (a fresh database per test) and `private_redis` (a
+redis-server of the test's own, which it may kill and restart) provide them.
 """
 
 import asyncio
@@ -12,11 +15,13 @@ import os
 import signal
 import socket
 import sys
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import asyncpg
 import pytest
 from broadcaster import Broadcast
 from gql import Client, GraphQLRequest
@@ -26,10 +31,11 @@ from gql.transport.websockets import WebsocketsTransport
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from store import Store, tokens
+from store import Store, migrate, tokens
 from store.database import create_engine, sessions
 from store.feed import Feed
 from store.tokens import ApiRole
+from tests.conftest import POSTGRES, unavailable
 
 ROOT = Path(__file__).parents[2]
 STARTUP_TIMEOUT = 20.0  # seconds for uvicorn to import the app and run the lifespan
@@ -108,7 +114,7 @@ class Server:
 
 class StartServer(Protocol):
     def __call__(
-        self, database: Path | None = None, **env: str
+        self, database: Path | None = None, *, migrated: bool = True, **env: str
     ) -> Awaitable[Server]: ...  # pragma: no cover
 
 
@@ -132,7 +138,9 @@ async def _drain(server: Server, stream: asyncio.StreamReader) -> None:
         server.output.append(line.decode(errors="replace"))
 
 
-async def launch(database: Path, started: list[Server], **env: str) -> Server:
+async def launch(
+    database: Path, started: list[Server], *, migrated: bool = True, **env: str
+) -> Server:
     """One server on `database`, appended to `started` before it is ready (so it is stopped)."""
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("COMMPULSE_")}
@@ -144,6 +152,10 @@ async def launch(database: Path, started: list[Server], **env: str) -> Server:
         "COMMPULSE_AUTH": "off",
     }
     environ |= env
+    if migrated:  # as `commpulse migrate` would; a server refuses an unmigrated database
+        engine = create_engine(environ["COMMPULSE_DATABASE_URL"])
+        await migrate.upgrade(engine)
+        await engine.dispose()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -189,8 +201,8 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
     """
     started: list[Server] = []
 
-    async def start(database: Path | None = None, **env: str) -> Server:
-        return await launch(database or tmp_path / "e2e.db", started, **env)
+    async def start(database: Path | None = None, *, migrated: bool = True, **env: str) -> Server:
+        return await launch(database or tmp_path / "e2e.db", started, migrated=migrated, **env)
 
     yield start
     await stop_all(started)
@@ -200,6 +212,132 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
 async def server(start_server: StartServer) -> Server:
     """One server with the default e2e settings (scheduler and simulated sender on)."""
     return await start_server()
+
+
+# --- PostgreSQL and a private Redis ---------------------------------------------------------
+
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+def postgres_url_for(name: str) -> str:
+    """The asyncpg URL of database `name` on the test PostgreSQL server."""
+    return POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + (
+        f"/{name}"
+    )
+
+
+async def postgres_admin(statement: str, *args: Any) -> list[asyncpg.Record]:
+    """Run one statement on the admin database (COMMPULSE_TEST_POSTGRES)."""
+    conn = await asyncpg.connect(POSTGRES, timeout=5)
+    try:
+        rows: list[asyncpg.Record] = await conn.fetch(statement, *args)
+        return rows
+    finally:
+        await conn.close()
+
+
+async def migrate_database(url: str) -> None:
+    """What `commpulse migrate` does, for `url`."""
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A new, empty (unmigrated) PostgreSQL database of this test's own, dropped at the end.
+
+    Missing PostgreSQL skips the test, except under CI=true, where it fails.
+    """
+    name = f"commpulse_e2e_{uuid.uuid4().hex[:12]}"
+    try:
+        await postgres_admin(f'CREATE DATABASE "{name}"')
+    except (OSError, asyncpg.PostgresError) as error:
+        unavailable("PostgreSQL", error)
+    try:
+        yield postgres_url_for(name)
+    finally:
+        await postgres_admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@dataclass
+class RedisServer:
+    """A redis-server of one test's own on a free port, which the test may kill and restart."""
+
+    port: int
+    process: asyncio.subprocess.Process | None = None
+    output: list[str] = field(default_factory=list)
+    drain: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        """Start it (again, on the same port) and return once it accepts connections."""
+        assert self.process is None, "already running"
+        self.process = await asyncio.create_subprocess_exec(
+            REDIS_SERVER,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        assert self.process.stdout is not None
+        ready = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STARTUP_TIMEOUT):
+                while not ready and (line := await self.process.stdout.readline()):
+                    self.output.append(line.decode(errors="replace"))
+                    ready = b"Ready to accept connections" in line
+        if not ready:
+            await self.kill()
+            pytest.fail(f"redis-server did not start:\n{''.join(self.output)}")
+        self.drain = asyncio.create_task(self._drain(self.process.stdout))
+
+    async def _drain(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            self.output.append(line.decode(errors="replace"))
+
+    async def kill(self) -> None:
+        """SIGKILL, as in a crash, and wait until it is gone."""
+        if self.process is None:
+            return
+        if self.process.returncode is None:
+            self.process.kill()
+        await self.process.wait()
+        if self.drain is not None:
+            await self.drain
+            self.drain = None
+        self.process = None
+
+
+@pytest.fixture
+async def private_redis() -> AsyncIterator[RedisServer]:
+    """A running redis-server of this test's own (never the shared one), killed at the end."""
+    if not os.access(REDIS_SERVER, os.X_OK):
+        unavailable("redis-server", FileNotFoundError(REDIS_SERVER))
+    redis = RedisServer(port=free_port())
+    await redis.start()
+    try:
+        yield redis
+    finally:
+        await redis.kill()
+
+
+async def start_cluster(start_server: StartServer, count: int, **env: str) -> list[Server]:
+    """`count` servers started together with the same environment (a migrated database)."""
+    starting = (start_server(None, migrated=False, **env) for _ in range(count))
+    return list(await asyncio.gather(*starting))
 
 
 # --- clients -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Run GraphQL documents against the real schema and a store on a real SQLite file."""
+"""Run GraphQL documents against the real schema and a store on each database engine."""
 
 from collections.abc import Awaitable, Callable
 from typing import Any

@@ -39,7 +39,7 @@ async def test_listeners_hear_each_change_in_order(store: Store) -> None:
         (2, made.id, "LAUNCH", "DRAFT", "SENDING", "ann", 2),
         (3, made.id, "STOP", "SENDING", "STOPPED", "bob", 3),
     ]
-    assert heard == await changes.changes_after(store, 0)
+    assert (heard, False) == await changes.changes_after(store, (0, 0))
     assert isinstance(heard[2], Change) and heard[2].reason == "oops"
 
 
@@ -101,7 +101,7 @@ async def test_a_notice_is_published_only_once_its_change_is_readable(store: Sto
             for _ in range(4):
                 (notice,) = await _next(notices, 1)
                 assert isinstance(notice, Change)
-                rows = await changes.changes_after(store, notice.seq - 1, upto=notice.seq)
+                rows, _ = await changes.changes_after(store, (notice.tx, notice.seq - 1), limit=1)
                 found.append(rows == [notice])
             return found
 
@@ -117,6 +117,7 @@ async def test_a_notice_is_published_only_once_its_change_is_readable(store: Sto
 def test_a_change_survives_the_json_round_trip() -> None:
     """A change encodes to a JSON string and decodes back to an equal change."""
     change = Change(
+        tx=912,
         seq=7,
         communication_id=3,
         kind="EMAIL",
@@ -137,6 +138,7 @@ def test_a_change_survives_the_json_round_trip() -> None:
 def test_a_create_with_no_from_status_and_an_offset_round_trips() -> None:
     """A CREATE (no from status, no reason) at a non-UTC offset decodes to the same instant."""
     change = Change(
+        tx=0,
         seq=1,
         communication_id=1,
         kind="LANDING_PAGE",
@@ -158,3 +160,24 @@ def test_a_touch_survives_the_json_round_trip() -> None:
     text = encode(Touch(42))
     assert json.loads(text) == {"type": "touch", "communication_id": 42}
     assert decode(text) == Touch(42)
+
+
+def test_a_notice_stays_under_the_postgresql_notify_limit() -> None:
+    """A change with a huge reason still travels: NOTIFY refuses payloads over 8000 bytes."""
+    change = Change(
+        tx=1,
+        seq=1,
+        communication_id=1,
+        kind="EMAIL",
+        action="STOP",
+        from_status="SENDING",
+        to_status="STOPPED",
+        actor="a" * 200,
+        reason="x" * 20_000,
+        version=2,
+        at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    text = encode(change)
+    assert len(text.encode()) < 8_000
+    decoded = decode(text)
+    assert isinstance(decoded, Change) and decoded.position == (1, 1)

@@ -5,14 +5,11 @@ derived from `store.lifecycle`, so a mistake in the production table makes these
 Each case drives a real communication to its status through real store actions.
 """
 
-import sqlite3
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
-import pytest_asyncio
+from sqlalchemy import text
 
 from store import Store, changes
 from store.errors import ErrorCode, Refused
@@ -188,24 +185,11 @@ MACHINE_CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("lifecycle") / "commpulse.db"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def store(db_path: Path) -> AsyncIterator[Store]:
-    """One SQLite file for the module: each case works on its own communication."""
-    async with factories.open_store(db_path) as opened:
-        yield opened
-
-
-@pytest.fixture(scope="module")
-def disk(store: Store, db_path: Path) -> Iterator[sqlite3.Connection]:
-    """A plain reader of the same file, to see exactly what was committed."""
-    connection = sqlite3.connect(db_path, isolation_level=None)
-    yield connection
-    connection.close()
+async def _committed(store: Store, query: str, **params: Any) -> tuple[Any, ...] | None:
+    """One row as the database has it committed, read on a connection of its own."""
+    async with factories.engine_of(store).connect() as conn:
+        found = (await conn.execute(text(query), params)).first()
+    return None if found is None else tuple(found)
 
 
 async def _act(store: Store, row_id: int | None, action: Action, by: Role) -> Communication:
@@ -232,14 +216,14 @@ async def _bring(store: Store, kind: Kind, status: Status, origin: Origin) -> Co
 Snapshot = tuple[tuple[object, ...], int]
 
 
-def _snapshot(disk: sqlite3.Connection, row_id: int) -> Snapshot:
+async def _snapshot(store: Store, row_id: int) -> Snapshot:
     """The whole committed row and the number of history rows it has."""
-    current = disk.execute("SELECT * FROM communication WHERE id = ?", (row_id,)).fetchone()
-    (events,) = disk.execute(
-        "SELECT count(*) FROM status_event WHERE communication_id = ?", (row_id,)
-    ).fetchone()
-    assert current is not None
-    return tuple(current), int(events)
+    current = await _committed(store, "SELECT * FROM communication WHERE id = :id", id=row_id)
+    events = await _committed(
+        store, "SELECT count(*) FROM status_event WHERE communication_id = :id", id=row_id
+    )
+    assert current is not None and events is not None
+    return current, int(events[0])
 
 
 Key = tuple[Kind, Status, Origin]
@@ -259,17 +243,17 @@ async def _fresh(store: Store, spare: Spare, key: Key) -> Communication:
 
 
 class Shared(NamedTuple):
-    """What the cases of this module share: the store, a reader of its file, and rows."""
+    """What the cases of this module share: the store and rows."""
 
     store: Store
-    disk: sqlite3.Connection
     ready: Ready
     spare: Spare
 
 
 @pytest.fixture(scope="module")
-def shared(store: Store, disk: sqlite3.Connection) -> Shared:
-    return Shared(store, disk, {}, {})
+def shared(module_store: Store) -> Shared:
+    """One database per engine for the module: each case works on its own communication."""
+    return Shared(module_store, {}, {})
 
 
 async def _assert_refused(
@@ -279,7 +263,7 @@ async def _assert_refused(
     if key not in shared.ready:
         made = await _fresh(shared.store, shared.spare, key)
         assert made.id is not None
-        shared.ready[key] = (made.id, _snapshot(shared.disk, made.id))
+        shared.ready[key] = (made.id, await _snapshot(shared.store, made.id))
     row_id, before = shared.ready.pop(key)  # put back only if nothing changed
     try:
         moved = await _act(shared.store, row_id, action, by)
@@ -287,7 +271,7 @@ async def _assert_refused(
         assert refused.code in codes, f"{action} by {by}: {refused.code} {refused.message}"
     else:
         pytest.fail(f"{action} by {by} from {key[1]} was allowed and moved to {moved.status}")
-    assert _snapshot(shared.disk, row_id) == before
+    assert await _snapshot(shared.store, row_id) == before
     shared.ready[key] = (row_id, before)
 
 
@@ -306,11 +290,12 @@ async def test_action_from_status_does_what_the_spec_table_says(shared: Shared, 
         moved = await _act(shared.store, made.id, case.action, by)
         shared.spare.setdefault((case.kind, target, Origin.CAMPAIGN), []).append(made.id)
         assert (moved.status, moved.version) == (target, made.version + 1), by
-        last = shared.disk.execute(
+        last = await _committed(
+            shared.store,
             "SELECT action, from_status, to_status, actor, reason, version FROM status_event"
-            " WHERE communication_id = ? ORDER BY seq DESC LIMIT 1",
-            (made.id,),
-        ).fetchone()
+            " WHERE communication_id = :id ORDER BY seq DESC LIMIT 1",
+            id=made.id,
+        )
         reason = "because" if case.action in (A.STOP, A.FAIL) else None
         actor = f"{by.lower()}-actor"
         assert last == (case.action, case.status, target, actor, reason, moved.version), by

@@ -1,11 +1,10 @@
 """Every refusal code the store gives, each shown to leave the database as it was."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from store import Store, changes, communications
 from store.errors import ErrorCode, Refused
@@ -17,11 +16,10 @@ PERSON = Role.PERSON
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def store(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Store]:
-    """One SQLite file for the module; every test makes its own communications in it."""
-    async with factories.open_store(tmp_path_factory.mktemp("refusals") / "db.sqlite") as opened:
-        yield opened
+@pytest.fixture(scope="module")
+def store(module_store: Store) -> Store:
+    """One database per engine for the module; every test makes its own communications in it."""
+    return module_store
 
 
 def _later(days: int = 1) -> datetime:

@@ -1,0 +1,80 @@
+"""The stream's order when transactions commit out of sequence order (PostgreSQL)."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
+from store import Store, changes
+from store.lifecycle import Action, Kind, Role
+from tests import factories
+
+
+def _postgres_only(store: Store) -> None:
+    engine = factories.engine_of(store)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time: there is no out-of-order commit")
+
+
+async def test_a_reader_never_passes_a_change_that_commits_later_with_a_smaller_number(
+    store: Store,
+) -> None:
+    """A change written first but committed last still reaches a reader, before the others."""
+    _postgres_only(store)
+    slow = await factories.create(store, Kind.IN_APP, name="slow")
+    start = await changes.head(store)
+    engine = factories.engine_of(store)
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        # a status change written now (smaller seq) that will commit after the next one
+        await conn.execute(
+            text(
+                "INSERT INTO status_event (tx, communication_id, kind, action, from_status,"
+                " to_status, actor, version, at) VALUES (pg_current_xact_id()::text::bigint,"
+                " :id, 'IN_APP', 'LAUNCH', 'DRAFT', 'ACTIVE', 'slow', 2, now())"
+            ),
+            {"id": slow.id},
+        )
+        fast = await factories.create(store, Kind.EMAIL, name="fast")  # commits first
+        seen, waiting = await changes.changes_after(store, start)
+        assert seen == [] and waiting  # the reader waits rather than pass the slow one
+        await transaction.commit()
+    seen, waiting = await changes.changes_after(store, start)
+    assert [(c.communication_id, c.action) for c in seen] == [
+        (slow.id, "LAUNCH"),
+        (fast.id, "CREATE"),
+    ]
+    assert not waiting
+    assert seen[0].seq < seen[1].seq and seen[0].position < seen[1].position
+
+
+async def test_concurrent_writers_reach_a_reader_once_each(store: Store) -> None:
+    """Under many concurrent writers a reader following the stream sees every change once."""
+    rows = [await factories.create(store, Kind.DYNAMIC_CONTENT) for _ in range(30)]
+    start = await changes.head(store)
+
+    async def write() -> None:
+        await asyncio.gather(
+            *(changes.apply(store, r.id, Action.LAUNCH, by=Role.PERSON, actor="w") for r in rows)
+        )
+        await asyncio.gather(
+            *(changes.apply(store, r.id, Action.PAUSE, by=Role.PERSON, actor="w") for r in rows)
+        )
+
+    async def read() -> list[tuple[int, str]]:
+        position, got = start, []
+        async with asyncio.timeout(30):
+            while len(got) < 2 * len(rows):
+                found, _ = await changes.changes_after(store, position)
+                for change in found:
+                    position = change.position
+                    got.append((change.communication_id, change.action))
+                await asyncio.sleep(0)  # let the writers run between reads
+        return got
+
+    got, _ = await asyncio.gather(read(), write())
+    assert len(got) == len(set(got)) == 2 * len(rows)
+    for row in rows:  # each communication's own changes in the order they happened
+        assert [a for i, a in got if i == row.id] == ["LAUNCH", "PAUSE"]
+    everything, _ = await changes.changes_after(store, start, limit=1_000)
+    assert [(c.communication_id, c.action) for c in everything] == got
