@@ -1,6 +1,9 @@
 """Broker backends for broadcaster that survive losing their connection.
 
-broadcaster 0.3.1 has three faults on this stack, each handled here:
+broadcaster 0.3.1 has four faults on this stack, each handled here:
+- `Broadcast.subscribe` registers a subscriber only after the backend's subscribe returns,
+  and then replaces the channel's subscriber set: of several subscribers that arrive while
+  the first subscribe is in flight, all but the last hear nothing (`Broadcast` below);
 - its Redis backend delivers nothing with redis-py 8: its listener reads before any
   channel is subscribed, finds nothing to listen to and ends;
 - when the Redis or PostgreSQL connection drops, its listener task dies silently and
@@ -17,15 +20,18 @@ committed and listeners catch up from the table. `healthy` feeds /readyz.
 
 import asyncio
 import logging
-from contextlib import suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import asyncpg
+import broadcaster
 import redis.asyncio as aioredis
-from broadcaster import Broadcast, Event
+from broadcaster import Event
 from broadcaster._backends.base import BroadcastBackend
 from broadcaster._backends.memory import MemoryBackend
+from broadcaster._base import Subscriber
 from redis.exceptions import RedisError
 
 from store.feed import RESYNC
@@ -45,6 +51,29 @@ class Health(Protocol):
 
 class AlwaysHealthy:
     healthy = True
+
+
+class Broadcast(broadcaster.Broadcast):
+    """broadcaster's Broadcast, with a subscribe that is safe for concurrent subscribers.
+
+    Each subscriber joins the channel's set before anything is awaited, and each waits
+    for the backend's subscribe, which returns at once when the broker listens already.
+    """
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[Subscriber]:
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._subscribers.setdefault(channel, set()).add(queue)
+        try:
+            await self._backend.subscribe(channel)
+            yield Subscriber(queue)
+        finally:
+            queues = self._subscribers.get(channel, set())
+            queues.discard(queue)
+            if not queues:
+                self._subscribers.pop(channel, None)
+                await self._backend.unsubscribe(channel)
+            await queue.put(None)
 
 
 class _Supervised(BroadcastBackend):
@@ -72,8 +101,9 @@ class _Supervised(BroadcastBackend):
     async def subscribe(self, channel: str) -> None:
         """Returns once the broker listens on `channel` (or after SUBSCRIBE_WAIT if it is
         down), so a caller that reads the table next misses nothing published after it."""
-        self._channels.add(channel)
-        self._changed.set()
+        if channel not in self._channels:
+            self._channels.add(channel)
+            self._changed.set()
         with suppress(TimeoutError):
             await asyncio.wait_for(
                 self._active.setdefault(channel, asyncio.Event()).wait(), SUBSCRIBE_WAIT
@@ -128,46 +158,60 @@ class _Supervised(BroadcastBackend):
 
 
 class RedisBackend(_Supervised):
+    """Subscribes from the caller's task, reads from the supervising one.
+
+    redis-py sends SUBSCRIBE without reading its reply, so a subscribe goes out on the
+    listening connection at once while `_listen` waits in `get_message`; the reply comes
+    back through `_listen`, which confirms the channel. Applying channel changes only
+    between two reads, as an earlier version did, left a new channel unsubscribed for up to
+    PING_EVERY while another one (the token channel) was already listened to: longer than
+    SUBSCRIBE_WAIT, so a stream started before the broker listened and missed what
+    committed meanwhile.
+    """
+
     name = "Redis"
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self._client: aioredis.Redis = aioredis.from_url(url, socket_connect_timeout=2)
-        self._listening: Any = None
+        self._listening: Any = None  # the pubsub of the open listening connection
+        self._live = False  # `_listen` reads from it, so subscribe() may send on it
+
+    async def subscribe(self, channel: str) -> None:
+        if channel not in self._channels and self._live:
+            self._channels.add(channel)  # first, so a reconnect meanwhile subscribes it too
+            with suppress(RedisError, OSError):  # the connection is going: `_listen` resubscribes
+                await self._listening.subscribe(channel)
+        await super().subscribe(channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        await super().unsubscribe(channel)
+        self._active.pop(channel, None)
+        if self._live:
+            with suppress(RedisError, OSError):
+                await self._listening.unsubscribe(channel)
 
     async def _open(self) -> None:
-        self._listening = self._client.pubsub(ignore_subscribe_messages=True)
+        self._listening = self._client.pubsub()
         await self._client.ping()
 
     async def _listen(self) -> None:
-        pubsub, subscribed = self._listening, set[str]()
+        pubsub = self._listening
+        self._live = True  # from here on subscribe() sends too; a channel sent twice is harmless
+        if self._channels:
+            await pubsub.subscribe(*self._channels)
         while True:
-            if self._changed.is_set() or not subscribed:
-                self._changed.clear()
-                wanted = set(self._channels)
-                if wanted - subscribed:
-                    await pubsub.subscribe(*(wanted - subscribed))
-                if subscribed - wanted:
-                    await pubsub.unsubscribe(*(subscribed - wanted))
-                subscribed = wanted
-                self._confirm(subscribed)
-            if not subscribed:  # nothing to listen to yet: wait, but keep checking the line
-                await self._idle()
-                continue
             message = await pubsub.get_message(timeout=PING_EVERY)
-            if message is None:
+            if message is None:  # a quiet line: make sure it is still there
                 await pubsub.ping()
+            elif message["type"] == "subscribe":
+                self._confirm({_text(message["channel"])})
             elif message["type"] == "message":
                 channel, data = message["channel"], message["data"]
                 self._events.put_nowait(Event(_text(channel), _text(data)))
 
-    async def _idle(self) -> None:
-        try:
-            await asyncio.wait_for(self._changed.wait(), PING_EVERY)
-        except TimeoutError:
-            await self._client.ping()
-
     async def _close(self) -> None:
+        self._live = False
         if self._listening is not None:
             await self._listening.aclose()
             self._listening = None

@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from sqlalchemy import BigInteger, event, literal_column
+from sqlalchemy import event, func
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from store import tables  # registers the tables on SQLModel.metadata; StatusEvent below
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -32,23 +32,26 @@ def sessions(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
-async def current_tx(session: AsyncSession) -> int:
-    """The writing transaction's id on PostgreSQL; 0 on SQLite, whose writes are serial."""
-    if _dialect(session) != "postgresql":
-        return 0
-    query = select(literal_column("pg_current_xact_id()::text::bigint", BigInteger))
-    return int((await session.exec(query)).one())
+# Any constant would do: the key of the transaction-level advisory lock that orders the
+# stream's writers on PostgreSQL (advisory locks are per database: other databases on the
+# server never see it). Its bytes spell "cp.order".
+STREAM_ORDER_LOCK = 0x63702E6F72646572
 
 
-async def horizon(session: AsyncSession) -> int | None:
-    """On PostgreSQL, the oldest transaction still running: every change with a smaller tx
-    has committed (or rolled back) and none can appear below it later. None on SQLite."""
-    if _dialect(session) != "postgresql":
-        return None
-    query = select(
-        literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint", BigInteger)
-    )
-    return int((await session.exec(query)).one())
+async def add_status_event(session: AsyncSession, event: tables.StatusEvent) -> None:
+    """Add `event` as the last write of the session's transaction, which must commit next.
+
+    Readers follow the stream by `seq` alone (store/changes.py), so a change must never
+    commit after another one that got a larger `seq`. SQLite writes one transaction at a
+    time. On PostgreSQL each writer takes one advisory lock before its `seq` is drawn and
+    holds it until it commits, so `seq` order is commit order. The lock covers only the
+    insert and the commit: everything else the transaction does ran before it. An earlier
+    version instead read only below the oldest running transaction, which is server-wide:
+    an idle transaction in any other database held every stream back.
+    """
+    if _dialect(session) == "postgresql":
+        await session.exec(select(func.pg_advisory_xact_lock(STREAM_ORDER_LOCK)))
+    session.add(event)
 
 
 def _dialect(session: AsyncSession) -> str:

@@ -183,12 +183,6 @@ async def test_postgres_broker_delivers_across_instances_and_survives_a_lost_lis
         assert len(dashboard.connections) == 1  # the websocket never noticed
 
 
-@pytest.mark.xfail(
-    reason="production bug: the stream's horizon (store.database.horizon) is the oldest "
-    "transaction running anywhere on the PostgreSQL server, in any database, so an open "
-    "write transaction elsewhere holds back every status change until it ends",
-    raises=AssertionError,
-)
 async def test_an_open_transaction_elsewhere_on_the_server_does_not_hold_back_the_stream(
     postgres_url: str, start_server: StartServer
 ) -> None:

@@ -1,0 +1,331 @@
+"""The live scenarios in each configuration people deploy, with auth on and real tokens:
+
+- `default`: one instance on SQLite and `memory://`, as `make run` with COMMPULSE_AUTH=on;
+- `postgres+redis`: two instances sharing PostgreSQL and a Redis broker;
+- `postgres-notify`: two instances sharing PostgreSQL and its LISTEN/NOTIFY broker.
+
+Each scenario runs in all three: a change made through one instance reaches subscribers on
+every instance; a stream resumes from a cursor on another instance with nothing missed or
+repeated; revoking a token closes its websockets on every instance; the scheduler starts
+a communication and every instance streams it. The servers of a configuration are shared
+by the module's tests, which make their own communications and tokens and never rely on
+an empty database.
+"""
+
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+from broadcaster import Broadcast
+from gql.client import AsyncClientSession
+
+from store import Store, tokens
+from store.database import create_engine, sessions
+from store.feed import CHANNEL, TOKENS_CHANNEL, Feed
+from store.tokens import ApiRole
+from tests.conftest import unavailable
+from tests.e2e.conftest import (
+    LAUNCH,
+    LEGACY_WS,
+    REDIS_SERVER,
+    SCHEDULE,
+    TRANSPORT_WS,
+    Json,
+    RedisServer,
+    Server,
+    act,
+    close_code,
+    create_email,
+    create_in_app,
+    execute,
+    free_port,
+    http_session,
+    init,
+    launch,
+    next_item,
+    postgres_admin,
+    postgres_url_for,
+    raw_ws,
+    send,
+    stop_all,
+    subscribe,
+    until,
+    ws_session,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+STATUS_CHANGED = """
+subscription Changes($after: String, $ids: [ID!]) {
+  statusChanged(after: $after, ids: $ids) { cursor communicationId action from to actor }
+}
+"""
+HISTORY = """
+query History($id: ID!) {
+  communication(id: $id) {
+    ... on CommunicationBase { history(first: 100) { edges { cursor node { action } } } }
+  }
+}
+"""
+REVOKE = """
+mutation($name: String!) { revokeApiToken(name: $name) { token { revokedAt } userErrors { code } } }
+"""
+QUICK = {
+    "COMMPULSE_AUTH": "on",
+    "COMMPULSE_TOKEN_RECHECK": "3600",  # revocations must travel as notices, not re-checks
+    "COMMPULSE_RATE_LIMIT": "1000",
+    "COMMPULSE_RATE_BURST": "1000",
+}
+
+
+@dataclass
+class Deployment:
+    name: str
+    database_url: str
+    servers: list[Server]
+    admin: str  # an admin token's secret
+    redis: RedisServer | None = None
+
+    @property
+    def first(self) -> Server:
+        return self.servers[0]
+
+
+async def make_token(database_url: str, name: str, role: ApiRole) -> str:
+    """A token made in the deployment's database, as `commpulse tokens create` does."""
+    engine = create_engine(database_url)
+    try:
+        async with Broadcast("memory://") as broadcast:
+            _, secret = await tokens.create(Store(sessions(engine), Feed(broadcast)), name, role)
+    finally:
+        await engine.dispose()
+    return secret
+
+
+@contextlib.asynccontextmanager
+async def module_postgres() -> AsyncIterator[str]:
+    name = f"commpulse_deploy_{uuid.uuid4().hex[:12]}"
+    try:
+        await postgres_admin(f'CREATE DATABASE "{name}"')
+    except (OSError, asyncpg.PostgresError) as error:
+        unavailable("PostgreSQL", error)
+    try:
+        yield postgres_url_for(name)
+    finally:
+        await postgres_admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@contextlib.asynccontextmanager
+async def module_redis() -> AsyncIterator[RedisServer]:
+    if not os.access(REDIS_SERVER, os.X_OK):
+        unavailable("redis-server", FileNotFoundError(REDIS_SERVER))
+    redis = RedisServer(port=free_port())
+    await redis.start()
+    try:
+        yield redis
+    finally:
+        await redis.kill()
+
+
+@pytest_asyncio.fixture(
+    scope="module",
+    loop_scope="module",
+    params=["default", "postgres+redis", "postgres-notify"],
+)
+async def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Deployment]:
+    started: list[Server] = []
+    async with contextlib.AsyncExitStack() as stack:
+        database = tmp_path_factory.mktemp("deploy") / "commpulse.db"
+        env = dict(QUICK)
+        redis = None
+        if request.param == "default":
+            url = f"sqlite+aiosqlite:///{database}"
+            count = 1
+        else:
+            url = await stack.enter_async_context(module_postgres())
+            env["COMMPULSE_DATABASE_URL"] = url
+            count = 2
+            if request.param == "postgres+redis":
+                redis = await stack.enter_async_context(module_redis())
+                env["COMMPULSE_BROADCAST_URL"] = redis.url
+            else:
+                env["COMMPULSE_BROADCAST_URL"] = url.replace("+asyncpg", "")
+        try:
+            first = await launch(database, started, **env)  # migrates the database first
+            others = [
+                await launch(database, started, migrated=False, **env) for _ in range(1, count)
+            ]
+            admin = await make_token(url, f"admin-{uuid.uuid4().hex[:6]}", ApiRole.ADMIN)
+            yield Deployment(request.param, url, [first, *others], admin, redis)
+        finally:
+            await stop_all(started)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+async def last_cursor(http: AsyncClientSession, communication_id: str) -> str:
+    found = await execute(http, HISTORY, id=communication_id)
+    cursor: str = found["communication"]["history"]["edges"][-1]["cursor"]
+    return cursor
+
+
+@contextlib.asynccontextmanager
+async def streams(
+    deployment: Deployment, after: str, token: str, ids: list[str] | None = None
+) -> AsyncIterator[list[AsyncGenerator[Json, None]]]:
+    """One statusChanged stream from `after` on each instance, alternating the protocols."""
+    async with contextlib.AsyncExitStack() as stack:
+        opened = []
+        for n, server in enumerate(deployment.servers):
+            protocol = (TRANSPORT_WS, LEGACY_WS)[n % 2]
+            ws = await stack.enter_async_context(ws_session(server, protocol, token))
+            items = await stack.enter_async_context(
+                subscribe(ws, STATUS_CHANGED, after=after, ids=ids)
+            )
+            opened.append(items)
+        yield opened
+
+
+async def notice_listeners(redis: RedisServer, channel: str) -> int:
+    client = aioredis.from_url(redis.url)
+    try:
+        [(_, count)] = await client.pubsub_numsub(channel)
+        return int(count)
+    finally:
+        await client.aclose()
+
+
+def entries(items: list[Json]) -> list[tuple[str, str]]:
+    return [(i["statusChanged"]["communicationId"], i["statusChanged"]["action"]) for i in items]
+
+
+# --- the scenarios -------------------------------------------------------------------------
+
+
+async def test_a_change_through_one_instance_reaches_subscribers_on_every_instance(
+    deployment: Deployment,
+) -> None:
+    """Subscribe on every instance, change through the first: every subscriber hears it, as
+    the token's name, live (the instance listens to the broker before it reads)."""
+    async with http_session(deployment.first, deployment.admin) as http:
+        message = await create_in_app(http, "Everywhere")
+        created = await last_cursor(http, message["id"])
+        async with streams(deployment, created, deployment.admin, [message["id"]]) as opened:
+            launched = await act(http, LAUNCH, "launchCommunication", id=message["id"])
+            for items in opened:
+                item = (await next_item(items, "the launch"))["statusChanged"]
+                assert (item["action"], item["from"], item["to"]) == ("LAUNCH", "DRAFT", "ACTIVE")
+                assert item["actor"].startswith("admin-")
+            if deployment.redis is not None:  # each instance listens to the notice channel
+                count = len(deployment.servers)
+                assert await notice_listeners(deployment.redis, CHANNEL) == count
+                assert await notice_listeners(deployment.redis, TOKENS_CHANNEL) == count
+    assert launched["status"] == "ACTIVE"
+
+
+async def test_a_stream_resumes_from_its_cursor_on_another_instance(
+    deployment: Deployment,
+) -> None:
+    """A dashboard drops, changes happen, it resumes with its last cursor on the last
+    instance: it gets exactly what it missed, in order, then live changes."""
+    server = deployment.servers[-1]
+    async with http_session(deployment.first, deployment.admin) as http:
+        message = await create_in_app(http, "Resumed")
+        created = await last_cursor(http, message["id"])
+        ids = [message["id"]]
+        await act(http, LAUNCH, "launchCommunication", id=message["id"])
+        async with (
+            ws_session(deployment.first, TRANSPORT_WS, deployment.admin) as ws,
+            subscribe(ws, STATUS_CHANGED, after=created, ids=ids) as items,
+        ):
+            seen = [await next_item(items, "the launch")]
+        missed = [
+            ("pauseCommunication", "PAUSE"),
+            ("resumeCommunication", "RESUME"),
+            ("pauseCommunication", "PAUSE"),
+        ]
+        for field, _ in missed:
+            await execute(http, mutation_for(field), id=message["id"])
+        async with (
+            ws_session(server, LEGACY_WS, deployment.admin) as ws,
+            subscribe(
+                ws, STATUS_CHANGED, after=seen[-1]["statusChanged"]["cursor"], ids=ids
+            ) as items,
+        ):
+            resumed = [await next_item(items, "a missed change") for _ in missed]
+            await execute(http, mutation_for("resumeCommunication"), id=message["id"])
+            resumed.append(await next_item(items, "the live change"))
+    assert entries(resumed) == [(message["id"], a) for _, a in [*missed, ("", "RESUME")]]
+
+
+def mutation_for(field: str) -> str:
+    return f"""
+    mutation($id: ID!) {{
+      {field}(id: $id) {{ userErrors {{ code message }} }}
+    }}
+    """
+
+
+async def test_revoking_a_token_closes_its_websockets_on_every_instance(
+    deployment: Deployment,
+) -> None:
+    """An admin revokes a viewer through the first instance: the viewer's open
+    subscriptions close with 4403 on every instance, and its HTTP requests get 401."""
+    name = f"screen-{uuid.uuid4().hex[:6]}"
+    viewer = await make_token(deployment.database_url, name, ApiRole.VIEWER)
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = []
+        for n, server in enumerate(deployment.servers):
+            protocol = (TRANSPORT_WS, LEGACY_WS)[n % 2]
+            ws = await stack.enter_async_context(raw_ws(server, protocol))
+            await init(ws, {"Authorization": f"Bearer {viewer}"})
+            start = "subscribe" if protocol == TRANSPORT_WS else "start"
+            query = "subscription { statusChanged { cursor } }"
+            await send(ws, {"id": "1", "type": start, "payload": {"query": query}})
+            sockets.append(ws)
+        async with http_session(deployment.first, deployment.admin) as http:
+            revoked = await execute(http, REVOKE, name=name)
+        assert revoked["revokeApiToken"]["userErrors"] == []
+        for ws in sockets:
+            assert await close_code(ws) == 4403
+    for server in deployment.servers:
+        async with http_session(server, viewer) as http:
+            with pytest.raises(Exception, match="UNAUTHENTICATED"):
+                await execute(http, "{ __typename }")
+
+
+async def test_the_scheduler_starts_a_communication_and_every_instance_streams_it(
+    deployment: Deployment,
+) -> None:
+    """A scheduled email starts by itself once (whichever instance's scheduler gets it),
+    sends and finishes; subscribers on every instance see the same walk."""
+    async with http_session(deployment.first, deployment.admin) as http:
+        email = await create_email(http, "Due soon", audience=10)
+        created = await last_cursor(http, email["id"])
+        async with streams(deployment, created, deployment.admin, [email["id"]]) as opened:
+            start_at = datetime.now(UTC) + timedelta(seconds=1)
+            await act(
+                http,
+                SCHEDULE,
+                "scheduleCommunication",
+                id=email["id"],
+                startAt=start_at.isoformat(),
+            )
+            walks = []
+            for items in opened:
+                walk = await until(
+                    items, lambda i: i["statusChanged"]["action"] == "FINISH", "the finish"
+                )
+                walks.append(entries(walk))
+    expected = [(email["id"], a) for a in ("SCHEDULE", "START", "FINISH")]
+    assert all(walk == expected for walk in walks), walks
