@@ -178,10 +178,12 @@ class RedisBackend(_Supervised):
         self._live = False  # `_listen` reads from it, so subscribe() may send on it
 
     async def subscribe(self, channel: str) -> None:
-        if channel not in self._channels and self._live:
+        if channel not in self._channels:
             self._channels.add(channel)  # first, so a reconnect meanwhile subscribes it too
-            with suppress(RedisError, OSError):  # the connection is going: `_listen` resubscribes
-                await self._listening.subscribe(channel)
+            self._changed.set()
+            if self._live:
+                with suppress(RedisError, OSError):  # the line is going: `_listen` resubscribes
+                    await self._listening.subscribe(channel)
         await super().subscribe(channel)
 
     async def unsubscribe(self, channel: str) -> None:
@@ -198,9 +200,14 @@ class RedisBackend(_Supervised):
     async def _listen(self) -> None:
         pubsub = self._listening
         self._live = True  # from here on subscribe() sends too; a channel sent twice is harmless
-        if self._channels:
-            await pubsub.subscribe(*self._channels)
         while True:
+            if not pubsub.subscribed:  # redis-py cannot read before a first subscribe
+                self._changed.clear()
+                if self._channels:
+                    await pubsub.subscribe(*self._channels)
+                else:
+                    await self._idle()
+                continue
             message = await pubsub.get_message(timeout=PING_EVERY)
             if message is None:  # a quiet line: make sure it is still there
                 await pubsub.ping()
@@ -209,6 +216,13 @@ class RedisBackend(_Supervised):
             elif message["type"] == "message":
                 channel, data = message["channel"], message["data"]
                 self._events.put_nowait(Event(_text(channel), _text(data)))
+
+    async def _idle(self) -> None:
+        """Nothing to listen to yet: wait for a channel, but keep checking the server."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), PING_EVERY)
+        except TimeoutError:
+            await self._client.ping()
 
     async def _close(self) -> None:
         self._live = False

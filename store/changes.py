@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, tuple_
 from sqlmodel import col, select
 
 from store import Store, audience
 from store.communications import get, if_unchanged
-from store.database import add_status_event
+from store.database import current_tx, horizon
 from store.errors import ErrorCode, Refused, invalid, version_conflict
 from store.feed import Change, as_change
 from store.lifecycle import FAMILY, Action, Family, Kind, Origin, Refusal, Role, Status, check
@@ -221,8 +221,9 @@ async def _compare_and_set(
             reason=reason,
             version=row.version + 1,
             at=now,
+            tx=await current_tx(session),
         )
-        await add_status_event(session, event)
+        session.add(event)
         await session.commit()
     return as_change(event), not_sent
 
@@ -237,13 +238,18 @@ async def get_any(store: Store, communication_id: int | None) -> Communication:
 # Reading what apply wrote
 
 
-Position = tuple[int, int]  # (tx, seq): cursors carry both; the stream's order is `seq`
+Position = tuple[int, int]  # (tx, seq): the stream's order
 
 
 async def head(store: Store) -> Position:
-    """The position of the newest change, (0, 0) when there is none."""
-    statement = select(StatusEvent.tx, StatusEvent.seq).order_by(col(StatusEvent.seq).desc())
+    """The position of the newest change a reader may rely on, (0, 0) when there is none."""
     async with store.sessions() as session:
+        below = await horizon(session)
+        statement = select(StatusEvent.tx, StatusEvent.seq).order_by(
+            col(StatusEvent.tx).desc(), col(StatusEvent.seq).desc()
+        )
+        if below is not None:
+            statement = statement.where(col(StatusEvent.tx) < below)
         found = (await session.exec(statement.limit(1))).first()
     return (found[0], found[1] or 0) if found else (0, 0)
 
@@ -253,20 +259,37 @@ async def changes_after(
 ) -> tuple[list[Change], bool]:
     """The changes after `after` in stream order, and whether newer committed ones wait.
 
-    Writers commit in `seq` order (store.database.add_status_event), so a reader that has
-    seen a change has seen every change with a smaller `seq`, and a position once passed
-    stays passed. Nothing ever waits, so the second value is always False; it stays for
-    callers written when PostgreSQL readers had to wait behind running transactions.
-    Cursors of that time carry a transaction id as well; only their `seq` counts.
+    Sequence numbers are handed out when a change is written, so on PostgreSQL two
+    transactions can commit out of sequence order and a reader that went by `seq` alone
+    could pass a change that commits later with a smaller number. So the stream is ordered
+    by (tx, seq), where tx is the writing transaction's id, and a reader only reads changes
+    below the horizon: the oldest transaction still running in this database (see
+    store.database.horizon). No change can ever appear below the horizon later, so a
+    position once passed stays passed. The second value says
+    that changes beyond the horizon exist: read again shortly. On SQLite writes are serial
+    and tx is always 0, so this is plain `seq` order.
     """
+    position = tuple_(col(StatusEvent.tx), col(StatusEvent.seq)) > tuple_(*after)
     statement = (
         select(StatusEvent)
-        .where(col(StatusEvent.seq) > after[1])
-        .order_by(col(StatusEvent.seq))
+        .where(position)
+        .order_by(col(StatusEvent.tx), col(StatusEvent.seq))
         .limit(limit)
     )
     async with store.sessions() as session:
-        return [as_change(row) for row in await session.exec(statement)], False
+        below = await horizon(session)
+        if below is None:
+            return [as_change(row) for row in await session.exec(statement)], False
+        rows = [
+            as_change(row)
+            for row in await session.exec(statement.where(col(StatusEvent.tx) < below))
+        ]
+        if len(rows) == limit:
+            return rows, False
+        waiting = await session.exec(
+            select(StatusEvent.seq).where(position, col(StatusEvent.tx) >= below).limit(1)
+        )
+        return rows, waiting.first() is not None
 
 
 async def history(

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store import Store, audience
 from store.content import check_audience, check_content, check_name, has_audience
-from store.database import add_status_event
+from store.database import current_tx
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
 from store.feed import Touch, as_change
 from store.lifecycle import DELETABLE, EDITABLE, Action, Kind, Origin, Status, statuses
@@ -116,8 +116,9 @@ async def create(
             actor=actor,
             version=row.version,
             at=now,
+            tx=await current_tx(session),
         )
-        await add_status_event(session, event)
+        session.add(event)
         await session.commit()
     await store.feed.publish(as_change(event))
     return row

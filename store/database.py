@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from sqlalchemy import event, func
+from sqlalchemy import BigInteger, event, literal_column, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store import tables  # registers the tables on SQLModel.metadata; StatusEvent below
+from store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -32,26 +32,45 @@ def sessions(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
-# Any constant would do: the key of the transaction-level advisory lock that orders the
-# stream's writers on PostgreSQL (advisory locks are per database: other databases on the
-# server never see it). Its bytes spell "cp.order".
-STREAM_ORDER_LOCK = 0x63702E6F72646572
+async def current_tx(session: AsyncSession) -> int:
+    """The writing transaction's id on PostgreSQL; 0 on SQLite, whose writes are serial."""
+    if _dialect(session) != "postgresql":
+        return 0
+    query = select(literal_column("pg_current_xact_id()::text::bigint", BigInteger))
+    return int((await session.exec(query)).one())
 
 
-async def add_status_event(session: AsyncSession, event: tables.StatusEvent) -> None:
-    """Add `event` as the last write of the session's transaction, which must commit next.
-
-    Readers follow the stream by `seq` alone (store/changes.py), so a change must never
-    commit after another one that got a larger `seq`. SQLite writes one transaction at a
-    time. On PostgreSQL each writer takes one advisory lock before its `seq` is drawn and
-    holds it until it commits, so `seq` order is commit order. The lock covers only the
-    insert and the commit: everything else the transaction does ran before it. An earlier
-    version instead read only below the oldest running transaction, which is server-wide:
-    an idle transaction in any other database held every stream back.
+# The oldest transaction still running in this database, as a full 64-bit id. Every
+# session's `backend_xid` in pg_stat_activity is readable without any extra privilege;
+# it holds the 32-bit id, widened here against the snapshot's xmax (running ids are always
+# within 2^31 of it). The xmax bounds the result too: a transaction being given its id
+# right now, not yet shown in pg_stat_activity, gets one at or above the xmax.
+_HORIZON = text(
     """
-    if _dialect(session) == "postgresql":
-        await session.exec(select(func.pg_advisory_xact_lock(STREAM_ORDER_LOCK)))
-    session.add(event)
+    SELECT least(xmax, min(xmax - ((xmax % 4294967296 - xid + 6442450944) % 4294967296
+                                   - 2147483648)))
+    FROM (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax) AS now
+    LEFT JOIN (SELECT backend_xid::text::bigint AS xid FROM pg_stat_activity
+               WHERE datname = current_database() AND backend_xid IS NOT NULL) AS running
+    ON true
+    GROUP BY xmax
+    """
+)
+
+
+async def horizon(session: AsyncSession) -> int | None:
+    """On PostgreSQL, a transaction id below which every change of this database has
+    committed (or rolled back), and below which none can appear later. None on SQLite.
+
+    It must come from a statement of its own, run before the read it guards: a read's
+    snapshot then sees everything that ended before the horizon was taken. Only this
+    database's transactions count, so a transaction left open in another database on the
+    same server (an idle psql session, another application) holds nothing back.
+    """
+    if _dialect(session) != "postgresql":
+        return None
+    connection = await session.connection()
+    return int((await connection.execute(_HORIZON)).scalar_one())
 
 
 def _dialect(session: AsyncSession) -> str:

@@ -109,7 +109,7 @@ async def table_changes(url: str) -> list[Entry]:
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
     try:
         rows = await conn.fetch(
-            "SELECT tx, seq, communication_id, action FROM status_event ORDER BY seq"
+            "SELECT tx, seq, communication_id, action FROM status_event ORDER BY tx, seq"
         )
     finally:
         await conn.close()

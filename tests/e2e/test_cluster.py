@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlmodel import col
 
 from schema import ids
@@ -146,8 +146,11 @@ async def schedule_in_bulk(url: str, count: int, start_at: datetime) -> list[int
         async with engine.begin() as conn:
             made = await conn.execute(insert(Communication).returning(col(Communication.id)), rows)
             pks = sorted(pk for pk in made.scalars() if pk is not None)
+            xact = await conn.execute(text("SELECT pg_current_xact_id()::text::bigint"))
+            tx = int(xact.scalar_one())
             events = [
                 StatusEvent(
+                    tx=tx,
                     communication_id=pk,
                     kind=Kind.IN_APP,
                     action=action,

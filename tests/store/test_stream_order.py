@@ -7,9 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from store import Store, changes
-from store.database import add_status_event
 from store.lifecycle import Action, Kind, Role
-from store.tables import StatusEvent, utcnow
 from tests import factories
 
 
@@ -19,67 +17,75 @@ def _postgres_only(store: Store) -> None:
         pytest.skip("SQLite writes one transaction at a time: there is no out-of-order commit")
 
 
-async def _waiting_for_the_order_lock(store: Store) -> None:
-    """Returns once a writer waits for the stream's order lock."""
-    engine = factories.engine_of(store)
-    query = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-    async with asyncio.timeout(10):
-        while True:
-            async with engine.connect() as conn:
-                if (await conn.execute(query)).scalar_one():
-                    return
-            await asyncio.sleep(0.01)
-
-
-async def test_a_change_written_first_commits_first_so_no_reader_passes_it(store: Store) -> None:
-    """While a change is written but not yet committed, the next writer waits for it: a
-    reader never sees a change with a larger seq before one with a smaller seq."""
+async def test_a_reader_never_passes_a_change_that_commits_later_with_a_smaller_number(
+    store: Store,
+) -> None:
+    """A change written first but committed last still reaches a reader, before the others."""
     _postgres_only(store)
     slow = await factories.create(store, Kind.IN_APP, name="slow")
     start = await changes.head(store)
-    async with store.sessions() as session:
-        event = StatusEvent(
-            communication_id=slow.id,
-            kind=Kind.IN_APP,
-            action=Action.LAUNCH,
-            from_status="DRAFT",
-            to_status="ACTIVE",
-            actor="slow",
-            version=2,
-            at=utcnow(),
+    engine = factories.engine_of(store)
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        # a status change written now (smaller seq) that will commit after the next one
+        await conn.execute(
+            text(
+                "INSERT INTO status_event (tx, communication_id, kind, action, from_status,"
+                " to_status, actor, version, at) VALUES (pg_current_xact_id()::text::bigint,"
+                " :id, 'IN_APP', 'LAUNCH', 'DRAFT', 'ACTIVE', 'slow', 2, now())"
+            ),
+            {"id": slow.id},
         )
-        await add_status_event(session, event)
-        await session.flush()  # its seq is drawn; it commits later
-        fast = asyncio.create_task(factories.create(store, Kind.EMAIL, name="fast"))
-        await _waiting_for_the_order_lock(store)
+        fast = await factories.create(store, Kind.EMAIL, name="fast")  # commits first
         seen, waiting = await changes.changes_after(store, start)
-        assert (seen, waiting) == ([], False)
-        await session.commit()
-    fast_row = await fast
-    seen, _ = await changes.changes_after(store, start)
+        assert seen == [] and waiting  # the reader waits rather than pass the slow one
+        await transaction.commit()
+    seen, waiting = await changes.changes_after(store, start)
     assert [(c.communication_id, c.action) for c in seen] == [
         (slow.id, "LAUNCH"),
-        (fast_row.id, "CREATE"),
+        (fast.id, "CREATE"),
     ]
-    assert seen[0].seq < seen[1].seq
+    assert not waiting
+    assert seen[0].seq < seen[1].seq and seen[0].position < seen[1].position
 
 
 async def test_a_transaction_left_open_in_another_database_holds_nothing_back(
     store: Store, new_postgres_database: str
 ) -> None:
-    """An idle write transaction in another database on the server delays no reader."""
+    """An idle write transaction in another database on the same server delays no reader."""
     _postgres_only(store)
     start = await changes.head(store)
     elsewhere = await asyncpg.connect(new_postgres_database.replace("+asyncpg", ""))
     try:
         async with elsewhere.transaction():
-            await elsewhere.fetchval("SELECT pg_current_xact_id()")  # it writes
+            await elsewhere.fetchval("SELECT pg_current_xact_id()")  # it writes, and waits
             row = await factories.create(store, Kind.IN_APP, name="meanwhile")
             seen, waiting = await changes.changes_after(store, start)
             assert [(c.communication_id, c.action) for c in seen] == [(row.id, "CREATE")]
             assert not waiting
+            assert await changes.head(store) == seen[-1].position
     finally:
         await elsewhere.close()
+
+
+async def test_a_transaction_left_open_in_this_database_still_holds_the_stream(
+    store: Store,
+) -> None:
+    """A write transaction open in the service's own database may still write a change
+    below the ones committed after it, so readers wait for it (and never pass it)."""
+    _postgres_only(store)
+    start = await changes.head(store)
+    engine = factories.engine_of(store)
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        await conn.execute(text("SELECT pg_current_xact_id()"))  # it has a transaction id
+        later = await factories.create(store, Kind.IN_APP, name="later")
+        seen, waiting = await changes.changes_after(store, start)
+        assert (seen, waiting) == ([], True)
+        await transaction.rollback()
+    seen, waiting = await changes.changes_after(store, start)
+    assert [(c.communication_id, c.action) for c in seen] == [(later.id, "CREATE")]
+    assert not waiting
 
 
 async def test_concurrent_writers_reach_a_reader_once_each(store: Store) -> None:
