@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 CLUSTER_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/commpulse
 CLUSTER_BROADCAST_URL ?= redis://127.0.0.1:6379
+CLUSTER_TOKEN ?= .cluster-token
+CLUSTER_PORTS ?= 8001 8002
 PORT ?= 8000
 # a local session serves without auth, on loopback only (the server refuses anything else);
 # COMMPULSE_AUTH=on make run serves with tokens (`commpulse tokens create NAME --role admin`)
@@ -30,14 +32,21 @@ run: $(VENV)/.installed  ## serve on SQLite + memory, seeding examples into an e
 	$(BIN)/commpulse seed
 	$(BIN)/commpulse serve --host $(HOST) --port $(PORT)
 
-cluster: $(VENV)/.installed  ## two instances on ports 8001 and 8002 sharing PostgreSQL and Redis
-	createdb -h 127.0.0.1 -U postgres commpulse 2>/dev/null || true
-	COMMPULSE_DATABASE_URL=$(CLUSTER_DATABASE_URL) $(BIN)/commpulse migrate
-	trap 'kill 0' INT TERM EXIT; \
-	for port in 8001 8002; do \
-	  COMMPULSE_DATABASE_URL=$(CLUSTER_DATABASE_URL) COMMPULSE_BROADCAST_URL=$(CLUSTER_BROADCAST_URL) \
-	    $(BIN)/commpulse serve --host $(HOST) --port $$port & \
-	done; wait
+cluster: $(VENV)/.installed  ## two instances (CLUSTER_PORTS) sharing PostgreSQL and Redis, auth on
+	COMMPULSE_DATABASE_URL=$(CLUSTER_DATABASE_URL) $(BIN)/commpulse migrate --create
+	@COMMPULSE_DATABASE_URL=$(CLUSTER_DATABASE_URL) COMMPULSE_BROADCAST_URL=$(CLUSTER_BROADCAST_URL) \
+	  $(BIN)/commpulse tokens ensure cluster-admin --role admin --file $(CLUSTER_TOKEN)
+	@echo "Send it as Authorization: Bearer <token>, for example:"
+	@echo "  curl -H \"Authorization: Bearer \$$(cat $(CLUSTER_TOKEN))\" -H 'Content-Type: application/json' \\"
+	@echo "       -d '{\"query\": \"{ statusCounts { kind status count } }\"}' http://$(HOST):$(firstword $(CLUSTER_PORTS))/graphql"
+	@echo "  websockets: connection_init payload {\"Authorization\": \"Bearer <token>\"}"
+	@# Ctrl-C stops both. The trap signals the two servers only: `kill 0` signalled this
+	@# shell too, which ran the trap again, and again, until sh crashed.
+	pids=; for port in $(CLUSTER_PORTS); do \
+	  COMMPULSE_AUTH=on COMMPULSE_DATABASE_URL=$(CLUSTER_DATABASE_URL) \
+	  COMMPULSE_BROADCAST_URL=$(CLUSTER_BROADCAST_URL) \
+	    $(BIN)/commpulse serve --host $(HOST) --port $$port & pids="$$pids $$!"; \
+	done; trap 'kill $$pids 2>/dev/null' INT TERM EXIT; wait
 
 migrate: $(VENV)/.installed  ## bring COMMPULSE_DATABASE_URL to the newest schema revision
 	$(BIN)/commpulse migrate

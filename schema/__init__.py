@@ -14,7 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.deliveries import DeliveryMutation, DeliveryQuery, DeliverySubscription
-from schema.errors import ErrorPolicy
+from schema.errors import ErrorPolicy, Schema
 from schema.limits import Limits, RateLimit, RateLimiter
 from schema.mutations import Mutation
 from schema.permissions import Authorize
@@ -47,7 +47,7 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
         )
     suggestions = limits is None or limits.field_suggestions
     extensions += [Authorize, lambda: ErrorPolicy(field_suggestions=suggestions)]
-    return strawberry.Schema(
+    return Schema(
         query=merge_types("Query", (Query, DeliveryQuery, TokenQuery)),
         mutation=merge_types("Mutation", (Mutation, DeliveryMutation, TokenMutation)),
         subscription=merge_types("Subscription", (Subscription, DeliverySubscription)),

@@ -28,12 +28,12 @@ from schema.context import Context
 from schema.limits import Limits
 from server import brokers, scheduler
 from server.auth import Auth, Unauthenticated
-from server.http import LimitBody, RefuseSimplePosts
+from server.http import LimitBody, RefuseSimplePosts, RequestId
 from server.sender import SimulatedSender
 from server.settings import Settings
 from server.websockets import LegacyWSHandler, TransportWSHandler
 from store import Store, migrate
-from store.database import create_engine, sessions
+from store.database import DatabaseUnavailable, create_engine, sessions
 from store.feed import Feed
 
 log = logging.getLogger("commpulse")
@@ -187,7 +187,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             try:
                 await migrate.check(engine)
-            except migrate.NotMigrated as error:
+            except (migrate.NotMigrated, DatabaseUnavailable) as error:
+                # `commpulse serve` checks this before uvicorn starts, in one line; here it
+                # is for a server started by uvicorn itself, where Starlette adds a traceback
                 log.critical("commpulse cannot start: %s", error)
                 raise SystemExit(3) from None
             broadcast, broker = brokers.broadcast(settings.broadcast_url)
@@ -218,11 +220,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/graphql", graphql),
     ]
     middleware = [
+        Middleware(RequestId),
         Middleware(
             CORSMiddleware,
             allow_origins=list(settings.allowed_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
             max_age=600,
         ),
         Middleware(RefuseSimplePosts),

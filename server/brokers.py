@@ -34,6 +34,7 @@ from broadcaster._backends.memory import MemoryBackend
 from broadcaster._base import Subscriber
 from redis.exceptions import RedisError
 
+from server.settings import redact
 from store.feed import RESYNC
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,15 @@ class _Supervised(BroadcastBackend):
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the connection is gone, however it went
-                if self.healthy or delay == BACKOFF_FIRST:
+                if not connected_before and delay == BACKOFF_FIRST:
+                    log.warning(
+                        "%s broker at %s is unreachable (%s); serving on, and /readyz answers "
+                        "503, until it answers",
+                        self.name,
+                        redact(self.url),
+                        error,
+                    )
+                elif self.healthy or delay == BACKOFF_FIRST:
                     log.warning("%s connection lost (%s); reconnecting", self.name, error)
             finally:
                 self.healthy = False

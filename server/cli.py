@@ -9,24 +9,59 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 
 import uvicorn
+from sqlalchemy import make_url, text
 
 from server import brokers
+from server.logs import LOG_CONFIG
 from server.seed import seed
 from server.settings import Settings, SettingsError
 from store import Store, migrate, tokens
-from store.database import create_engine, sessions
+from store.database import DatabaseUnavailable, create_engine, reachable, sessions
 from store.errors import Refused
 from store.feed import Feed
 from store.tokens import ApiRole
 
 
-async def _migrate(url: str) -> str:
+async def _migrate(url: str, create: bool) -> str:
+    if create:
+        await _create_database(url)
     engine = create_engine(url)
     try:
         await migrate.upgrade(engine)
         return await migrate.current(engine) or "none"
+    finally:
+        await engine.dispose()
+
+
+async def _create_database(url: str) -> None:
+    """Create the PostgreSQL database the URL names, unless it exists (SQLite makes its
+    file by itself)."""
+    target = make_url(url)
+    if target.get_backend_name() != "postgresql" or not target.database:
+        return
+    server = create_engine(target.set(database="postgres").render_as_string(False))
+    try:
+        await reachable(server)
+        async with server.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            found = await conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+            )
+            if found.first() is None:
+                await conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+                print(f"created database {target.database}")
+    finally:
+        await server.dispose()
+
+
+async def _preflight(settings: Settings) -> None:
+    """What a starting server checks first, so that a mistake is one line, not a traceback."""
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate.check(engine)
     finally:
         await engine.dispose()
 
@@ -37,7 +72,12 @@ def main(argv: list[str] | None = None) -> None:
     serve = commands.add_parser("serve", help="serve the API (HOST and PORT override)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    commands.add_parser("migrate", help="bring the database to the newest schema revision")
+    migration = commands.add_parser(
+        "migrate", help="bring the database to the newest schema revision"
+    )
+    migration.add_argument(
+        "--create", action="store_true", help="create the PostgreSQL database if it is missing"
+    )
     commands.add_parser("seed", help="load example communications if the database is empty")
     token = commands.add_parser("tokens", help="API tokens").add_subparsers(
         dest="action", required=True
@@ -45,6 +85,12 @@ def main(argv: list[str] | None = None) -> None:
     create = token.add_parser("create", help="a new token; its secret is printed once")
     create.add_argument("name")
     create.add_argument("--role", choices=[r.value for r in ApiRole], required=True)
+    ensure = token.add_parser(
+        "ensure", help="reuse the token whose secret FILE holds, or make one and write it there"
+    )
+    ensure.add_argument("name")
+    ensure.add_argument("--role", choices=[r.value for r in ApiRole], required=True)
+    ensure.add_argument("--file", required=True)
     token.add_parser("list", help="every token, revoked ones included")
     revoke = token.add_parser("revoke", help="revoke a token now")
     revoke.add_argument("name")
@@ -54,7 +100,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "serve":
             _serve(settings, args.host, args.port)
         elif args.command == "migrate":
-            print(f"database at revision {asyncio.run(_migrate(settings.database_url))}")
+            revision = asyncio.run(_migrate(settings.database_url, args.create))
+            print(f"database at revision {revision}")
         elif args.command == "seed":
             created = asyncio.run(seed(settings))
             print(
@@ -64,19 +111,21 @@ def main(argv: list[str] | None = None) -> None:
             )
         else:
             asyncio.run(_tokens(settings, args))
-    except (SettingsError, Refused, migrate.NotMigrated) as refused:
+    except (SettingsError, Refused, migrate.NotMigrated, DatabaseUnavailable) as refused:
         sys.exit(f"commpulse: {refused}")
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     settings = replace(settings, host=host or settings.host, port=port or settings.port)
     settings.checked()  # the bind host decides whether serving without auth is allowed
+    asyncio.run(_preflight(settings))
     os.environ["HOST"], os.environ["PORT"] = settings.host, str(settings.port)  # for the app
     uvicorn.run(
         "server.app:app",
         host=settings.host,
         port=settings.port,
         log_level="info",
+        log_config=LOG_CONFIG,
         ws_max_size=settings.ws_max_message_bytes,
     )
 
@@ -98,6 +147,8 @@ async def _tokens(settings: Settings, args: argparse.Namespace) -> None:
             row, secret = await tokens.create(store, args.name, ApiRole(args.role))
             print(f"created {row.role} token {row.name!r}; its secret, shown this once:")
             print(secret)
+        elif args.action == "ensure":
+            await _ensure(store, args.name, ApiRole(args.role), Path(args.file))
         elif args.action == "list":
             for row in await tokens.tokens(store):
                 state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "live"
@@ -105,6 +156,27 @@ async def _tokens(settings: Settings, args: argparse.Namespace) -> None:
         else:
             row = await tokens.revoke(store, args.name)
             print(f"revoked {row.name!r}")
+
+
+async def _ensure(store: Store, name: str, role: ApiRole, file: Path) -> None:
+    """The secret in `file` if it is a live token, else a new token NAME-<time> saved there."""
+    kept = await asyncio.to_thread(_read, file)
+    row = await tokens.authenticate(store, kept) if kept else None
+    if row is not None and row.role == role:
+        print(f"reusing {row.role} token {row.name!r} from {file}")
+        return
+    row, secret = await tokens.create(store, f"{name}-{datetime.now(UTC):%Y%m%d%H%M%S}", role)
+    await asyncio.to_thread(_write_secret, file, secret)
+    print(f"created {row.role} token {row.name!r}; its secret is in {file}")
+
+
+def _read(file: Path) -> str | None:
+    return file.read_text().strip() if file.exists() else None
+
+
+def _write_secret(file: Path, secret: str) -> None:
+    file.write_text(secret + "\n")
+    file.chmod(0o600)
 
 
 if __name__ == "__main__":

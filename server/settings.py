@@ -46,8 +46,8 @@ class Settings:
         get = env.get
         defaults = cls()
         return cls(
-            database_url=get("COMMPULSE_DATABASE_URL", defaults.database_url),
-            broadcast_url=get("COMMPULSE_BROADCAST_URL", defaults.broadcast_url),
+            database_url=_database_url(get("COMMPULSE_DATABASE_URL", defaults.database_url)),
+            broadcast_url=_broadcast_url(get("COMMPULSE_BROADCAST_URL", defaults.broadcast_url)),
             allowed_origins=_list(get("COMMPULSE_ALLOWED_ORIGINS", "")),
             scheduler_enabled=_flag(get("COMMPULSE_SCHEDULER", "on"), "COMMPULSE_SCHEDULER"),
             scheduler_interval=_positive(
@@ -131,6 +131,51 @@ class Settings:
 
 class SettingsError(ValueError):
     pass
+
+
+# The database URL schemes served, and the async driver each one means.
+DATABASE_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+BROKER_SCHEMES = ("memory", "redis", "rediss", "postgres", "postgresql", "postgresql+asyncpg")
+
+
+def _scheme(value: str) -> str:
+    return value.partition("://")[0].lower() if "://" in value else ""
+
+
+def _database_url(value: str) -> str:
+    """The URL with the async driver spelled out: postgresql:// means asyncpg, sqlite://
+    aiosqlite, so a URL copied from psql or another tool works as it is."""
+    driver = DATABASE_DRIVERS.get(_scheme(value))
+    if driver is None:
+        raise SettingsError(
+            f"COMMPULSE_DATABASE_URL={redact(value)!r}: unsupported database; expected "
+            "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST:PORT/DATABASE"
+        )
+    return driver + value[value.index("://") :]
+
+
+def _broadcast_url(value: str) -> str:
+    if _scheme(value) not in BROKER_SCHEMES:
+        raise SettingsError(
+            f"COMMPULSE_BROADCAST_URL={redact(value)!r}: unsupported broker; expected "
+            "memory://, redis://HOST:PORT or postgresql://USER@HOST:PORT/DATABASE"
+        )
+    return value
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    scheme, separator, rest = url.partition("://")
+    credentials, at, place = rest.rpartition("@")
+    if not separator or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{place}"
 
 
 def _flag(value: str, name: str) -> bool:

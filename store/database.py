@@ -3,6 +3,7 @@
 from typing import Any
 
 from sqlalchemy import BigInteger, event, literal_column, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -12,8 +13,28 @@ from store import tables  # noqa: F401  (registers the tables on SQLModel.metada
 Sessions = async_sessionmaker[AsyncSession]
 
 
+CONNECT_TIMEOUT = 10  # seconds to open a PostgreSQL connection: a wrong host fails, not hangs
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached: it is down, or the URL names the wrong place."""
+
+
+async def reachable(engine: AsyncEngine) -> None:
+    """Connect once, or raise DatabaseUnavailable saying where and why."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (OSError, TimeoutError, DBAPIError) as error:
+        cause = error.orig if isinstance(error, DBAPIError) else error
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        where = engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnavailable(f"cannot reach the database at {where}: {reason}") from None
+
+
 def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url)
+    options = {"timeout": CONNECT_TIMEOUT} if url.startswith("postgresql") else {}
+    engine = create_async_engine(url, connect_args=options)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

@@ -116,8 +116,8 @@ class Feed:
         """Best effort too: instances also re-check their websockets' tokens periodically."""
         try:
             await self._broadcast.publish(TOKENS_CHANNEL, json.dumps({"revoked": name}))
-        except Exception:
-            log.exception("could not publish the revocation of %s", name)
+        except Exception as error:
+            log.warning("could not publish the revocation of %s: %s", name, error)
 
     @asynccontextmanager
     async def listen_revoked(self) -> AsyncIterator[AsyncIterator[str]]:

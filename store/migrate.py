@@ -13,6 +13,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store.database import reachable
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -34,11 +36,13 @@ def head() -> str:
 
 
 async def upgrade(engine: AsyncEngine) -> None:
+    await reachable(engine)
     async with engine.begin() as conn:
         await conn.run_sync(lambda sync: command.upgrade(_config(sync), "head"))
 
 
 async def current(engine: AsyncEngine) -> str | None:
+    await reachable(engine)
     async with engine.connect() as conn:
         return await conn.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
