@@ -1,15 +1,18 @@
 """Who is calling: an API token from `Authorization: Bearer …` on HTTP, or from the
 websocket's connection_init payload (`{"Authorization": "Bearer …"}` or `{"token": "…"}`).
 
-HTTP checks the token on every request, so a revocation takes effect at once. Websockets
-are checked at connection_init; `guard()` closes those of a revoked token (code 4403)
-when a revocation notice arrives, and re-checks every open one every few seconds in case
-a notice was lost or came from a process without a shared broadcast.
+A token is looked up in the database once; then its identity is kept in the process, by
+the secret's SHA-256, so a request costs no database round trip. Websockets are checked at
+connection_init. `guard()` keeps both honest: a revocation notice (from any instance,
+through the broker) forgets the token's identity and closes its websockets (code 4403) at
+once, and every few seconds it re-checks every token it keeps or has sockets for, in case
+a notice was lost or the token was revoked by a process without a shared broker.
 """
 
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
@@ -24,6 +27,7 @@ log = logging.getLogger("commpulse.auth")
 
 LOCAL = "local"  # the actor of a session served without auth
 REVOKED = 4403  # graphql-transport-ws' Forbidden, used for both subprotocols
+KEPT_MAX = 10_000  # identities kept in the process; the least recently used go first
 
 
 @dataclass(frozen=True)
@@ -55,8 +59,9 @@ def from_init_payload(payload: Mapping[str, object] | None) -> str | None:
 @dataclass
 class Auth:
     enabled: bool
-    recheck: float  # seconds between re-checks of open websockets
+    recheck: float  # seconds between re-checks of kept tokens and open websockets
     _sockets: dict[str, set[WebSocket]] = field(default_factory=dict)
+    _kept: OrderedDict[str, Identity] = field(default_factory=OrderedDict)  # digest → identity
 
     async def identify(
         self, store: Store, connection: HTTPConnection, secret: str | None
@@ -68,10 +73,17 @@ class Auth:
             return Identity(LOCAL, ApiRole.ADMIN)
         if secret is None:
             raise Unauthenticated("send an API token: Authorization: Bearer <token>")
+        key = tokens.digest(secret)
+        if (kept := self._kept.get(key)) is not None:
+            self._kept.move_to_end(key)
+            return kept
         row = await tokens.authenticate(store, secret)
         if row is None:
             raise Unauthenticated("invalid or revoked API token")
-        return Identity(row.name, ApiRole(row.role))
+        identity = self._kept[key] = Identity(row.name, ApiRole(row.role))
+        if len(self._kept) > KEPT_MAX:
+            self._kept.popitem(last=False)
+        return identity
 
     async def http(self, store: Store, connection: HTTPConnection) -> Identity:
         return await self.identify(
@@ -87,16 +99,18 @@ class Auth:
         return identity
 
     async def guard(self, store: Store) -> None:
-        """Runs for the server's life: closes websockets whose token was revoked."""
+        """Runs for the server's life: forgets revoked tokens and closes their websockets."""
+        store.feed.on_revoked_here(self.forget)
         async with store.feed.listen_revoked() as revoked:
             listening = asyncio.create_task(self._on_notices(revoked))
             try:
                 while True:
                     await asyncio.sleep(self.recheck)
                     self._forget_closed()
-                    if self._sockets:
-                        alive = await tokens.live(store, self._sockets)
-                        for name in set(self._sockets) - alive:
+                    names = set(self._sockets) | {i.name for i in self._kept.values()}
+                    if names:
+                        alive = await tokens.live(store, names)
+                        for name in names - alive:
                             await self.close(name)
             finally:
                 listening.cancel()
@@ -107,8 +121,14 @@ class Auth:
         async for name in revoked:
             await self.close(name)
 
+    def forget(self, name: str) -> None:
+        """Look this token up in the database again next time it is used."""
+        for key in [key for key, kept in self._kept.items() if kept.name == name]:
+            del self._kept[key]
+
     async def close(self, name: str) -> None:
-        """Close every open websocket of this token."""
+        """Forget this token's identity and close every open websocket of it."""
+        self.forget(name)
         for websocket in self._sockets.pop(name, set()):
             if websocket.application_state == WebSocketState.CONNECTED:
                 log.info("closing a websocket of revoked token %s", name)

@@ -7,7 +7,7 @@ Redis and PostgreSQL carry only strings, so every backend gets strings.
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -103,6 +103,12 @@ def decode(message: str) -> Notice:
 class Feed:
     def __init__(self, broadcast: Broadcast) -> None:
         self._broadcast = broadcast
+        self._revoked_here: list[Callable[[str], None]] = []
+
+    def on_revoked_here(self, forget: Callable[[str], None]) -> None:
+        """Call `forget(name)` as soon as this process revokes a token, before the broker's
+        notice goes out: a request this process serves next must not pass with it."""
+        self._revoked_here.append(forget)
 
     async def publish(self, *notices: Change | Touch) -> None:
         """Best effort: the change is committed already; listeners catch up from the table."""
@@ -113,7 +119,9 @@ class Feed:
                 log.warning("could not publish %s: %s", notice, error)
 
     async def publish_revoked(self, name: str) -> None:
-        """Best effort too: instances also re-check their websockets' tokens periodically."""
+        """Best effort too: instances also re-check their tokens periodically."""
+        for forget in self._revoked_here:
+            forget(name)
         try:
             await self._broadcast.publish(TOKENS_CHANNEL, json.dumps({"revoked": name}))
         except Exception as error:

@@ -16,7 +16,7 @@ from gql.transport.exceptions import TransportError, TransportQueryError
 from websockets.exceptions import ConnectionClosed
 
 from schema import ids
-from tests.e2e.conftest import Json, Server, subscribe, ws_session
+from tests.e2e.conftest import Json, Server, bearer, subscribe, ws_session
 
 Entry = tuple[
     str, str, str
@@ -63,7 +63,11 @@ RESUME = ("resumeCommunication", action_mutation("resumeCommunication"))
 
 async def post(client: httpx.AsyncClient, server: Server, query: str, **variables: Any) -> Json:
     """One GraphQL operation over HTTP; any GraphQL error fails the test."""
-    response = await client.post(server.http_url, json={"query": query, "variables": variables})
+    response = await client.post(
+        server.http_url,
+        json={"query": query, "variables": variables},
+        headers=bearer(server.token),
+    )
     response.raise_for_status()
     body: Json = response.json()
     assert "errors" not in body, body["errors"]
@@ -150,7 +154,7 @@ class Subscriber:
             self.connections.append(server.port)
             try:
                 async with (
-                    ws_session(server) as ws,
+                    ws_session(server, token=server.token) as ws,
                     subscribe(ws, STATUS_CHANGED, after=after) as items,
                 ):
                     async for item in items:

@@ -64,6 +64,7 @@ class Server:
     process: asyncio.subprocess.Process
     output: list[str] = field(default_factory=list)
     drain: asyncio.Task[None] | None = None
+    token: str | None = None  # an admin token's secret, where the test made one for it
 
     @property
     def http_url(self) -> str:
@@ -334,10 +335,34 @@ async def private_redis() -> AsyncIterator[RedisServer]:
         await redis.kill()
 
 
+CLUSTER = {  # as a site deploys: auth on; rates high, as the tests write fast on one token
+    "COMMPULSE_AUTH": "on",
+    "COMMPULSE_RATE_LIMIT": "100000",
+    "COMMPULSE_RATE_BURST": "100000",
+}
+
+
 async def start_cluster(start_server: StartServer, count: int, **env: str) -> list[Server]:
-    """`count` servers started together with the same environment (a migrated database)."""
+    """`count` servers started together with the same environment (a migrated database),
+    with auth on: each carries the secret of an admin token made for them."""
+    env = CLUSTER | env
+    token = await token_in(env["COMMPULSE_DATABASE_URL"], f"cluster-{uuid.uuid4().hex[:6]}")
     starting = (start_server(None, migrated=False, **env) for _ in range(count))
-    return list(await asyncio.gather(*starting))
+    servers = list(await asyncio.gather(*starting))
+    for server in servers:
+        server.token = token
+    return servers
+
+
+async def token_in(database_url: str, name: str, role: ApiRole = ApiRole.ADMIN) -> str:
+    """A new token's secret, made in that database as `commpulse tokens create` does."""
+    engine = create_engine(database_url)
+    try:
+        async with Broadcast("memory://") as broadcast:
+            _, secret = await tokens.create(Store(sessions(engine), Feed(broadcast)), name, role)
+    finally:
+        await engine.dispose()
+    return secret
 
 
 # --- clients -------------------------------------------------------------------------------

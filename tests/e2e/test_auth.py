@@ -132,16 +132,19 @@ async def test_revoking_through_the_api_closes_http_and_websockets_at_once(
 
 
 async def test_revoking_from_the_cli_closes_websockets_at_the_next_recheck(secured: Server) -> None:
-    """`commpulse tokens revoke` in another process: the server's periodic re-check of open
-    websockets closes the token's subscription with 4403."""
+    """`commpulse tokens revoke` in another process: the server's periodic re-check closes
+    the token's subscription with 4403 and stops accepting it over HTTP."""
     viewer = await make_token(secured, "kiosk", ApiRole.VIEWER)
     async with raw_ws(secured) as ws:
         await init(ws, {"token": viewer})
         await send(ws, {"id": "1", "type": "subscribe", "payload": {"query": STATUS_CHANGED}})
+        assert (await post(secured, "{ __typename }", viewer)).status_code == 200  # kept now
         code, out, err = await run_cli(secured, "tokens", "revoke", "kiosk")
         assert code == 0, err
         assert "revoked 'kiosk'" in out
         assert await close_code(ws) == 4403
+    # the same re-check forgot the identity the server kept for the token
+    assert (await post(secured, "{ __typename }", viewer)).status_code == 401
 
 
 async def test_websocket_with_a_bad_token_is_refused_by_each_protocol(secured: Server) -> None:

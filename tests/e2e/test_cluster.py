@@ -118,6 +118,17 @@ async def test_concurrent_writers_on_three_instances_stream_every_change_once(
         assert subscriber.seen == expected, subscriber.name
 
 
+async def _reschedule_all(url: str, start_at: datetime) -> None:
+    """Every SCHEDULED communication due at `start_at`, in one statement."""
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        await conn.execute(
+            "UPDATE communication SET start_at = $1 WHERE status = 'SCHEDULED'", start_at
+        )
+    finally:
+        await conn.close()
+
+
 async def schedule_in_bulk(url: str, count: int, start_at: datetime) -> list[int]:
     """`count` in-app messages SCHEDULED for `start_at`, with the CREATE and SCHEDULE
     history rows the store writes for each, inserted at once (the store's one-by-one path
@@ -181,9 +192,10 @@ async def test_a_thousand_communications_due_in_the_same_second_start_once_each(
         "COMMPULSE_SENDER": "none",
     }
     servers = await start_cluster(start_server, 3, **env)
-    # the start of a whole second at least 1.5 s away: setup takes under one
-    start_at = (datetime.now(UTC) + timedelta(seconds=2.5)).replace(microsecond=0)
-    pks = await schedule_in_bulk(postgres_url, 1_000, start_at)
+    pks = await schedule_in_bulk(postgres_url, 1_000, datetime.now(UTC) + timedelta(hours=1))
+    # then all of them due at the start of one whole second, at least half a second away
+    start_at = (datetime.now(UTC) + timedelta(seconds=1.5)).replace(microsecond=0)
+    await _reschedule_all(postgres_url, start_at)
     assert datetime.now(UTC) < start_at, "setup took too long: the start was already due"
     watching = Subscriber("subscriber", servers)
 

@@ -23,12 +23,9 @@ import asyncpg
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
-from broadcaster import Broadcast
 from gql.client import AsyncClientSession
 
-from store import Store, tokens
-from store.database import create_engine, sessions
-from store.feed import CHANNEL, TOKENS_CHANNEL, Feed
+from store.feed import CHANNEL, TOKENS_CHANNEL
 from store.tokens import ApiRole
 from tests.conftest import unavailable
 from tests.e2e.conftest import (
@@ -56,6 +53,7 @@ from tests.e2e.conftest import (
     send,
     stop_all,
     subscribe,
+    token_in,
     until,
     ws_session,
 )
@@ -96,17 +94,6 @@ class Deployment:
     @property
     def first(self) -> Server:
         return self.servers[0]
-
-
-async def make_token(database_url: str, name: str, role: ApiRole) -> str:
-    """A token made in the deployment's database, as `commpulse tokens create` does."""
-    engine = create_engine(database_url)
-    try:
-        async with Broadcast("memory://") as broadcast:
-            _, secret = await tokens.create(Store(sessions(engine), Feed(broadcast)), name, role)
-    finally:
-        await engine.dispose()
-    return secret
 
 
 @contextlib.asynccontextmanager
@@ -164,7 +151,7 @@ async def deployment(
             others = [
                 await launch(database, started, migrated=False, **env) for _ in range(1, count)
             ]
-            admin = await make_token(url, f"admin-{uuid.uuid4().hex[:6]}", ApiRole.ADMIN)
+            admin = await token_in(url, f"admin-{uuid.uuid4().hex[:6]}", ApiRole.ADMIN)
             yield Deployment(request.param, url, [first, *others], admin, redis)
         finally:
             await stop_all(started)
@@ -282,7 +269,7 @@ async def test_revoking_a_token_closes_its_websockets_on_every_instance(
     """An admin revokes a viewer through the first instance: the viewer's open
     subscriptions close with 4403 on every instance, and its HTTP requests get 401."""
     name = f"screen-{uuid.uuid4().hex[:6]}"
-    viewer = await make_token(deployment.database_url, name, ApiRole.VIEWER)
+    viewer = await token_in(deployment.database_url, name, ApiRole.VIEWER)
     async with contextlib.AsyncExitStack() as stack:
         sockets = []
         for n, server in enumerate(deployment.servers):
