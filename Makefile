@@ -13,7 +13,7 @@ PORT ?= 8000
 COMMPULSE_AUTH ?= off
 export HOST PORT COMMPULSE_AUTH
 
-.PHONY: run test lint schema seed migrate cluster clean
+.PHONY: run test lint schema seed migrate cluster clean vendor vendor-update board typecheck
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,7 @@ test: $(VENV)/.installed-test node_modules/.installed  ## lint, type-check and r
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory typecheck
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-test
@@ -71,6 +72,26 @@ lint: $(VENV)/.installed-test
 
 schema: $(VENV)/.installed  ## write schema.graphql from the live schema, for review
 	$(BIN)/python -c "from schema import schema; print(schema.as_str())" > schema.graphql
+
+# GraphiQL's files (React, GraphiQL, its explorer plugin, graphql-ws), pinned in package.json,
+# copied into server/static/vendor with their licences; fails if one differs from the sha256
+# in server/static/vendor/MANIFEST.json. After bumping a pin: `make vendor-update`, review, commit.
+vendor: node_modules/.installed
+	node web/vendor.mjs
+
+vendor-update: node_modules/.installed
+	node web/vendor.mjs --update
+
+# The status board (web/board, TypeScript): types for its .graphql operations from
+# schema.graphql (@graphql-codegen), then the bundle server/static/board/board.js (esbuild),
+# which is committed; a test fails while it differs from a fresh build.
+board: node_modules/.installed
+	node web/build.mjs
+
+# The board type-checked against schema.graphql: a schema change that breaks it fails here.
+typecheck:
+	@if [ -x node_modules/.bin/tsc ]; then node web/build.mjs --types && node_modules/.bin/tsc --noEmit -p web; \
+	else echo "node tools not installed: the board's type-check is skipped"; fi
 
 clean:
 	rm -rf $(VENV) node_modules commpulse.db commpulse.db-wal commpulse.db-shm
