@@ -11,7 +11,7 @@ PORT ?= 8000
 COMMPULSE_AUTH ?= off
 export HOST PORT COMMPULSE_AUTH
 
-.PHONY: run test lint schema seed migrate cluster clean
+.PHONY: run test lint schema seed migrate cluster clean vendor vendor-update
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,15 @@ lint: $(VENV)/.installed-test
 
 schema: $(VENV)/.installed  ## write schema.graphql from the live schema, for review
 	$(BIN)/python -c "from schema import schema; print(schema.as_str())" > schema.graphql
+
+# GraphiQL's files (React, GraphiQL, its explorer plugin, graphql-ws), pinned in package.json,
+# copied into server/static/vendor with their licences; fails if one differs from the sha256
+# in server/static/vendor/MANIFEST.json. After bumping a pin: `make vendor-update`, review, commit.
+vendor: node_modules/.installed
+	node web/vendor.mjs
+
+vendor-update: node_modules/.installed
+	node web/vendor.mjs --update
 
 clean:
 	rm -rf $(VENV) node_modules commpulse.db commpulse.db-wal commpulse.db-shm

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -26,7 +26,7 @@ from strawberry.types.unset import UnsetType
 from schema import build
 from schema.context import Context
 from schema.limits import Limits
-from server import brokers, scheduler
+from server import brokers, scheduler, web
 from server.auth import Auth, Unauthenticated
 from server.http import LimitBody, RefuseSimplePosts
 from server.sender import SimulatedSender
@@ -95,6 +95,9 @@ class CommpulseGraphQL(GraphQL[Context, None]):
             identity = await self.auth.http(context.store, request)
             context.actor, context.role = identity.name, identity.role
         return context
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return web.graphiql()  # our page, every file served from here (server/web.py)
 
     def _is_ide_page(self, request: Request) -> bool:
         return self.should_render_graphql_ide(self.request_adapter_class(request))
@@ -211,7 +214,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     graphql = CommpulseGraphQL(settings, auth)
     routes = [
-        Route("/", lambda _request: RedirectResponse("/graphql")),
+        *web.routes(),  # the status board at / and the files under /static
         Route("/healthz", lambda _request: JSONResponse({"status": "ok"})),
         Route("/readyz", ready),
         Route("/graphql", graphql),
