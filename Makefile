@@ -11,7 +11,7 @@ PORT ?= 8000
 COMMPULSE_AUTH ?= off
 export HOST PORT COMMPULSE_AUTH
 
-.PHONY: run test lint schema seed migrate cluster clean vendor vendor-update
+.PHONY: run test lint schema seed migrate cluster clean vendor vendor-update board typecheck
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,7 @@ test: $(VENV)/.installed-test node_modules/.installed  ## lint, type-check and r
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory typecheck
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-test
@@ -71,6 +72,17 @@ vendor: node_modules/.installed
 
 vendor-update: node_modules/.installed
 	node web/vendor.mjs --update
+
+# The status board (web/board, TypeScript): types for its .graphql operations from
+# schema.graphql (@graphql-codegen), then the bundle server/static/board/board.js (esbuild),
+# which is committed; a test fails while it differs from a fresh build.
+board: node_modules/.installed
+	node web/build.mjs
+
+# The board type-checked against schema.graphql: a schema change that breaks it fails here.
+typecheck:
+	@if [ -x node_modules/.bin/tsc ]; then node web/build.mjs --types && node_modules/.bin/tsc --noEmit -p web; \
+	else echo "node tools not installed: the board's type-check is skipped"; fi
 
 clean:
 	rm -rf $(VENV) node_modules commpulse.db commpulse.db-wal commpulse.db-shm

@@ -11,7 +11,7 @@ plugin, graphql-ws) copied by `make vendor` with their licences and `MANIFEST.js
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -57,6 +57,6 @@ async def board(_request: Request) -> Response:
 
 def routes() -> list[Route | Mount]:
     return [
-        Route("/", lambda _request: RedirectResponse("/graphql")),
+        Route("/", board, methods=["GET", "HEAD"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

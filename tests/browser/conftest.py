@@ -24,6 +24,7 @@ from playwright.async_api import (
     Route,
     WebSocket,
     async_playwright,
+    expect,
 )
 
 from tests.conftest import unavailable
@@ -46,6 +47,7 @@ SWITCHES = [
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 UI_TIMEOUT = 10_000  # ms for the page to show something
+expect.set_options(timeout=UI_TIMEOUT)
 
 
 @pytest.fixture
