@@ -194,6 +194,8 @@ async def test_a_refusal_shows_its_user_errors_message(
         await expect(page.locator(".msg-error")).to_contain_text("version")
         now = (await execute(session, STATUS, id=campaign["id"]))["communication"]
         assert now["status"] == "DRAFT"
+        # and the board reads the row again
+        await expect(row(page, campaign["id"]).locator(".name")).to_have_text(edit["name"])
     await tab.screenshot("board-refusal")
     tab.guard.check()
 
@@ -305,4 +307,46 @@ async def test_a_revoked_token_is_told_to_enter_another(
         assert revoked["revokeApiToken"]["userErrors"] == []
     await expect(tab.page.locator("#conn")).to_have_attribute("data-state", "refused")
     await expect(tab.page.locator(".msg-error")).to_contain_text("enter another one above")
+    tab.guard.check()
+
+
+async def test_the_list_filters_pages_and_schedules(
+    start_server: StartServer, browser: Browser
+) -> None:
+    server = await start_server(COMMPULSE_SENDER="none")
+    async with http_session(server) as session:
+        emails = [await create_email(session, f"Email {n:02}") for n in range(25)]
+        tour = await create_in_app(session, "Product tour")
+    tab = await open_board(browser, server)
+    page = tab.page
+    rows = page.locator("#rows tr")
+    await expect(page.locator("#total")).to_have_text("26 communications")
+    await expect(rows).to_have_count(20)
+    await expect(rows.first).to_have_attribute("data-id", tour["id"])  # newest first
+    await page.locator("#next").click()
+    await expect(rows).to_have_count(6)
+    await expect(rows.last).to_have_attribute("data-id", emails[0]["id"])
+    await expect(page.locator("#next")).to_be_disabled()
+    await page.locator("#prev").click()
+    await expect(rows).to_have_count(20)
+    await expect(rows.first).to_have_attribute("data-id", tour["id"])
+
+    await page.locator("#filter-kind").select_option("IN_APP")
+    await page.locator("#filters button[type=submit]").click()
+    await expect(rows).to_have_count(1)
+    await expect(page.locator("#total")).to_have_text("1 communication")
+    await page.locator("#filter-kind").select_option("")
+    await page.locator("#filter-search").fill("email 1")
+    await page.locator("#filters button[type=submit]").click()
+    await expect(rows).to_have_count(10)  # Email 10 … Email 19
+
+    await row(page, emails[12]["id"]).locator('button[data-action="SCHEDULE"]').click()
+    await expect(page.locator("dialog#confirm")).to_contain_text("Schedule “Email 12”")
+    await page.locator("#confirm-ok").click()
+    await expect(change(page, emails[12]["id"], "SCHEDULED")).to_be_visible()
+    await expect(row(page, emails[12]["id"])).to_have_attribute("data-status", "SCHEDULED")
+    await expect(row(page, emails[12]["id"]).locator("button")).to_have_text(
+        ["Unschedule", "Launch"]
+    )
+    await tab.screenshot("board-list")
     tab.guard.check()
