@@ -214,7 +214,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     graphql = CommpulseGraphQL(settings, auth)
     routes = [
-        *web.routes(),  # the status board at / and the files under /static
+        *web.routes(settings.graphiql),  # the status board at /, the files under /static
         Route("/healthz", lambda _request: JSONResponse({"status": "ok"})),
         Route("/readyz", ready),
         Route("/graphql", graphql),

@@ -55,8 +55,11 @@ async def board(_request: Request) -> Response:
     return page("board/index.html")
 
 
-def routes() -> list[Route | Mount]:
+def routes(graphiql: bool) -> list[Route | Mount]:
+    """The board at `/` and its files; GraphiQL's files only while GraphiQL is on
+    (COMMPULSE_GRAPHIQL=off serves neither the page nor what it loads)."""
+    folders = ["board", "graphiql", "vendor"] if graphiql else ["board"]
     return [
         Route("/", board, methods=["GET", "HEAD"]),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        *(Mount(f"/static/{name}", StaticFiles(directory=STATIC / name)) for name in folders),
     ]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from server.web import STATIC
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, StartServer
 
 ROOT = Path(__file__).parents[2]
 VENDOR = STATIC / "vendor"
@@ -65,3 +65,17 @@ async def test_pages_are_served_with_a_same_origin_policy(server: Server) -> Non
     assert script.status_code == 200
     assert script.headers["content-type"].startswith(("text/javascript", "application/javascript"))
     assert missing.status_code == 404
+
+
+@pytest.mark.e2e
+async def test_with_graphiql_off_its_files_are_not_served_but_the_board_is(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(COMMPULSE_GRAPHIQL="off")
+    base = f"http://127.0.0.1:{server.port}"
+    async with httpx.AsyncClient(base_url=base) as client:
+        for path in ("/static/vendor/graphiql.min.js", "/static/graphiql/graphiql.js"):
+            assert (await client.get(path)).status_code == 404, path
+        board = await client.get("/")
+        assert board.status_code == 200 and "/static/board/board.js" in board.text
+        assert (await client.get("/static/board/board.js")).status_code == 200
