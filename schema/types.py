@@ -16,7 +16,7 @@ from schema.enums import (
     CommunicationStatus,
     UserErrorCode,
 )
-from store import changes
+from store import changes, deliveries
 from store.content import CONTENT
 from store.errors import Refused, invalid
 from store.feed import Change
@@ -136,12 +136,12 @@ class MessageCampaign(CommunicationBase):
         description="When a recipient was last claimed or reported."
     )
 
-    @strawberry.field(description="SENDING, yet no progress for the configured time.")
+    @strawberry.field(
+        description="Recipients wait for workers (SENDING, or FINISHED with some PENDING "
+        "again), yet nobody claimed or reported any for the configured time."
+    )
     def stalled(self, info: Info) -> bool:
-        if self.row.status != Status.SENDING:
-            return False
-        since = self.row.progress_at or self.row.updated_at
-        return utcnow() - since > info.context.stalled_after
+        return deliveries.stalled(self.row, utcnow(), info.context.stalled_after)
 
     @classmethod
     def extra(cls, row: Row) -> dict[str, Any]:

@@ -2,9 +2,10 @@
 
 A recipient moves PENDING -> HANDED_OFF -> SENT or NOT_SENT and never back from a final
 outcome; an expired lease puts a HANDED_OFF one back to PENDING while its campaign is
-SENDING. Every write here first takes the communication's row (a guarded UPDATE on it),
-so claims, reports and stops of one campaign are serialised on SQLite and PostgreSQL
-alike, and the counters on the row move in the same transaction as the recipients.
+SENDING or FINISHED (`WORK` in store/lifecycle.py says what happens in which status).
+Every write here first takes the communication's row (a guarded UPDATE on it), so claims,
+reports and stops of one campaign are serialised on SQLite and PostgreSQL alike, and the
+counters on the row move in the same transaction as the recipients.
 """
 
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from store.audience import ID_MAX, NOT_SENT_EVENT, SENT_EVENT, Delivery
 from store.communications import get
 from store.errors import ErrorCode, Refused, invalid
 from store.feed import Touch
-from store.lifecycle import FAMILY, Action, Family, Kind, Role, Status
+from store.lifecycle import FAMILY, WORK, Action, Family, Kind, Role, Status, Work
 from store.tables import Communication, DeliveryEvent, Recipient, utcnow
 
 REPORT_MAX = 1_000  # results per reportDeliveries call, events per recordDisplayEvents call
@@ -95,7 +96,7 @@ async def add_recipients(
         await _lock(
             session,
             row,
-            (Status.DRAFT, Status.SCHEDULED),
+            Work.ADD_RECIPIENTS,
             "recipients are added",
             version=col(Communication.version) + 1,  # an edit of the audience
             updated_at=utcnow(),
@@ -119,7 +120,7 @@ async def claim(
     lease: timedelta,
     actor: str,
 ) -> list[Claimed]:
-    """Up to `limit` PENDING recipients of a SENDING campaign, leased to `worker_id`."""
+    """Up to `limit` PENDING recipients of a SENDING or FINISHED campaign, leased to `worker_id`."""
     if not 1 <= limit <= CLAIM_MAX:
         raise invalid("limit", f"limit must be between 1 and {CLAIM_MAX}")
     worker = worker_id.strip()
@@ -129,7 +130,7 @@ async def claim(
     now = utcnow()
     until = now + lease
     async with store.sessions() as session:
-        await _lock(session, row, (Status.SENDING,), "recipients are claimed", progress_at=now)
+        await _lock(session, row, Work.CLAIM, "recipients are claimed", progress_at=now)
         await _requeue(session, row.id or 0, now)
         pick = (
             select(Recipient.position)
@@ -165,12 +166,12 @@ async def claim(
 
 
 async def requeue_expired(store: Store) -> int:
-    """Expired leases of SENDING campaigns back to PENDING (their worker went away)."""
+    """Expired leases back to PENDING (their worker went away), while recipients are claimed."""
     now = utcnow()
     expired = (
         select(Communication)
         .where(
-            col(Communication.status) == Status.SENDING,
+            col(Communication.status).in_(WORK[Work.CLAIM]),
             col(Communication.id).in_(
                 select(Recipient.communication_id).where(
                     col(Recipient.state) == Delivery.HANDED_OFF, col(Recipient.lease_until) < now
@@ -185,7 +186,7 @@ async def requeue_expired(store: Store) -> int:
     for row in rows:
         async with store.sessions() as session:
             try:
-                await _lock(session, row, (Status.SENDING,), "leases are renewed")
+                await _lock(session, row, Work.CLAIM, "expired leases are requeued")
             except Refused:
                 continue
             moved = await _requeue(session, row.id or 0, now)
@@ -220,10 +221,9 @@ async def report(
         raise invalid("results", f"at most {REPORT_MAX} results per call")
     row = await _message(store, communication_id)
     kind = Kind(row.kind)
-    reported = (Status.SENDING, Status.FINISHED, Status.STOPPED, Status.ERROR)
     outcomes: list[Outcome] = []
     async with store.sessions() as session:
-        await _lock(session, row, reported, "deliveries are reported", progress_at=utcnow())
+        await _lock(session, row, Work.REPORT, "deliveries are reported", progress_at=utcnow())
         ids = list({r.recipient_id for r in results})
         states: dict[str, str] = {}
         for chunk in range(0, len(ids), 500):
@@ -349,7 +349,10 @@ async def record_display(
     async with store.sessions() as session:
         counted = await session.exec(
             update(Communication)
-            .where(col(Communication.id) == row.id, col(Communication.status) == Status.ACTIVE)
+            .where(
+                col(Communication.id) == row.id,
+                col(Communication.status).in_(WORK[Work.COLLECT]),
+            )
             .values(
                 shown_count=col(Communication.shown_count) + shows,
                 clicked_count=col(Communication.clicked_count) + len(good) - shows,
@@ -383,6 +386,17 @@ async def record_display(
 
 
 # Reads
+
+
+def stalled(row: Communication, now: datetime, after: timedelta) -> bool:
+    """Recipients wait for workers, yet nobody claimed or reported any for `after`.
+
+    SENDING always waits; FINISHED waits while some recipient went back to PENDING.
+    """
+    waiting = row.status == Status.SENDING or (
+        row.status in WORK[Work.CLAIM] and row.pending_count > 0
+    )
+    return waiting and now - (row.progress_at or row.updated_at) > after
 
 
 async def events(
@@ -440,18 +454,19 @@ async def _message(store: Store, communication_id: int | None) -> Communication:
 async def _lock(
     session: AsyncSession,
     row: Communication,
-    statuses: Sequence[Status],
+    work: Work,
     what: str,
     **values: Any,
 ) -> None:
-    """Take the campaign's row for this transaction, if it is still in one of `statuses`.
+    """Take the campaign's row for this transaction, if `work` may happen in its status.
 
     The guarded UPDATE is the transaction's first statement: SQLite takes its write lock,
     PostgreSQL the row lock, so stops, claims and reports of one campaign never interleave.
     """
+    statuses = [s for s in Status if s in WORK[work]]
     result = await session.exec(
         update(Communication)
-        .where(col(Communication.id) == row.id, col(Communication.status).in_(list(statuses)))
+        .where(col(Communication.id) == row.id, col(Communication.status).in_(statuses))
         .values(**(values or {"version": col(Communication.version)}))
     )
     if result.rowcount != 1:

@@ -10,7 +10,7 @@ from graphql import ExecutionResult
 
 from schema import schema
 from schema.context import Context
-from store import Store
+from store import Store, deliveries
 from store.tokens import ApiRole
 from tests.schema.conftest import Run
 
@@ -543,8 +543,33 @@ async def test_stalled_flags_a_sending_campaign_without_progress(store: Store, g
 
     assert await read(timedelta(0))
     assert not await read(timedelta(minutes=1))
-    await claim(gql, id, 2)  # FINISHED: never stalled
+    await claim(gql, id, 2)  # FINISHED, nothing PENDING: nobody is waited for
     assert not await read(timedelta(0))
+
+
+async def test_stalled_flags_a_finished_campaign_with_pending_recipients(
+    store: Store, gql: Run
+) -> None:
+    """A FINISHED campaign whose dead worker's recipients went back to PENDING, and that no
+    worker picks up, shows as stalled; a claim clears it."""
+    id = await sending(gql, profiles(2))
+    payload = (await gql(CLAIM, id=id, limit=2, worker="gone", lease=1))["claimRecipients"]
+    until = datetime.fromisoformat(payload["recipients"][0]["leaseUntil"])
+    while datetime.now(UTC) <= until:  # noqa: ASYNC110 (the wall clock sends no event)
+        await asyncio.sleep(0.05)
+    assert await deliveries.requeue_expired(store) == 2
+
+    async def read(stalled_after: timedelta) -> dict[str, Any]:
+        context = Context(store=store, role=ApiRole.ADMIN, stalled_after=stalled_after)
+        result = await schema.execute(READ, variable_values={"id": id}, context_value=context)
+        assert result.errors is None and result.data is not None
+        return dict(result.data["communication"])
+
+    found = await read(timedelta(0))
+    assert (found["status"], found["pendingCount"], found["stalled"]) == ("FINISHED", 2, True)
+    assert not (await read(timedelta(minutes=1)))["stalled"]
+    assert await claim(gql, id, 2, worker="rescuer") == profiles(2)
+    assert not (await read(timedelta(0)))["stalled"]
 
 
 # --- display events ----------------------------------------------------------------------------

@@ -476,7 +476,7 @@ async def test_unexpired_leases_stay_with_their_worker(store: Store) -> None:
 
 
 async def test_expired_leases_of_a_stopped_campaign_are_not_requeued(store: Store) -> None:
-    """Leases only come back to PENDING while the campaign is SENDING."""
+    """Leases never come back to PENDING once the campaign is STOPPED."""
     row = await sending(store, ids(4))
     claimed = await deliveries.claim(
         store, row.id, limit=2, worker_id="gone", lease=timedelta(milliseconds=1), actor="gone"
@@ -501,15 +501,61 @@ async def test_claiming_the_last_pending_finishes_the_campaign(store: Store) -> 
     finished = await fresh(store, row)
     assert finished.status == Status.FINISHED
     assert (await history(store, row))[-1] == ("FINISH", "FINISHED", WORKER)
-    with pytest.raises(Refused) as refused:
-        await claim(store, row, 1)
-    assert refused.value.code is ErrorCode.INVALID_TRANSITION
+    assert await claim(store, row, 1) == []  # nothing PENDING: nothing to hand out
 
     outcomes = await report(store, row, first + rest)
 
     assert all(o.applied for o in outcomes)
     now = await assert_counters_add_up(store, row)
     assert (now.status, now.sent_count, now.handed_off_count) == (Status.FINISHED, 5, 0)
+    await assert_one_final_event_each(store, row)
+
+
+@pytest.mark.parametrize("requeue", ["requeue_expired", "next claim"])
+async def test_a_dead_workers_last_batch_is_sent_after_finished(store: Store, requeue: str) -> None:
+    """Recipients stranded by a worker that died holding the last batch go back to PENDING
+    in FINISHED, and another worker claims and sends them; the campaign stays FINISHED."""
+    row = await sending(store, ids(5))
+    early = await claim(store, row, 3, worker="steady")
+    claimed = await deliveries.claim(
+        store, row.id, limit=5, worker_id="gone", lease=timedelta(milliseconds=1), actor="gone"
+    )
+    lost = [c.recipient_id for c in claimed]
+    assert (await fresh(store, row)).status == Status.FINISHED
+    await wait_past(max(c.lease_until for c in claimed))
+
+    if requeue == "requeue_expired":
+        assert await deliveries.requeue_expired(store) == 2
+        now = await assert_counters_add_up(store, row)
+        assert (now.status, now.pending_count, now.handed_off_count) == (Status.FINISHED, 2, 3)
+    again = await claim(store, row, 10, worker="rescuer")
+    await report(store, row, early + again)
+
+    assert again == lost
+    now = await assert_counters_add_up(store, row)
+    assert (now.status, now.sent_count, now.pending_count) == (Status.FINISHED, 5, 0)
+    assert [h[1] for h in await history(store, row)].count("FINISHED") == 1
+    await assert_one_final_event_each(store, row)
+
+
+async def test_a_stop_after_finished_makes_the_requeued_rest_not_sent(store: Store) -> None:
+    """A stop of a FINISHED campaign whose stranded recipients went back to PENDING makes
+    them NOT_SENT, as it does for those a provider still holds."""
+    row = await sending(store, ids(4))
+    kept = await claim(store, row, 2, worker="steady")
+    claimed = await deliveries.claim(
+        store, row.id, limit=2, worker_id="gone", lease=timedelta(milliseconds=1), actor="gone"
+    )
+    await wait_past(max(c.lease_until for c in claimed))
+    assert await deliveries.requeue_expired(store) == 2
+
+    _, summary = await changes.stop(store, row.id, actor=ACTOR)
+
+    assert summary == StopSummary(not_sent_now=4, already_sent=0, total=4)
+    now = await assert_counters_add_up(store, row)
+    assert (now.status, now.not_sent_count) == (Status.STOPPED, 4)
+    assert set((await states(store, row)).values()) == {Delivery.NOT_SENT}
+    assert len(kept) == 2
     await assert_one_final_event_each(store, row)
 
 
