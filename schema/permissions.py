@@ -31,6 +31,7 @@ REQUIRED: dict[OperationType, dict[str, ApiRole]] = {
         "communications": V,
         "statusCounts": V,
         "deliveryEvents": V,
+        "leasedRecipients": S,
         "apiTokens": A,
     },
     OperationType.MUTATION: {
@@ -68,6 +69,9 @@ REQUIRED: dict[OperationType, dict[str, ApiRole]] = {
         ),
         # the worker API: delivery workers and display channels report, and fail
         "claimRecipients": S,
+        "claimNext": S,
+        "renewLeases": S,
+        "releaseRecipients": S,
         "reportDeliveries": S,
         "recordDisplayEvents": S,
         "failCommunication": S,

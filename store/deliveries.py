@@ -8,6 +8,7 @@ reports and stops of one campaign are serialised on SQLite and PostgreSQL alike,
 counters on the row move in the same transaction as the recipients.
 """
 
+import uuid
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -30,11 +31,25 @@ from store.tables import Communication, DeliveryEvent, Recipient, utcnow
 REPORT_MAX = 1_000  # results per reportDeliveries call, events per recordDisplayEvents call
 CLAIM_MAX = 1_000
 INFO_MAX = 1_000
+LEASES_MAX = 20  # lease ids per look-up of what they hold
+CANDIDATES = 20  # campaigns one claimNext tries, fairest first
 
 
 class Display(StrEnum):
     SHOW = "SHOW"
     CLICK = "CLICK"
+
+
+class ItemCode(StrEnum):
+    """Why one item of a call was not applied."""
+
+    UNKNOWN_RECIPIENT = "UNKNOWN_RECIPIENT"
+    NOT_CLAIMED = "NOT_CLAIMED"
+    STALE_LEASE = "STALE_LEASE"
+    LEASE_ENDED = "LEASE_ENDED"
+    CONFLICTING_OUTCOME = "CONFLICTING_OUTCOME"
+    NOT_COLLECTED = "NOT_COLLECTED"
+    INVALID_INPUT = "INVALID_INPUT"
 
 
 UNFINISHED = (Delivery.PENDING, Delivery.HANDED_OFF)
@@ -53,7 +68,11 @@ DISPLAY_EVENT: dict[Kind, dict[Display, str]] = {
 
 @dataclass(frozen=True)
 class Claimed:
+    """A recipient a worker holds: reports, renewals and releases name it with its lease."""
+
+    communication_id: int
     recipient_id: str
+    lease_id: str
     lease_until: datetime
 
 
@@ -63,16 +82,32 @@ class Outcome:
 
     recipient_id: str
     applied: bool
-    code: str | None = None
+    code: ItemCode | None = None
     message: str | None = None
+    lease_until: datetime | None = None  # a renewal's new end
+
+
+@dataclass(frozen=True)
+class Leased:
+    recipient_id: str
+    lease_id: str
 
 
 @dataclass(frozen=True)
 class Report:
     recipient_id: str
+    lease_id: str  # the claim's; a superseded or made-up one is refused (fencing)
     outcome: Delivery
     info: str | None
     at: datetime
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A recipient's row as the lease checks see it."""
+
+    state: str
+    lease_id: str | None
 
 
 @dataclass(frozen=True)
@@ -120,17 +155,72 @@ async def claim(
     lease: timedelta,
     actor: str,
 ) -> list[Claimed]:
-    """Up to `limit` PENDING recipients of a SENDING or FINISHED campaign, leased to `worker_id`."""
+    """Up to `limit` PENDING recipients of a SENDING or FINISHED campaign, leased to
+    `worker_id` under one new lease id."""
+    worker = _check_claim(limit, worker_id)
+    row = await _message(store, communication_id)
+    return await _claim(store, row, limit, worker, lease, actor)
+
+
+async def claim_next(
+    store: Store,
+    kinds: Sequence[Kind],
+    *,
+    limit: int,
+    worker_id: str,
+    lease: timedelta,
+    actor: str,
+) -> list[Claimed]:
+    """A batch from whichever SENDING or FINISHED campaign of these kinds is next in turn.
+
+    Turns go to the campaign claimed from longest ago (never claimed first, then the
+    oldest), and each claim moves its campaign to the back: fair across campaigns, and
+    oldest first among equals. Concurrent callers may pick the same campaign; its row lock
+    serialises them and each gets different recipients.
+    """
+    worker = _check_claim(limit, worker_id)
+    if not kinds or any(FAMILY[k] is not Family.MESSAGE for k in kinds):
+        raise invalid("kinds", "kinds are one or more of EMAIL, SMS, WEB_PUSH, MOBILE_PUSH")
+    statuses = [s for s in Status if s in WORK[Work.CLAIM]]
+    turn = (
+        select(Communication)
+        .where(
+            col(Communication.kind).in_(list(kinds)),
+            col(Communication.status).in_(statuses),
+            (col(Communication.pending_count) > 0) | (col(Communication.handed_off_count) > 0),
+        )
+        .order_by(col(Communication.claimed_at).asc().nulls_first(), col(Communication.id))
+        .limit(CANDIDATES)
+    )
+    async with store.sessions() as session:
+        candidates = list(await session.exec(turn))
+    for row in candidates:
+        with suppress(Refused):  # stopped or failed since it was listed
+            claimed = await _claim(store, row, limit, worker, lease, actor)
+            if claimed:
+                return claimed
+    return []
+
+
+def _check_claim(limit: int, worker_id: str) -> str:
     if not 1 <= limit <= CLAIM_MAX:
         raise invalid("limit", f"limit must be between 1 and {CLAIM_MAX}")
     worker = worker_id.strip()
     if not worker or len(worker) > ID_MAX:
         raise invalid("workerId", f"workerId is 1 to {ID_MAX} characters")
-    row = await _message(store, communication_id)
+    return worker
+
+
+async def _claim(
+    store: Store, row: Communication, limit: int, worker: str, lease: timedelta, actor: str
+) -> list[Claimed]:
     now = utcnow()
     until = now + lease
+    lease_id = uuid.uuid4().hex
     async with store.sessions() as session:
-        await _lock(session, row, Work.CLAIM, "recipients are claimed", progress_at=now)
+        await _lock(
+            session, row, Work.CLAIM, "recipients are claimed", progress_at=now, claimed_at=now
+        )
         await _requeue(session, row.id or 0, now)
         pick = (
             select(Recipient.position)
@@ -152,10 +242,17 @@ async def claim(
                     col(Recipient.position).in_(positions),
                     col(Recipient.state) == Delivery.PENDING,
                 )
-                .values(state=Delivery.HANDED_OFF, worker_id=worker, lease_until=until)
-                .returning(col(Recipient.profile_id))
+                .values(
+                    state=Delivery.HANDED_OFF,
+                    worker_id=worker,
+                    lease_until=until,
+                    lease_id=lease_id,
+                )
+                .returning(col(Recipient.position), col(Recipient.profile_id))
             )
-            claimed = [Claimed(pid, until) for pid in result.scalars()]
+            claimed = [
+                Claimed(row.id or 0, pid, lease_id, until) for _, pid in sorted(result.all())
+            ]
             await _count(session, row.id or 0, pending=-len(claimed), handed_off=len(claimed))
         drained = await _drained(session, row.id or 0)
         await session.commit()
@@ -205,12 +302,131 @@ async def _requeue(session: AsyncSession, communication_id: int, now: datetime) 
             col(Recipient.state) == Delivery.HANDED_OFF,
             col(Recipient.lease_until) < now,
         )
+        # the lease id stays: until the next claim supersedes it, its late report still counts
         .values(state=Delivery.PENDING, worker_id=None, lease_until=None)
     )
     moved = int(result.rowcount)
     if moved:
         await _count(session, communication_id, pending=moved, handed_off=-moved)
     return moved
+
+
+async def renew(
+    store: Store, communication_id: int | None, items: Sequence[Leased], *, lease: timedelta
+) -> list[Outcome]:
+    """A heartbeat: the recipients these leases still hold stay with them for `lease` more."""
+    row = await _message(store, communication_id)
+    until = utcnow() + lease
+    async with store.sessions() as session:
+        await _lock(session, row, Work.CLAIM, "leases are renewed")
+        outcomes, held = await _holding(session, row.id or 0, items)
+        if held:
+            await session.exec(
+                update(Recipient)
+                .where(
+                    col(Recipient.communication_id) == row.id,
+                    col(Recipient.profile_id).in_(held),
+                )
+                .values(lease_until=until)
+            )
+        await session.commit()
+    return [Outcome(o.recipient_id, True, lease_until=until) if o.applied else o for o in outcomes]
+
+
+async def release(
+    store: Store, communication_id: int | None, items: Sequence[Leased]
+) -> list[Outcome]:
+    """Give held recipients back to PENDING (a deferral): the next claim hands them out."""
+    row = await _message(store, communication_id)
+    async with store.sessions() as session:
+        await _lock(session, row, Work.CLAIM, "recipients are released", progress_at=utcnow())
+        outcomes, held = await _holding(session, row.id or 0, items)
+        if held:
+            await session.exec(
+                update(Recipient)
+                .where(
+                    col(Recipient.communication_id) == row.id,
+                    col(Recipient.profile_id).in_(held),
+                )
+                .values(state=Delivery.PENDING, worker_id=None, lease_until=None)
+            )
+            await _count(session, row.id or 0, pending=len(held), handed_off=-len(held))
+        await session.commit()
+    if held:
+        await store.feed.publish(Touch(row.id or 0))
+    return outcomes
+
+
+async def _holding(
+    session: AsyncSession, communication_id: int, items: Sequence[Leased]
+) -> tuple[list[Outcome], list[str]]:
+    """Per item, whether its lease holds the recipient now; and those it holds, once each."""
+    if len(items) > REPORT_MAX:
+        raise invalid("recipients", f"at most {REPORT_MAX} recipients per call")
+    found = await _rows(session, communication_id, [i.recipient_id for i in items])
+    outcomes: list[Outcome] = []
+    held: dict[str, None] = {}
+    for item in items:
+        current = found.get(item.recipient_id)
+        refusal = _lease_refusal(item.lease_id, current)
+        if refusal is None and current is not None and current.state != Delivery.HANDED_OFF:
+            refusal = (ItemCode.LEASE_ENDED, f"the lease no longer holds it: it is {current.state}")
+        if refusal is not None:
+            outcomes.append(Outcome(item.recipient_id, False, *refusal))
+            continue
+        held.setdefault(item.recipient_id, None)
+        outcomes.append(Outcome(item.recipient_id, True))
+    return outcomes, list(held)
+
+
+async def held(store: Store, lease_ids: Sequence[str]) -> list[Claimed]:
+    """What these leases still hold (HANDED_OFF), for a worker recovering after a restart."""
+    if len(lease_ids) > LEASES_MAX:
+        raise invalid("leaseIds", f"at most {LEASES_MAX} lease ids per call")
+    statement = (
+        select(Recipient)
+        .where(
+            col(Recipient.lease_id).in_(list(lease_ids)),
+            col(Recipient.state) == Delivery.HANDED_OFF,
+        )
+        .order_by(col(Recipient.communication_id), col(Recipient.position))
+    )
+    async with store.sessions() as session:
+        found = list(await session.exec(statement))
+    return [
+        Claimed(r.communication_id, r.profile_id, r.lease_id or "", r.lease_until or utcnow())
+        for r in found
+    ]
+
+
+async def _rows(
+    session: AsyncSession, communication_id: int, recipient_ids: Sequence[str]
+) -> dict[str, _Held]:
+    ids = list(dict.fromkeys(recipient_ids))
+    found: dict[str, _Held] = {}
+    for chunk in range(0, len(ids), 500):
+        rows = await session.exec(
+            select(Recipient.profile_id, Recipient.state, Recipient.lease_id).where(
+                col(Recipient.communication_id) == communication_id,
+                col(Recipient.profile_id).in_(ids[chunk : chunk + 500]),
+            )
+        )
+        found.update({pid: _Held(state, lease) for pid, state, lease in rows.all()})
+    return found
+
+
+def _lease_refusal(lease_id: str, current: _Held | None) -> tuple[ItemCode, str] | None:
+    """Fencing: only the lease that holds a recipient now may act for it."""
+    if current is None:
+        return (ItemCode.UNKNOWN_RECIPIENT, "not in this campaign's audience")
+    if current.lease_id is None:
+        return (ItemCode.NOT_CLAIMED, "never handed to a worker; claim it first")
+    if current.lease_id != lease_id:
+        return (
+            ItemCode.STALE_LEASE,
+            "another lease holds it (this one expired and it was claimed again)",
+        )
+    return None
 
 
 async def report(
@@ -224,20 +440,12 @@ async def report(
     outcomes: list[Outcome] = []
     async with store.sessions() as session:
         await _lock(session, row, Work.REPORT, "deliveries are reported", progress_at=utcnow())
-        ids = list({r.recipient_id for r in results})
-        states: dict[str, str] = {}
-        for chunk in range(0, len(ids), 500):
-            found = await session.exec(
-                select(Recipient.profile_id, Recipient.state).where(
-                    col(Recipient.communication_id) == row.id,
-                    col(Recipient.profile_id).in_(ids[chunk : chunk + 500]),
-                )
-            )
-            states.update(dict(found.all()))
+        found = await _rows(session, row.id or 0, [r.recipient_id for r in results])
+        states = {pid: held.state for pid, held in found.items()}
         changes: list[Report] = []
         moved_from: dict[str, int] = {}
         for item in results:
-            refusal = _refusal(item, states.get(item.recipient_id))
+            refusal = _refusal(item, found.get(item.recipient_id), states.get(item.recipient_id))
             if refusal is not None:
                 outcomes.append(Outcome(item.recipient_id, False, *refusal))
                 continue
@@ -269,15 +477,19 @@ async def report(
     return await get(store, communication_id), outcomes
 
 
-def _refusal(item: Report, state: str | None) -> tuple[str, str] | None:
-    if state is None:
-        return ("UNKNOWN_RECIPIENT", "not in this campaign's audience")
+def _refusal(item: Report, held: _Held | None, state: str | None) -> tuple[ItemCode, str] | None:
+    if held is None:
+        return (ItemCode.UNKNOWN_RECIPIENT, "not in this campaign's audience")
+    if item.outcome not in FINAL:
+        return (ItemCode.INVALID_INPUT, "a report's outcome is SENT or NOT_SENT")
     if item.at.tzinfo is None:
-        return (ErrorCode.INVALID_INPUT.value, "at needs a UTC offset")
+        return (ItemCode.INVALID_INPUT, "at needs a UTC offset")
     if item.info is not None and len(item.info) > INFO_MAX:
-        return (ErrorCode.INVALID_INPUT.value, f"info is longer than {INFO_MAX} characters")
+        return (ItemCode.INVALID_INPUT, f"info is longer than {INFO_MAX} characters")
+    if refusal := _lease_refusal(item.lease_id, held):
+        return refusal
     if state in FINAL and state != item.outcome:
-        return ("CONFLICTING_OUTCOME", f"already {state}; a final outcome never changes")
+        return (ItemCode.CONFLICTING_OUTCOME, f"already {state}; a final outcome never changes")
     return None
 
 
@@ -338,7 +550,7 @@ async def record_display(
         else Outcome(
             e.recipient_id,
             False,
-            ErrorCode.INVALID_INPUT.value,
+            ItemCode.INVALID_INPUT,
             "recipientId must be 1 to 200 characters and at needs a UTC offset",
         )
         for e in events
@@ -363,8 +575,9 @@ async def record_display(
             await session.rollback()
             current = await get(store, communication_id)
             reason = f"statistics are not collected while {current.status}"
+            refused = ItemCode.NOT_COLLECTED
             return current, [
-                o if not o.applied else Outcome(o.recipient_id, False, "NOT_COLLECTED", reason)
+                o if not o.applied else Outcome(o.recipient_id, False, refused, reason)
                 for o in outcomes
             ]
         await session.exec(

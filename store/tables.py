@@ -68,6 +68,7 @@ class Communication(SQLModel, table=True):
     shown_count: int = 0
     clicked_count: int = 0
     progress_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # claimNext's turns
     status_reason: str | None = None
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -101,6 +102,7 @@ class Recipient(SQLModel, table=True):
     __table_args__ = (
         Index("ix_recipient_state", "communication_id", "state", "position"),
         Index("ix_recipient_profile", "communication_id", "profile_id", unique=True),
+        Index("ix_recipient_lease", "lease_id"),
     )
 
     communication_id: int = Field(foreign_key="communication.id", primary_key=True)
@@ -109,6 +111,8 @@ class Recipient(SQLModel, table=True):
     state: str  # PENDING, HANDED_OFF, SENT, NOT_SENT
     worker_id: str | None = None
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # the last claim's lease: kept after a requeue or a final outcome, replaced by a new claim
+    lease_id: str | None = None
 
 
 class DeliveryEvent(SQLModel, table=True):

@@ -82,12 +82,29 @@ async def report(
     recipients: list[str],
     outcome: Delivery = Delivery.SENT,
     info: str | None = None,
+    lease: str | None = None,
 ) -> list[deliveries.Outcome]:
+    """Report as the worker holding each recipient's lease (or `lease`, when given)."""
     at = utcnow()
+    held = await leases(store, row)
     _, outcomes = await deliveries.report(
-        store, row.id, [Report(r, outcome, info, at) for r in recipients], actor=WORKER
+        store,
+        row.id,
+        [Report(r, lease or held.get(r) or "", outcome, info, at) for r in recipients],
+        actor=WORKER,
     )
     return outcomes
+
+
+async def leases(store: Store, row: Communication) -> dict[str, str | None]:
+    """The lease id each recipient last had, by profile id."""
+    async with store.sessions() as session:
+        found = await session.exec(
+            select(Recipient.profile_id, Recipient.lease_id).where(
+                col(Recipient.communication_id) == row.id
+            )
+        )
+        return dict(found.all())
 
 
 async def fresh(store: Store, row: Communication) -> Communication:
@@ -285,11 +302,12 @@ async def test_late_sent_after_a_stop_is_refused(store: Store) -> None:
     out = await claim(store, row, 3)
     await changes.stop(store, row.id, actor=ACTOR, reason="wrong list")
     seen = await snapshot(store, row)
+    held = await leases(store, row)
 
     _, outcomes = await deliveries.report(
         store,
         row.id,
-        [Report(r, Delivery.SENT, None, utcnow()) for r in out],
+        [Report(r, held[r] or "", Delivery.SENT, None, utcnow()) for r in out],
         actor=WORKER,
     )
 
@@ -327,11 +345,12 @@ async def test_contradiction_within_one_report_is_refused(store: Store) -> None:
     row = await sending(store, ids(3))
     (a,) = await claim(store, row, 1)
     now = utcnow()
+    lease = (await leases(store, row))[a] or ""
 
     _, outcomes = await deliveries.report(
         store,
         row.id,
-        [Report(a, Delivery.SENT, None, now), Report(a, Delivery.NOT_SENT, "bounce", now)],
+        [Report(a, lease, Delivery.SENT, None, now), Report(a, lease, Delivery.NOT_SENT, "x", now)],
         actor=WORKER,
     )
 
@@ -346,8 +365,9 @@ async def test_reports_are_idempotent(store: Store) -> None:
     row = await sending(store, ids(6))
     out = await claim(store, row, 4)
     at = utcnow()
-    results = [Report(r, Delivery.SENT, None, at) for r in out[:3]] + [
-        Report(out[3], Delivery.NOT_SENT, "bounced", at)
+    held = await leases(store, row)
+    results = [Report(r, held[r] or "", Delivery.SENT, None, at) for r in out[:3]] + [
+        Report(out[3], held[out[3]] or "", Delivery.NOT_SENT, "bounced", at)
     ]
     _, first = await deliveries.report(store, row.id, results, actor=WORKER)
     assert all(o.applied for o in first)
@@ -559,16 +579,35 @@ async def test_a_stop_after_finished_makes_the_requeued_rest_not_sent(store: Sto
     await assert_one_final_event_each(store, row)
 
 
-async def test_reporting_the_last_pending_finishes_the_campaign(store: Store) -> None:
-    """An outcome reported for a never-claimed recipient also drains the queue."""
+async def test_a_report_for_a_never_claimed_recipient_is_refused(store: Store) -> None:
+    """A recipient no worker ever held cannot be reported: NOT_CLAIMED, nothing changes."""
     row = await sending(store, ids(2))
-    (a,) = await claim(store, row, 1)
+    await claim(store, row, 1)
+    seen = await snapshot(store, row)
 
-    await report(store, row, ["profile-002"], Delivery.NOT_SENT, info="unsubscribed")
+    outcomes = await report(store, row, ["profile-002"], Delivery.NOT_SENT, lease="made-up")
 
+    assert [(o.applied, o.code) for o in outcomes] == [(False, "NOT_CLAIMED")]
+    assert await snapshot(store, row) == seen
+
+
+async def test_a_late_report_of_a_requeued_recipient_is_applied(store: Store) -> None:
+    """A lease that expired, its recipient back to PENDING and not yet claimed again, still
+    reports it: nobody else holds it, and the message did go out."""
+    row = await sending(store, ids(3))
+    await claim(store, row, 1)
+    claimed = await deliveries.claim(
+        store, row.id, limit=1, worker_id="slow", lease=timedelta(milliseconds=1), actor="slow"
+    )
+    await wait_past(claimed[0].lease_until)
+    assert await deliveries.requeue_expired(store) == 1
+
+    outcomes = await report(store, row, ["profile-002"], lease=claimed[0].lease_id)
+
+    assert [(o.applied, o.code) for o in outcomes] == [(True, None)]
     now = await assert_counters_add_up(store, row)
-    assert now.status == Status.FINISHED
-    assert (await states(store, row)) == {a: Delivery.HANDED_OFF, "profile-002": "NOT_SENT"}
+    assert (now.status, now.pending_count, now.sent_count) == (Status.SENDING, 1, 1)
+    assert (await states(store, row))["profile-002"] == Delivery.SENT
 
 
 @pytest.mark.parametrize(
@@ -985,7 +1024,7 @@ async def test_reports_over_the_cap_are_refused_whole(store: Store) -> None:
 
     with pytest.raises(Refused) as refused:
         await deliveries.report(
-            store, row.id, [Report(out[0], Delivery.SENT, None, at)] * 1_001, actor=WORKER
+            store, row.id, [Report(out[0], "lease", Delivery.SENT, None, at)] * 1_001, actor=WORKER
         )
 
     assert (refused.value.code, refused.value.field) == (ErrorCode.INVALID_INPUT, ["results"])
