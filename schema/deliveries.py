@@ -13,9 +13,9 @@ from schema.enums import CommunicationKind, CommunicationStatus
 from schema.subscriptions import watch
 from schema.types import Communication, UserError, to_graphql, to_graphql_error
 from store import communications, deliveries
-from store.audience import Delivery
+from store.audience import After, Delivery, Failure
 from store.content import has_audience
-from store.deliveries import Display, ItemCode, Leased, Outcome
+from store.deliveries import Display, EventOutcome, ItemCode, Leased, Outcome, ProviderEvent
 from store.errors import Refused, invalid
 from store.lifecycle import Kind, Status
 from store.tables import Communication as Row
@@ -26,6 +26,16 @@ EVENTS_MAX = 100
 LEASE_MAX = 3_600
 
 DisplayEventType = Annotated[Display, strawberry.enum(name="DisplayEventType")]
+FailureClass = Annotated[
+    Failure, strawberry.enum(name="FailureClass", description="Why a message was not sent.")
+]
+ProviderEventType = Annotated[
+    After,
+    strawberry.enum(
+        name="ProviderEventType",
+        description="A provider's event after a send; it never changes the outcome SENT.",
+    ),
+]
 ItemErrorCode = Annotated[
     ItemCode,
     strawberry.enum(
@@ -109,12 +119,65 @@ class DeliveryResultInput:
     recipient_id: str
     lease_id: strawberry.ID = strawberry.field(description="The lease the claim gave.")
     outcome: ReportedOutcome
-    info: str | None = strawberry.field(default=None, description="The provider's error, say.")
-    at: datetime | None = strawberry.field(default=None, description="Defaults to now.")
+    info: str | None = strawberry.field(
+        default=None, description="Free text: the provider's failure message, say."
+    )
+    at: datetime | None = strawberry.field(
+        default=None, description="The time at the provider; defaults to now."
+    )
+    provider_message_id: str | None = strawberry.field(
+        default=None, description="The provider's id for the message: its webhooks name it."
+    )
+    failure_class: FailureClass | None = strawberry.field(
+        default=None, description="NOT_SENT only: why, as providers class it."
+    )
+    failure_code: str | None = strawberry.field(
+        default=None, description="NOT_SENT only: the provider's own code, e.g. 550 5.1.1."
+    )
+
+
+@strawberry.input(description="An event after the send, from a provider's webhook.")
+class ProviderEventInput:
+    event_id: str = strawberry.field(description="The provider's event id: repeats are ignored.")
+    provider_message_id: str
+    type: ProviderEventType
+    at: datetime | None = strawberry.field(
+        default=None, description="The time at the provider; defaults to now."
+    )
+    info: str | None = None
+
+
+@strawberry.type
+class ProviderEventResult:
+    event_id: str
+    applied: bool = strawberry.field(description="False for a repeat or a refusal.")
+    code: ItemErrorCode | None
+    message: str | None
+    communication_id: strawberry.ID | None
+    recipient_id: str | None
+
+    @classmethod
+    def of(cls, outcome: EventOutcome) -> Self:
+        cid = outcome.communication_id
+        return cls(
+            event_id=outcome.event_id,
+            applied=outcome.applied,
+            code=outcome.code,
+            message=outcome.message,
+            communication_id=None if cid is None else ids.communication_id(cid),
+            recipient_id=outcome.recipient_id,
+        )
+
+
+@strawberry.type
+class ProviderEventsPayload:
+    results: list[ProviderEventResult]
+    user_errors: list[UserError]
 
 
 @strawberry.input
 class DisplayEventInput:
+    event_id: str = strawberry.field(description="Unique per event: a retried one is ignored.")
     recipient_id: str
     type: DisplayEventType
     at: datetime | None = None
@@ -126,7 +189,9 @@ class DeliveryEventFilter:
     recipient_id: str | None = None
 
 
-@strawberry.type(description="A recipient's final outcome or a display event.")
+@strawberry.type(
+    description="A recipient's final outcome, a provider's event after it, or a display event."
+)
 class DeliveryEvent:
     cursor: str
     communication_id: strawberry.ID
@@ -134,6 +199,10 @@ class DeliveryEvent:
     name: str
     at: datetime
     info: str | None
+    event_id: str | None
+    provider_message_id: str | None
+    failure_class: FailureClass | None
+    failure_code: str | None
 
     @classmethod
     def of(cls, row: EventRow) -> Self:
@@ -145,6 +214,10 @@ class DeliveryEvent:
             name=row.name,
             at=row.at,
             info=row.info,
+            event_id=row.event_id,
+            provider_message_id=row.provider_message_id,
+            failure_class=None if row.failure_class is None else Failure(row.failure_class),
+            failure_code=row.failure_code,
         )
 
 
@@ -172,6 +245,13 @@ class SendingProgress:
     not_sent_count: int
     progress: float
     last_progress_at: datetime | None
+    delivered_count: int
+    deferred_count: int
+    opened_count: int
+    clicked_count: int
+    bounced_count: int
+    complained_count: int
+    unsubscribed_count: int
 
     @classmethod
     def of(cls, row: Row) -> Self:
@@ -186,6 +266,7 @@ class SendingProgress:
             not_sent_count=row.not_sent_count,
             progress=1.0 if size == 0 else (size - row.pending_count) / size,
             last_progress_at=row.progress_at,
+            **deliveries.after_counts(row),
         )
 
 
@@ -341,13 +422,36 @@ class DeliveryMutation:
         )
 
     @strawberry.mutation(
+        description="Events after the send from a provider's webhook (delivered, opened, "
+        "clicked, bounced, complained, unsubscribed, deferred), matched to recipients by "
+        "provider message id, across campaigns. Each counts once per event id into the "
+        "campaign's counters and never changes SENT or NOT_SENT."
+    )
+    async def record_provider_events(
+        self, info: Info, events: list[ProviderEventInput]
+    ) -> ProviderEventsPayload:
+        items = [
+            ProviderEvent(e.event_id, e.provider_message_id, e.type, _when(e.at), e.info)
+            for e in events
+        ]
+        try:
+            outcomes = await deliveries.record_provider_events(info.context.store, items)
+        except Refused as refused:
+            return ProviderEventsPayload(results=[], user_errors=[UserError.from_refusal(refused)])
+        return ProviderEventsPayload(
+            results=[ProviderEventResult.of(o) for o in outcomes], user_errors=[]
+        )
+
+    @strawberry.mutation(
         description="Displays and clicks of dynamic content, in-app messages and screen views; "
         "counted only while ACTIVE (statistics are not collected while paused)."
     )
     async def record_display_events(
         self, info: Info, id: strawberry.ID, events: list[DisplayEventInput]
     ) -> ResultsPayload:
-        items = [deliveries.DisplayEvent(e.recipient_id, e.type, _when(e.at)) for e in events]
+        items = [
+            deliveries.DisplayEvent(e.recipient_id, e.type, _when(e.at), e.event_id) for e in events
+        ]
         try:
             row, outcomes = await deliveries.record_display(
                 info.context.store, ids.communication_pk(id), items
@@ -368,6 +472,9 @@ def _report(given: DeliveryResultInput) -> deliveries.Report:
         Delivery(given.outcome.value),
         given.info,
         _when(given.at),
+        provider_message_id=given.provider_message_id,
+        failure=given.failure_class,
+        failure_code=given.failure_code,
     )
 
 

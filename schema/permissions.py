@@ -73,6 +73,7 @@ REQUIRED: dict[OperationType, dict[str, ApiRole]] = {
         "renewLeases": S,
         "releaseRecipients": S,
         "reportDeliveries": S,
+        "recordProviderEvents": S,
         "recordDisplayEvents": S,
         "failCommunication": S,
         "createApiToken": A,

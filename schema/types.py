@@ -135,6 +135,13 @@ class MessageCampaign(CommunicationBase):
     last_progress_at: datetime | None = strawberry.field(
         description="When a recipient was last claimed or reported."
     )
+    delivered_count: int = strawberry.field(description="Delivered events from providers.")
+    deferred_count: int = strawberry.field(description="Deferred events (delivery retried).")
+    opened_count: int = strawberry.field(description="Opened events.")
+    clicked_count: int = strawberry.field(description="Clicked events.")
+    bounced_count: int = strawberry.field(description="Bounced events after a send.")
+    complained_count: int = strawberry.field(description="Spam complaints.")
+    unsubscribed_count: int = strawberry.field(description="Unsubscribed events.")
 
     @strawberry.field(
         description="Recipients wait for workers (SENDING, or FINISHED with some PENDING "
@@ -154,6 +161,7 @@ class MessageCampaign(CommunicationBase):
             "not_sent_count": row.not_sent_count,
             "progress": 1.0 if size == 0 else (size - row.pending_count) / size,
             "last_progress_at": row.progress_at,
+            **deliveries.after_counts(row),
         }
 
 

@@ -9,6 +9,7 @@ counters on the row move in the same transaction as the recipients.
 """
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -16,12 +17,22 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store import Store, audience, changes
-from store.audience import ID_MAX, NOT_SENT_EVENT, SENT_EVENT, Delivery
+from store.audience import (
+    AFTER_EVENT,
+    ID_MAX,
+    NOT_SENT_EVENT,
+    SENT_EVENT,
+    After,
+    Delivery,
+    Failure,
+)
 from store.communications import get
 from store.errors import ErrorCode, Refused, invalid
 from store.feed import Touch
@@ -49,7 +60,22 @@ class ItemCode(StrEnum):
     LEASE_ENDED = "LEASE_ENDED"
     CONFLICTING_OUTCOME = "CONFLICTING_OUTCOME"
     NOT_COLLECTED = "NOT_COLLECTED"
+    UNKNOWN_MESSAGE = "UNKNOWN_MESSAGE"
+    AMBIGUOUS_MESSAGE = "AMBIGUOUS_MESSAGE"
+    OUTCOME_NOT_SENT = "OUTCOME_NOT_SENT"
     INVALID_INPUT = "INVALID_INPUT"
+
+
+# each event after a send counts into one counter on the communication
+AFTER_COUNTER: dict[After, str] = {
+    After.DELIVERED: "delivered_count",
+    After.DEFERRED: "deferred_count",
+    After.OPENED: "opened_count",
+    After.CLICKED: "clicked_count",
+    After.BOUNCED: "bounced_count",
+    After.COMPLAINED: "complained_count",
+    After.UNSUBSCRIBED: "unsubscribed_count",
+}
 
 
 UNFINISHED = (Delivery.PENDING, Delivery.HANDED_OFF)
@@ -98,8 +124,32 @@ class Report:
     recipient_id: str
     lease_id: str  # the claim's; a superseded or made-up one is refused (fencing)
     outcome: Delivery
-    info: str | None
+    info: str | None  # the failure's text, say
+    at: datetime  # the time at the provider
+    provider_message_id: str | None = None
+    failure: Failure | None = None  # NOT_SENT only
+    failure_code: str | None = None  # the provider's own, e.g. "550 5.1.1"
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """An event after the send, from a provider's webhook, matched by its message id."""
+
+    event_id: str
+    provider_message_id: str
+    type: After
     at: datetime
+    info: str | None = None
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    event_id: str
+    applied: bool
+    code: ItemCode | None = None
+    message: str | None = None
+    communication_id: int | None = None
+    recipient_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +165,7 @@ class DisplayEvent:
     recipient_id: str
     type: Display
     at: datetime
+    event_id: str  # a repeated id is not counted again
 
 
 async def add_recipients(
@@ -202,11 +253,16 @@ async def claim_next(
     return []
 
 
+def storable(*values: str | None) -> bool:
+    """Text a database keeps: PostgreSQL refuses NUL characters in any string."""
+    return all(v is None or "\x00" not in v for v in values)
+
+
 def _check_claim(limit: int, worker_id: str) -> str:
     if not 1 <= limit <= CLAIM_MAX:
         raise invalid("limit", f"limit must be between 1 and {CLAIM_MAX}")
     worker = worker_id.strip()
-    if not worker or len(worker) > ID_MAX:
+    if not worker or len(worker) > ID_MAX or not storable(worker):
         raise invalid("workerId", f"workerId is 1 to {ID_MAX} characters")
     return worker
 
@@ -386,7 +442,7 @@ async def held(store: Store, lease_ids: Sequence[str]) -> list[Claimed]:
     statement = (
         select(Recipient)
         .where(
-            col(Recipient.lease_id).in_(list(lease_ids)),
+            col(Recipient.lease_id).in_([i for i in lease_ids if storable(i)]),
             col(Recipient.state) == Delivery.HANDED_OFF,
         )
         .order_by(col(Recipient.communication_id), col(Recipient.position))
@@ -402,7 +458,7 @@ async def held(store: Store, lease_ids: Sequence[str]) -> list[Claimed]:
 async def _rows(
     session: AsyncSession, communication_id: int, recipient_ids: Sequence[str]
 ) -> dict[str, _Held]:
-    ids = list(dict.fromkeys(recipient_ids))
+    ids = [i for i in dict.fromkeys(recipient_ids) if storable(i)]  # others are in no audience
     found: dict[str, _Held] = {}
     for chunk in range(0, len(ids), 500):
         rows = await session.exec(
@@ -486,6 +542,13 @@ def _refusal(item: Report, held: _Held | None, state: str | None) -> tuple[ItemC
         return (ItemCode.INVALID_INPUT, "at needs a UTC offset")
     if item.info is not None and len(item.info) > INFO_MAX:
         return (ItemCode.INVALID_INPUT, f"info is longer than {INFO_MAX} characters")
+    if not storable(item.info, item.provider_message_id, item.failure_code):
+        return (ItemCode.INVALID_INPUT, "text may not contain NUL characters")
+    for value in (item.provider_message_id, item.failure_code):
+        if value is not None and not 1 <= len(value) <= ID_MAX:
+            return (ItemCode.INVALID_INPUT, f"provider ids and codes are 1 to {ID_MAX} characters")
+    if (item.failure or item.failure_code) and item.outcome is not Delivery.NOT_SENT:
+        return (ItemCode.INVALID_INPUT, "a failure class or code goes with NOT_SENT only")
     if refusal := _lease_refusal(item.lease_id, held):
         return refusal
     if state in FINAL and state != item.outcome:
@@ -509,6 +572,18 @@ async def _finalise(
             )
             .values(state=outcome, worker_id=None, lease_until=None)
         )
+    named = [i for i in items if i.provider_message_id is not None]
+    if named:
+        await (await session.connection()).execute(
+            text(
+                "UPDATE recipient SET provider_message_id = :pmid "
+                "WHERE communication_id = :cid AND profile_id = :rid"
+            ),
+            [
+                {"pmid": i.provider_message_id, "cid": communication_id, "rid": i.recipient_id}
+                for i in named
+            ],
+        )
     await session.exec(
         insert(DeliveryEvent),
         params=[
@@ -518,9 +593,150 @@ async def _finalise(
                 "name": (SENT_EVENT if i.outcome is Delivery.SENT else NOT_SENT_EVENT)[kind],
                 "at": i.at,
                 "info": i.info,
+                "event_id": None,
+                "provider_message_id": i.provider_message_id,
+                "failure_class": i.failure,
+                "failure_code": i.failure_code,
             }
             for i in items
         ],
+    )
+
+
+# Events after the send, from providers' webhooks
+
+
+async def record_provider_events(
+    store: Store, events: Sequence[ProviderEvent]
+) -> list[EventOutcome]:
+    """Record each event against the SENT recipient its provider message id names, once per
+    event id, and count it into the campaign's counter for its type in the same transaction.
+    The outcome SENT never changes."""
+    if len(events) > REPORT_MAX:
+        raise invalid("events", f"at most {REPORT_MAX} events per call")
+    results: list[EventOutcome | None] = []
+    wanted: list[tuple[int, int, str, str, ProviderEvent]] = []  # (index, cid, pid, name, e)
+    async with store.sessions() as session:
+        matches = await _by_provider_id(session, [e.provider_message_id for e in events])
+        seen: set[tuple[int, str]] = set()
+        for e in events:
+            found = matches.get(e.provider_message_id, [])
+            refusal = _event_refusal(e, found)
+            if refusal is not None:
+                results.append(EventOutcome(e.event_id, False, *refusal))
+                continue
+            ((cid, pid, _, kind),) = found
+            if (cid, e.event_id) in seen:
+                results.append(EventOutcome(e.event_id, False, None, "already recorded", cid, pid))
+                continue
+            seen.add((cid, e.event_id))
+            wanted.append((len(results), cid, pid, AFTER_EVENT[kind][e.type], e))
+            results.append(None)
+        rows = [
+            {
+                "communication_id": cid,
+                "recipient_id": pid,
+                "name": name,
+                "at": e.at,
+                "info": e.info,
+                "event_id": e.event_id,
+                "provider_message_id": e.provider_message_id,
+            }
+            for _, cid, pid, name, e in wanted
+        ]
+        new = await _insert_new(session, rows)
+        counts: dict[int, Counter[After]] = {}
+        for index, cid, pid, _, e in wanted:
+            if (cid, e.event_id) in new:
+                counts.setdefault(cid, Counter())[e.type] += 1
+                results[index] = EventOutcome(e.event_id, True, None, None, cid, pid)
+            else:
+                results[index] = EventOutcome(e.event_id, False, None, "already recorded", cid, pid)
+        for cid in sorted(counts):  # one order for every caller: no deadlock between them
+            await _count_after(session, cid, counts[cid])
+        await session.commit()
+    for cid in sorted(counts):
+        await store.feed.publish(Touch(cid))
+    return [r for r in results if r is not None]
+
+
+def _event_refusal(
+    e: ProviderEvent, found: list[tuple[int, str, str, Kind]]
+) -> tuple[ItemCode, str] | None:
+    if not 1 <= len(e.event_id) <= ID_MAX or not 1 <= len(e.provider_message_id) <= ID_MAX:
+        return (ItemCode.INVALID_INPUT, f"eventId and providerMessageId are 1 to {ID_MAX} long")
+    if e.at.tzinfo is None:
+        return (ItemCode.INVALID_INPUT, "at needs a UTC offset")
+    if e.info is not None and len(e.info) > INFO_MAX:
+        return (ItemCode.INVALID_INPUT, f"info is longer than {INFO_MAX} characters")
+    if not storable(e.event_id, e.provider_message_id, e.info):
+        return (ItemCode.INVALID_INPUT, "text may not contain NUL characters")
+    if not found:
+        return (ItemCode.UNKNOWN_MESSAGE, "no reported recipient has this provider message id")
+    if len(found) > 1:
+        return (ItemCode.AMBIGUOUS_MESSAGE, "several recipients have this provider message id")
+    if found[0][2] != Delivery.SENT:
+        return (ItemCode.OUTCOME_NOT_SENT, "events follow a send; this recipient is NOT_SENT")
+    return None
+
+
+async def _by_provider_id(
+    session: AsyncSession, provider_ids: Sequence[str]
+) -> dict[str, list[tuple[int, str, str, Kind]]]:
+    """The recipients each provider message id names: (campaign, profile, state, kind)."""
+    ids = [i for i in dict.fromkeys(provider_ids) if storable(i)]
+    rows: list[tuple[str | None, int, str, str]] = []
+    for chunk in range(0, len(ids), 500):
+        found = await session.exec(
+            select(
+                Recipient.provider_message_id,
+                Recipient.communication_id,
+                Recipient.profile_id,
+                Recipient.state,
+            ).where(col(Recipient.provider_message_id).in_(ids[chunk : chunk + 500]))
+        )
+        rows += found.all()
+    campaigns = {cid for _, cid, _, _ in rows}
+    kinds = dict(
+        (
+            await session.exec(
+                select(Communication.id, Communication.kind).where(
+                    col(Communication.id).in_(campaigns)
+                )
+            )
+        ).all()
+    )
+    matches: dict[str, list[tuple[int, str, str, Kind]]] = {}
+    for pmid, cid, pid, state in rows:
+        matches.setdefault(pmid or "", []).append((cid, pid, state, Kind(kinds[cid])))
+    return matches
+
+
+async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> set[tuple[int, str]]:
+    """Insert events whose (communication, event id) is new; those it inserted."""
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    builder = pg_insert if postgres else sqlite_insert
+    inserted: set[tuple[int, str]] = set()
+    for start in range(0, len(rows), 500):
+        statement = (
+            builder(DeliveryEvent)
+            .values(rows[start : start + 500])
+            .on_conflict_do_nothing()
+            .returning(col(DeliveryEvent.communication_id), col(DeliveryEvent.event_id))
+        )
+        result = await session.exec(statement)
+        inserted.update((cid, eid) for cid, eid in result.all())
+    return inserted
+
+
+async def _count_after(
+    session: AsyncSession, communication_id: int, counts: Counter[After]
+) -> None:
+    values = {
+        AFTER_COUNTER[t]: getattr(Communication, AFTER_COUNTER[t]) + n for t, n in counts.items()
+    }
+    await session.exec(
+        update(Communication).where(col(Communication.id) == communication_id).values(**values)
     )
 
 
@@ -539,25 +755,20 @@ async def record_display(
             "id",
             f"{kind} has no display events; dynamic content, in-app messages and screen views do",
         )
-    good = [
-        e
-        for e in events
-        if e.at.tzinfo is not None and e.recipient_id.strip() and len(e.recipient_id) <= ID_MAX
-    ]
+    good = [e for e in events if _display_ok(e)]
     outcomes = [
         Outcome(e.recipient_id, True)
-        if e in good
+        if _display_ok(e)
         else Outcome(
             e.recipient_id,
             False,
             ItemCode.INVALID_INPUT,
-            "recipientId must be 1 to 200 characters and at needs a UTC offset",
+            f"recipientId and eventId must be 1 to {ID_MAX} characters, at needs a UTC offset",
         )
         for e in events
     ]
     if not good:
         return row, outcomes
-    shows = sum(1 for e in good if e.type is Display.SHOW)
     async with store.sessions() as session:
         counted = await session.exec(
             update(Communication)
@@ -565,11 +776,7 @@ async def record_display(
                 col(Communication.id) == row.id,
                 col(Communication.status).in_(WORK[Work.COLLECT]),
             )
-            .values(
-                shown_count=col(Communication.shown_count) + shows,
-                clicked_count=col(Communication.clicked_count) + len(good) - shows,
-                progress_at=utcnow(),
-            )
+            .values(progress_at=utcnow())
         )
         if counted.rowcount != 1:
             await session.rollback()
@@ -580,25 +787,63 @@ async def record_display(
                 o if not o.applied else Outcome(o.recipient_id, False, refused, reason)
                 for o in outcomes
             ]
-        await session.exec(
-            insert(DeliveryEvent),
-            params=[
+        firsts: dict[str, DisplayEvent] = {}  # a repeat within the call: the first counts
+        for e in good:
+            firsts.setdefault(e.event_id, e)
+        new = await _insert_new(
+            session,
+            [
                 {
                     "communication_id": row.id,
                     "recipient_id": e.recipient_id,
                     "name": DISPLAY_EVENT[kind][e.type],
                     "at": e.at,
                     "info": None,
+                    "event_id": e.event_id,
                 }
-                for e in good
+                for e in firsts.values()
             ],
+        )
+        counted_ids = {eid for _, eid in new}
+        shows = sum(
+            1 for e in firsts.values() if e.event_id in counted_ids and e.type is Display.SHOW
+        )
+        await session.exec(
+            update(Communication)
+            .where(col(Communication.id) == row.id)
+            .values(
+                shown_count=col(Communication.shown_count) + shows,
+                clicked_count=col(Communication.clicked_count) + len(counted_ids) - shows,
+            )
         )
         await session.commit()
     await store.feed.publish(Touch(row.id or 0))
+    applied: set[str] = set()
+    for n, e in enumerate(events):
+        if outcomes[n].applied:
+            if e.event_id in counted_ids and e.event_id not in applied:
+                applied.add(e.event_id)
+            else:
+                outcomes[n] = Outcome(e.recipient_id, False, None, "already recorded")
     return await get(store, communication_id), outcomes
 
 
+def _display_ok(e: DisplayEvent) -> bool:
+    return (
+        e.at.tzinfo is not None
+        and bool(e.recipient_id.strip())
+        and len(e.recipient_id) <= ID_MAX
+        and 1 <= len(e.event_id) <= ID_MAX
+        and storable(e.recipient_id, e.event_id)
+    )
+
+
 # Reads
+
+
+def after_counts(row: Communication) -> dict[str, int]:
+    """The counters of events after the send, by column name."""
+    return {column: getattr(row, column) for column in AFTER_COUNTER.values()}
 
 
 def stalled(row: Communication, now: datetime, after: timedelta) -> bool:

@@ -75,6 +75,7 @@ CALLS: dict[tuple[str, str], tuple[str, ApiRole]] = {
     ("Mutation", "renewLeases"): ('(communicationId: "bogus", recipients: [])', S),
     ("Mutation", "releaseRecipients"): ('(communicationId: "bogus", recipients: [])', S),
     ("Mutation", "recordDisplayEvents"): ('(id: "bogus", events: [])', S),
+    ("Mutation", "recordProviderEvents"): ("(events: [])", S),
     ("Mutation", "createApiToken"): ('(name: "made-in-matrix", role: VIEWER)', A),
     ("Mutation", "revokeApiToken"): ('(name: "nobody")', A),
     ("Subscription", "statusChanged"): ('(after: "bogus")', V),

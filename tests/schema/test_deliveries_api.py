@@ -608,9 +608,9 @@ async def test_display_events_count_while_active_only(gql: Run) -> None:
     id = created["id"]
     await gql(LAUNCH, id=id)
     events = [
-        {"recipientId": "a", "type": "SHOW"},
-        {"recipientId": "a", "type": "CLICK"},
-        {"recipientId": "b", "type": "SHOW"},
+        {"eventId": "e1", "recipientId": "a", "type": "SHOW"},
+        {"eventId": "e2", "recipientId": "a", "type": "CLICK"},
+        {"eventId": "e3", "recipientId": "b", "type": "SHOW"},
     ]
 
     active = (await gql(DISPLAY, id=id, events=events))["recordDisplayEvents"]
@@ -640,9 +640,9 @@ async def test_message_campaigns_take_no_display_events(gql: Run) -> None:
     """recordDisplayEvents on an email is refused as a whole."""
     id = await sending(gql, ["a"])
 
-    payload = (await gql(DISPLAY, id=id, events=[{"recipientId": "a", "type": "SHOW"}]))[
-        "recordDisplayEvents"
-    ]
+    payload = (
+        await gql(DISPLAY, id=id, events=[{"eventId": "e1", "recipientId": "a", "type": "SHOW"}])
+    )["recordDisplayEvents"]
 
     assert [e["code"] for e in payload["userErrors"]] == ["INVALID_INPUT"]
     assert await all_events(gql, id) == []
@@ -891,3 +891,123 @@ async def test_bad_claim_next_is_invalid_input(
 
     assert payload["recipients"] == []
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("INVALID_INPUT", [field])]
+
+
+# --- outcomes as providers report them ---------------------------------------------------------
+
+PROVIDER_EVENTS = """
+mutation($events: [ProviderEventInput!]!) {
+  recordProviderEvents(events: $events) {
+    results { eventId applied code message communicationId recipientId }
+    userErrors { code message field }
+  }
+}"""
+
+AFTER_COUNTERS = """
+query($id: ID!) {
+  communication(id: $id) {
+    ... on MessageCampaign {
+      sentCount notSentCount deliveredCount deferredCount openedCount clickedCount
+      bouncedCount complainedCount unsubscribedCount
+    }
+  }
+}"""
+
+PROVIDER_EVENT_LOG = """
+query($id: ID!) {
+  deliveryEvents(communicationId: $id, first: 100) {
+    edges { node { recipientId name at eventId providerMessageId failureClass failureCode info } }
+  }
+}"""
+
+
+async def test_a_worker_reports_provider_ids_then_webhook_events(gql: Run) -> None:
+    """Reports carry the provider's message id and failure; webhook events found by that id
+    count into the campaign's counters once per event id, and SENT stays SENT."""
+    id = await sending(gql, profiles(2))
+    a, b = await claim(gql, id, 2)
+    at = "2026-03-01T09:00:00+00:00"
+    await report(
+        gql,
+        id,
+        [
+            {"recipientId": a, "outcome": "SENT", "providerMessageId": "sg-1", "at": at},
+            {
+                "recipientId": b,
+                "outcome": "NOT_SENT",
+                "providerMessageId": "sg-2",
+                "failureClass": "INVALID_ADDRESS",
+                "failureCode": "550",
+                "info": "no such user",
+            },
+        ],
+    )
+    webhook = [
+        {"eventId": "e1", "providerMessageId": "sg-1", "type": "DELIVERED"},
+        {"eventId": "e2", "providerMessageId": "sg-1", "type": "OPENED", "at": at},
+        {"eventId": "e2", "providerMessageId": "sg-1", "type": "OPENED", "at": at},
+        {"eventId": "e3", "providerMessageId": "sg-2", "type": "OPENED"},
+        {"eventId": "e4", "providerMessageId": "nobody", "type": "CLICKED"},
+    ]
+
+    payload = (await gql(PROVIDER_EVENTS, events=webhook))["recordProviderEvents"]
+
+    assert [(r["applied"], r["code"], r["recipientId"]) for r in payload["results"]] == [
+        (True, None, a),
+        (True, None, a),
+        (False, None, a),
+        (False, "OUTCOME_NOT_SENT", None),
+        (False, "UNKNOWN_MESSAGE", None),
+    ]
+    assert payload["results"][0]["communicationId"] == id
+    counts = (await gql(AFTER_COUNTERS, id=id))["communication"]
+    assert counts == {
+        "sentCount": 1,
+        "notSentCount": 1,
+        "deliveredCount": 1,
+        "deferredCount": 0,
+        "openedCount": 1,
+        "clickedCount": 0,
+        "bouncedCount": 0,
+        "complainedCount": 0,
+        "unsubscribedCount": 0,
+    }
+    log = [e["node"] for e in (await gql(PROVIDER_EVENT_LOG, id=id))["deliveryEvents"]["edges"]]
+    assert [
+        (e["name"], e["eventId"], e["providerMessageId"], e["failureClass"], e["failureCode"])
+        for e in log
+    ] == [
+        ("message.send", None, "sg-1", None, None),
+        ("message.notSent", None, "sg-2", "INVALID_ADDRESS", "550"),
+        ("message.delivered", "e1", "sg-1", None, None),
+        ("message.opened", "e2", "sg-1", None, None),
+    ]
+    assert log[0]["at"] == log[3]["at"] == at
+
+
+async def test_sending_progress_pushes_the_event_counters(store: Store, gql: Run) -> None:
+    """sendingProgress carries the counters of events after the send as they arrive."""
+    id = await sending(gql, profiles(1))
+    (a,) = await claim(gql, id, 1)
+    await report(gql, id, [{"recipientId": a, "outcome": "SENT", "providerMessageId": "m"}])
+    subscription = await schema.subscribe(
+        "subscription($id: ID!) { sendingProgress(id: $id) { sentCount deliveredCount "
+        "clickedCount } }",
+        variable_values={"id": id},
+        context_value=Context(store=store, role=ApiRole.ADMIN),
+    )
+    assert not isinstance(subscription, ExecutionResult)
+
+    async def next_counts() -> dict[str, Any]:
+        async with asyncio.timeout(10):
+            result = await anext(subscription)
+        assert result.errors is None and result.data is not None
+        return dict(result.data["sendingProgress"])
+
+    try:
+        assert await next_counts() == {"sentCount": 1, "deliveredCount": 0, "clickedCount": 0}
+        webhook = [{"eventId": "d", "providerMessageId": "m", "type": "DELIVERED"}]
+        await gql(PROVIDER_EVENTS, events=webhook)
+        assert await next_counts() == {"sentCount": 1, "deliveredCount": 1, "clickedCount": 0}
+    finally:
+        await subscription.aclose()
