@@ -32,6 +32,7 @@ from tests.e2e.conftest import (
     Server,
     StartServer,
     bearer,
+    make_token,
     migrate_database,
     start_cluster,
 )
@@ -46,7 +47,19 @@ CREATE = """
 mutation($input: CreateEmailCampaignInput!) {
   createEmailCampaign(input: $input) { communication { ... on EmailCampaign { id } } }
 }"""
+CREATE_SMS = """
+mutation($input: CreateSmsCampaignInput!) {
+  createSmsCampaign(input: $input) { communication { ... on SmsCampaign { id } } }
+}"""
 LAUNCH = "mutation($id: ID!) { launchCommunication(id: $id) { userErrors { code } } }"
+READ_ANY = """
+query($id: ID!) {
+  communication(id: $id) {
+    ... on MessageCampaign { sentCount notSentCount deliveredCount }
+    ... on EmailCampaign { status }
+    ... on SmsCampaign { smsStatus: status }
+  }
+}"""
 READ = """
 query($id: ID!) {
   communication(id: $id) {
@@ -230,3 +243,73 @@ async def test_a_worker_killed_holding_the_last_batch_strands_nobody(
     # the stranded batch went to the rescuer under a new lease
     rescued = [line for line in rescuer.lines if line.startswith("claimed")]
     assert rescued[0].startswith(f"claimed {BATCH} of {id}")
+
+
+EVENTS = """
+query($id: ID!, $after: String) {
+  deliveryEvents(communicationId: $id, first: 100, after: $after) {
+    edges { node { recipientId name eventId providerMessageId failureClass failureCode info } }
+    hasNextPage endCursor
+  }
+}"""
+
+
+async def every_event(server: Server, token: str, id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        page = (await post(server, token, EVENTS, id=id, after=after))["deliveryEvents"]
+        found += [edge["node"] for edge in page["edges"]]
+        if not page["hasNextPage"]:
+            return found
+        after = page["endCursor"]
+
+
+async def test_the_sample_worker_runs_the_whole_loop(
+    start_server: StartServer, workers: list[WorkerProcess]
+) -> None:
+    """examples/worker.py against a live server with auth on: claimNext takes turns between
+    an email and an SMS campaign, reports carry provider ids and failure classes, and the
+    pretend webhook's events, sent twice, count once."""
+    server = await start_server(COMMPULSE_AUTH="on", COMMPULSE_SENDER="none")
+    planner = await make_token(server, "planner", ApiRole.EDITOR)
+    mailer = await make_token(server, "mailer", ApiRole.SENDER)
+    campaigns = []
+    for create, field_, extra in (
+        (CREATE, "createEmailCampaign", {"subject": "Hi"}),
+        (CREATE_SMS, "createSmsCampaign", {"text": "Hi"}),
+    ):
+        made = await post(
+            server, planner, create, input={"name": field_, "audienceSize": 15, **extra}
+        )
+        id = made[field_]["communication"]["id"]
+        assert (await post(server, planner, LAUNCH, id=id))["launchCommunication"] == {
+            "userErrors": []
+        }
+        campaigns.append(id)
+    email, sms = campaigns
+
+    worker = await run_worker(
+        workers, server, mailer, "--kinds", "EMAIL", "SMS", "--limit", "10", "--batches", "4"
+    )
+    assert await worker.finish() == 0, worker.lines
+
+    claims = [line.split()[1:] for line in worker.lines if line.startswith("claimed")]
+    assert claims == [["10", "of", email], ["10", "of", sms], ["5", "of", email], ["5", "of", sms]]
+    for id in campaigns:
+        final = (await post(server, planner, READ_ANY, id=id))["communication"]
+        assert final.get("status", final.get("smsStatus")) == "FINISHED"
+        assert final["sentCount"] + final["notSentCount"] == 15
+        assert final["notSentCount"] > 0  # the pretend provider bounces one in ten, or so
+        assert final["deliveredCount"] == final["sentCount"]
+        found = await every_event(server, planner, id)
+        outcomes = [e for e in found if e["name"].endswith((".send", ".notSent"))]
+        assert len(outcomes) == len({e["recipientId"] for e in outcomes}) == 15
+        for event in outcomes:
+            if event["name"].endswith(".notSent"):
+                assert (event["failureClass"], event["failureCode"]) == ("HARD_BOUNCE", "550 5.1.1")
+                assert event["info"] == "mailbox does not exist"
+            else:
+                assert event["providerMessageId"].startswith("pp-")
+        delivered = [e for e in found if e["name"].endswith(".delivered")]
+        assert len(delivered) == len({e["eventId"] for e in delivered}) == final["sentCount"]
