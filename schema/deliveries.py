@@ -9,13 +9,13 @@ import strawberry
 
 from schema import ids
 from schema.context import Info
-from schema.enums import CommunicationStatus
+from schema.enums import CommunicationKind, CommunicationStatus
 from schema.subscriptions import watch
 from schema.types import Communication, UserError, to_graphql, to_graphql_error
-from store import deliveries
-from store.audience import Delivery
+from store import communications, deliveries
+from store.audience import After, Delivery, Failure
 from store.content import has_audience
-from store.deliveries import Display, Outcome
+from store.deliveries import Display, EventOutcome, ItemCode, Leased, Outcome, ProviderEvent
 from store.errors import Refused, invalid
 from store.lifecycle import Kind, Status
 from store.tables import Communication as Row
@@ -25,16 +25,32 @@ from store.tables import utcnow
 EVENTS_MAX = 100
 LEASE_MAX = 3_600
 
-DeliveryOutcome = Annotated[Delivery, strawberry.enum(name="DeliveryState")]
 DisplayEventType = Annotated[Display, strawberry.enum(name="DisplayEventType")]
+FailureClass = Annotated[
+    Failure, strawberry.enum(name="FailureClass", description="Why a message was not sent.")
+]
+ProviderEventType = Annotated[
+    After,
+    strawberry.enum(
+        name="ProviderEventType",
+        description="A provider's event after a send; it never changes the outcome SENT.",
+    ),
+]
+ItemErrorCode = Annotated[
+    ItemCode,
+    strawberry.enum(
+        name="ItemErrorCode",
+        description="Why one item was not applied. STALE_LEASE: another lease holds the "
+        "recipient now; NOT_CLAIMED: no worker ever held it; LEASE_ENDED: the lease no "
+        "longer holds it (PENDING again, or final).",
+    ),
+]
 
 
-@strawberry.enum(description="Why one item of a report or of display events was not applied.")
-class ItemErrorCode(Enum):
-    UNKNOWN_RECIPIENT = "UNKNOWN_RECIPIENT"
-    CONFLICTING_OUTCOME = "CONFLICTING_OUTCOME"
-    NOT_COLLECTED = "NOT_COLLECTED"
-    INVALID_INPUT = "INVALID_INPUT"
+@strawberry.enum(description="What a worker may report: a final outcome.")
+class ReportedOutcome(Enum):
+    SENT = Delivery.SENT.value
+    NOT_SENT = Delivery.NOT_SENT.value
 
 
 @strawberry.type
@@ -45,15 +61,18 @@ class ItemResult:
     )
     code: ItemErrorCode | None
     message: str | None
+    lease_until: datetime | None = strawberry.field(
+        description="After a renewal: when the lease now ends."
+    )
 
     @classmethod
     def of(cls, outcome: Outcome) -> Self:
-        code = ItemErrorCode(outcome.code) if outcome.code else None
         return cls(
             recipient_id=outcome.recipient_id,
             applied=outcome.applied,
-            code=code,
+            code=outcome.code,
             message=outcome.message,
+            lease_until=outcome.lease_until,
         )
 
 
@@ -64,10 +83,23 @@ class ResultsPayload:
     user_errors: list[UserError]
 
 
-@strawberry.type
+@strawberry.type(description="A recipient a worker holds, under a lease.")
 class ClaimedRecipient:
+    communication_id: strawberry.ID
     recipient_id: str
+    lease_id: strawberry.ID = strawberry.field(
+        description="Pass it with every report, renewal and release of this recipient."
+    )
     lease_until: datetime
+
+    @classmethod
+    def of(cls, claimed: deliveries.Claimed) -> Self:
+        return cls(
+            communication_id=ids.communication_id(claimed.communication_id),
+            recipient_id=claimed.recipient_id,
+            lease_id=strawberry.ID(claimed.lease_id),
+            lease_until=claimed.lease_until,
+        )
 
 
 @strawberry.type
@@ -77,15 +109,75 @@ class ClaimRecipientsPayload:
 
 
 @strawberry.input
+class LeasedRecipientInput:
+    recipient_id: str
+    lease_id: strawberry.ID
+
+
+@strawberry.input
 class DeliveryResultInput:
     recipient_id: str
-    outcome: DeliveryOutcome = strawberry.field(description="SENT or NOT_SENT.")
-    info: str | None = strawberry.field(default=None, description="The provider's error, say.")
-    at: datetime | None = strawberry.field(default=None, description="Defaults to now.")
+    lease_id: strawberry.ID = strawberry.field(description="The lease the claim gave.")
+    outcome: ReportedOutcome
+    info: str | None = strawberry.field(
+        default=None, description="Free text: the provider's failure message, say."
+    )
+    at: datetime | None = strawberry.field(
+        default=None, description="The time at the provider; defaults to now."
+    )
+    provider_message_id: str | None = strawberry.field(
+        default=None, description="The provider's id for the message: its webhooks name it."
+    )
+    failure_class: FailureClass | None = strawberry.field(
+        default=None, description="NOT_SENT only: why, as providers class it."
+    )
+    failure_code: str | None = strawberry.field(
+        default=None, description="NOT_SENT only: the provider's own code, e.g. 550 5.1.1."
+    )
+
+
+@strawberry.input(description="An event after the send, from a provider's webhook.")
+class ProviderEventInput:
+    event_id: str = strawberry.field(description="The provider's event id: repeats are ignored.")
+    provider_message_id: str
+    type: ProviderEventType
+    at: datetime | None = strawberry.field(
+        default=None, description="The time at the provider; defaults to now."
+    )
+    info: str | None = None
+
+
+@strawberry.type
+class ProviderEventResult:
+    event_id: str
+    applied: bool = strawberry.field(description="False for a repeat or a refusal.")
+    code: ItemErrorCode | None
+    message: str | None
+    communication_id: strawberry.ID | None
+    recipient_id: str | None
+
+    @classmethod
+    def of(cls, outcome: EventOutcome) -> Self:
+        cid = outcome.communication_id
+        return cls(
+            event_id=outcome.event_id,
+            applied=outcome.applied,
+            code=outcome.code,
+            message=outcome.message,
+            communication_id=None if cid is None else ids.communication_id(cid),
+            recipient_id=outcome.recipient_id,
+        )
+
+
+@strawberry.type
+class ProviderEventsPayload:
+    results: list[ProviderEventResult]
+    user_errors: list[UserError]
 
 
 @strawberry.input
 class DisplayEventInput:
+    event_id: str = strawberry.field(description="Unique per event: a retried one is ignored.")
     recipient_id: str
     type: DisplayEventType
     at: datetime | None = None
@@ -97,7 +189,9 @@ class DeliveryEventFilter:
     recipient_id: str | None = None
 
 
-@strawberry.type(description="A recipient's final outcome or a display event.")
+@strawberry.type(
+    description="A recipient's final outcome, a provider's event after it, or a display event."
+)
 class DeliveryEvent:
     cursor: str
     communication_id: strawberry.ID
@@ -105,6 +199,10 @@ class DeliveryEvent:
     name: str
     at: datetime
     info: str | None
+    event_id: str | None
+    provider_message_id: str | None
+    failure_class: FailureClass | None
+    failure_code: str | None
 
     @classmethod
     def of(cls, row: EventRow) -> Self:
@@ -116,6 +214,10 @@ class DeliveryEvent:
             name=row.name,
             at=row.at,
             info=row.info,
+            event_id=row.event_id,
+            provider_message_id=row.provider_message_id,
+            failure_class=None if row.failure_class is None else Failure(row.failure_class),
+            failure_code=row.failure_code,
         )
 
 
@@ -143,6 +245,13 @@ class SendingProgress:
     not_sent_count: int
     progress: float
     last_progress_at: datetime | None
+    delivered_count: int
+    deferred_count: int
+    opened_count: int
+    clicked_count: int
+    bounced_count: int
+    complained_count: int
+    unsubscribed_count: int
 
     @classmethod
     def of(cls, row: Row) -> Self:
@@ -157,6 +266,7 @@ class SendingProgress:
             not_sent_count=row.not_sent_count,
             progress=1.0 if size == 0 else (size - row.pending_count) / size,
             last_progress_at=row.progress_at,
+            **deliveries.after_counts(row),
         )
 
 
@@ -170,11 +280,36 @@ def _when(at: datetime | None) -> datetime:
     return utcnow() if at is None else at
 
 
+def _lease(info: Info, lease_seconds: int | None) -> timedelta:
+    if lease_seconds is not None and not 1 <= lease_seconds <= LEASE_MAX:
+        raise invalid("leaseSeconds", f"leaseSeconds must be between 1 and {LEASE_MAX}")
+    return info.context.lease if lease_seconds is None else timedelta(seconds=lease_seconds)
+
+
+def _claimed(found: list[deliveries.Claimed]) -> "ClaimRecipientsPayload":
+    recipients = [ClaimedRecipient.of(c) for c in found]
+    return ClaimRecipientsPayload(recipients=recipients, user_errors=[])
+
+
+def _claim_refused(refused: Refused) -> "ClaimRecipientsPayload":
+    return ClaimRecipientsPayload(recipients=[], user_errors=[UserError.from_refusal(refused)])
+
+
+async def _results(info: Info, pk: int | None, outcomes: list[Outcome]) -> ResultsPayload:
+    row = await communications.get(info.context.store, pk)
+    return ResultsPayload(
+        communication=to_graphql(row),
+        results=[ItemResult.of(o) for o in outcomes],
+        user_errors=[],
+    )
+
+
 @strawberry.type
 class DeliveryMutation:
     @strawberry.mutation(
         description="Hand up to `limit` PENDING recipients of a SENDING campaign to a worker, "
-        "leased for `leaseSeconds`; unreported ones go back to PENDING when the lease expires."
+        "leased for `leaseSeconds` under one new lease id; unreported ones go back to "
+        "PENDING when the lease expires."
     )
     async def claim_recipients(
         self,
@@ -185,34 +320,87 @@ class DeliveryMutation:
         lease_seconds: int | None = None,
     ) -> ClaimRecipientsPayload:
         try:
-            if lease_seconds is not None and not 1 <= lease_seconds <= LEASE_MAX:
-                raise invalid("leaseSeconds", f"leaseSeconds must be between 1 and {LEASE_MAX}")
-            lease = (
-                info.context.lease if lease_seconds is None else timedelta(seconds=lease_seconds)
-            )
             claimed = await deliveries.claim(
                 info.context.store,
                 ids.communication_pk(communication_id),
                 limit=limit,
                 worker_id=worker_id,
-                lease=lease,
+                lease=_lease(info, lease_seconds),
                 actor=info.context.actor,
             )
         except Refused as refused:
-            return ClaimRecipientsPayload(
-                recipients=[], user_errors=[UserError.from_refusal(refused)]
-            )
-        return ClaimRecipientsPayload(
-            recipients=[
-                ClaimedRecipient(recipient_id=c.recipient_id, lease_until=c.lease_until)
-                for c in claimed
-            ],
-            user_errors=[],
-        )
+            return _claim_refused(refused)
+        return _claimed(claimed)
 
     @strawberry.mutation(
-        description="Final outcomes from a worker. Repeats change nothing; an outcome that "
-        "contradicts a final one is refused in `results`, never applied."
+        description="Claim up to `limit` PENDING recipients from whichever SENDING or FINISHED "
+        "campaign of these kinds is next in turn: the one claimed from longest ago, so "
+        "campaigns take turns, oldest first. Empty when there is no work."
+    )
+    async def claim_next(
+        self,
+        info: Info,
+        kinds: list[CommunicationKind],
+        limit: int,
+        worker_id: str,
+        lease_seconds: int | None = None,
+    ) -> ClaimRecipientsPayload:
+        try:
+            claimed = await deliveries.claim_next(
+                info.context.store,
+                [Kind(k.value) for k in kinds],
+                limit=limit,
+                worker_id=worker_id,
+                lease=_lease(info, lease_seconds),
+                actor=info.context.actor,
+            )
+        except Refused as refused:
+            return _claim_refused(refused)
+        return _claimed(claimed)
+
+    @strawberry.mutation(
+        description="A heartbeat: recipients their lease still holds stay with it for "
+        "`leaseSeconds` more (default as for a claim). Refused per item otherwise."
+    )
+    async def renew_leases(
+        self,
+        info: Info,
+        communication_id: strawberry.ID,
+        recipients: list[LeasedRecipientInput],
+        lease_seconds: int | None = None,
+    ) -> ResultsPayload:
+        pk = ids.communication_pk(communication_id)
+        try:
+            outcomes = await deliveries.renew(
+                info.context.store,
+                pk,
+                [Leased(r.recipient_id, r.lease_id) for r in recipients],
+                lease=_lease(info, lease_seconds),
+            )
+        except Refused as refused:
+            return _refused(refused)
+        return await _results(info, pk, outcomes)
+
+    @strawberry.mutation(
+        description="Give held recipients back to PENDING (a deferral); the next claim hands "
+        "them out again. Refused per item where the lease no longer holds them."
+    )
+    async def release_recipients(
+        self, info: Info, communication_id: strawberry.ID, recipients: list[LeasedRecipientInput]
+    ) -> ResultsPayload:
+        pk = ids.communication_pk(communication_id)
+        try:
+            outcomes = await deliveries.release(
+                info.context.store, pk, [Leased(r.recipient_id, r.lease_id) for r in recipients]
+            )
+        except Refused as refused:
+            return _refused(refused)
+        return await _results(info, pk, outcomes)
+
+    @strawberry.mutation(
+        description="Final outcomes from a worker, each with the lease it holds. Repeats "
+        "change nothing; a superseded lease (STALE_LEASE), a recipient never claimed "
+        "(NOT_CLAIMED) and an outcome that contradicts a final one are refused in `results`."
     )
     async def report_deliveries(
         self, info: Info, communication_id: strawberry.ID, results: list[DeliveryResultInput]
@@ -234,13 +422,36 @@ class DeliveryMutation:
         )
 
     @strawberry.mutation(
+        description="Events after the send from a provider's webhook (delivered, opened, "
+        "clicked, bounced, complained, unsubscribed, deferred), matched to recipients by "
+        "provider message id, across campaigns. Each counts once per event id into the "
+        "campaign's counters and never changes SENT or NOT_SENT."
+    )
+    async def record_provider_events(
+        self, info: Info, events: list[ProviderEventInput]
+    ) -> ProviderEventsPayload:
+        items = [
+            ProviderEvent(e.event_id, e.provider_message_id, e.type, _when(e.at), e.info)
+            for e in events
+        ]
+        try:
+            outcomes = await deliveries.record_provider_events(info.context.store, items)
+        except Refused as refused:
+            return ProviderEventsPayload(results=[], user_errors=[UserError.from_refusal(refused)])
+        return ProviderEventsPayload(
+            results=[ProviderEventResult.of(o) for o in outcomes], user_errors=[]
+        )
+
+    @strawberry.mutation(
         description="Displays and clicks of dynamic content, in-app messages and screen views; "
         "counted only while ACTIVE (statistics are not collected while paused)."
     )
     async def record_display_events(
         self, info: Info, id: strawberry.ID, events: list[DisplayEventInput]
     ) -> ResultsPayload:
-        items = [deliveries.DisplayEvent(e.recipient_id, e.type, _when(e.at)) for e in events]
+        items = [
+            deliveries.DisplayEvent(e.recipient_id, e.type, _when(e.at), e.event_id) for e in events
+        ]
         try:
             row, outcomes = await deliveries.record_display(
                 info.context.store, ids.communication_pk(id), items
@@ -255,13 +466,33 @@ class DeliveryMutation:
 
 
 def _report(given: DeliveryResultInput) -> deliveries.Report:
-    if given.outcome not in (Delivery.SENT, Delivery.NOT_SENT):
-        raise invalid("outcome", "a report's outcome is SENT or NOT_SENT")
-    return deliveries.Report(given.recipient_id, given.outcome, given.info, _when(given.at))
+    return deliveries.Report(
+        given.recipient_id,
+        given.lease_id,
+        Delivery(given.outcome.value),
+        given.info,
+        _when(given.at),
+        provider_message_id=given.provider_message_id,
+        failure=given.failure_class,
+        failure_code=given.failure_code,
+    )
 
 
 @strawberry.type
 class DeliveryQuery:
+    @strawberry.field(
+        description="What these leases still hold (HANDED_OFF), for a worker recovering "
+        "after a restart: report, renew or release them."
+    )
+    async def leased_recipients(
+        self, info: Info, lease_ids: list[strawberry.ID]
+    ) -> list[ClaimedRecipient]:
+        try:
+            found = await deliveries.held(info.context.store, lease_ids)
+        except Refused as refused:
+            raise to_graphql_error(refused) from None
+        return [ClaimedRecipient.of(c) for c in found]
+
     @strawberry.field(description="A campaign's delivery and display events, oldest first.")
     async def delivery_events(
         self,

@@ -31,6 +31,7 @@ REQUIRED: dict[OperationType, dict[str, ApiRole]] = {
         "communications": V,
         "statusCounts": V,
         "deliveryEvents": V,
+        "leasedRecipients": S,
         "apiTokens": A,
     },
     OperationType.MUTATION: {
@@ -68,7 +69,11 @@ REQUIRED: dict[OperationType, dict[str, ApiRole]] = {
         ),
         # the worker API: delivery workers and display channels report, and fail
         "claimRecipients": S,
+        "claimNext": S,
+        "renewLeases": S,
+        "releaseRecipients": S,
         "reportDeliveries": S,
+        "recordProviderEvents": S,
         "recordDisplayEvents": S,
         "failCommunication": S,
         "createApiToken": A,

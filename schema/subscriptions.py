@@ -13,7 +13,7 @@ from schema.context import Info
 from schema.enums import CommunicationKind, CommunicationStatus
 from schema.types import Communication as CommunicationType
 from schema.types import StatusChange, to_graphql, to_graphql_error
-from store import Store, changes, communications
+from store import Store, changes, communications, deliveries
 from store.changes import Position
 from store.errors import Refused, invalid, not_found
 from store.feed import Change, Notice, Resync
@@ -125,6 +125,7 @@ def _state(row: Communication) -> tuple[object, ...]:
         row.not_sent_count,
         row.shown_count,
         row.clicked_count,
+        *deliveries.after_counts(row).values(),
     )
 
 

@@ -16,7 +16,7 @@ from schema.enums import (
     CommunicationStatus,
     UserErrorCode,
 )
-from store import changes
+from store import changes, deliveries
 from store.content import CONTENT
 from store.errors import Refused, invalid
 from store.feed import Change
@@ -135,13 +135,20 @@ class MessageCampaign(CommunicationBase):
     last_progress_at: datetime | None = strawberry.field(
         description="When a recipient was last claimed or reported."
     )
+    delivered_count: int = strawberry.field(description="Delivered events from providers.")
+    deferred_count: int = strawberry.field(description="Deferred events (delivery retried).")
+    opened_count: int = strawberry.field(description="Opened events.")
+    clicked_count: int = strawberry.field(description="Clicked events.")
+    bounced_count: int = strawberry.field(description="Bounced events after a send.")
+    complained_count: int = strawberry.field(description="Spam complaints.")
+    unsubscribed_count: int = strawberry.field(description="Unsubscribed events.")
 
-    @strawberry.field(description="SENDING, yet no progress for the configured time.")
+    @strawberry.field(
+        description="Recipients wait for workers (SENDING, or FINISHED with some PENDING "
+        "again), yet nobody claimed or reported any for the configured time."
+    )
     def stalled(self, info: Info) -> bool:
-        if self.row.status != Status.SENDING:
-            return False
-        since = self.row.progress_at or self.row.updated_at
-        return utcnow() - since > info.context.stalled_after
+        return deliveries.stalled(self.row, utcnow(), info.context.stalled_after)
 
     @classmethod
     def extra(cls, row: Row) -> dict[str, Any]:
@@ -154,6 +161,7 @@ class MessageCampaign(CommunicationBase):
             "not_sent_count": row.not_sent_count,
             "progress": 1.0 if size == 0 else (size - row.pending_count) / size,
             "last_progress_at": row.progress_at,
+            **deliveries.after_counts(row),
         }
 
 

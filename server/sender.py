@@ -72,7 +72,9 @@ class SimulatedSender:
                 )
                 if claimed:
                     at = utcnow()
-                    sent = [Report(c.recipient_id, Delivery.SENT, None, at) for c in claimed]
+                    sent = [
+                        Report(c.recipient_id, c.lease_id, Delivery.SENT, None, at) for c in claimed
+                    ]
                     await deliveries.report(self.store, row.id, sent, actor=self.actor)
                 count -= len(claimed)
                 if count <= 0 or not claimed:

@@ -32,18 +32,45 @@ class Delivery(StrEnum):
     NOT_SENT = "NOT_SENT"
 
 
-# the channel's event names (SPEC section 3)
-SENT_EVENT = {
-    Kind.EMAIL: "message.send",
-    Kind.SMS: "sms.send",
-    Kind.MOBILE_PUSH: "push.send",
-    Kind.WEB_PUSH: "webpush.send",
+class Failure(StrEnum):
+    """Why a message was not sent, as providers class it (SendGrid's bounce, blocked and
+    dropped; Mailgun's permanent and temporary failures; Braze's and Customer.io's)."""
+
+    HARD_BOUNCE = "HARD_BOUNCE"  # permanent: the mailbox or number does not exist
+    SOFT_BOUNCE = "SOFT_BOUNCE"  # temporary: mailbox full, server down
+    REJECTED = "REJECTED"  # refused by the provider or the receiving side (policy, spam)
+    INVALID_ADDRESS = "INVALID_ADDRESS"  # malformed address, number or push token
+    SUPPRESSED = "SUPPRESSED"  # on a suppression list: earlier bounce, complaint, unsubscribe
+    THROTTLED = "THROTTLED"  # rate-limited and given up
+    EXPIRED = "EXPIRED"  # the message's time to live ran out before delivery
+    PROVIDER_ERROR = "PROVIDER_ERROR"  # the provider failed or could not be reached
+    OTHER = "OTHER"
+
+
+class After(StrEnum):
+    """A provider's event after a send. It never changes the outcome SENT."""
+
+    DELIVERED = "DELIVERED"
+    DEFERRED = "DEFERRED"
+    OPENED = "OPENED"
+    CLICKED = "CLICKED"
+    BOUNCED = "BOUNCED"
+    COMPLAINED = "COMPLAINED"
+    UNSUBSCRIBED = "UNSUBSCRIBED"
+
+
+# the channel's event names (SPEC section 3): `message.send`, `sms.notSent`, `push.opened`...
+CHANNEL = {
+    Kind.EMAIL: "message",
+    Kind.SMS: "sms",
+    Kind.MOBILE_PUSH: "push",
+    Kind.WEB_PUSH: "webpush",
 }
-NOT_SENT_EVENT = {
-    Kind.EMAIL: "message.notSent",
-    Kind.SMS: "sms.notSent",
-    Kind.MOBILE_PUSH: "push.notSent",
-    Kind.WEB_PUSH: "webpush.notSent",
+SENT_EVENT = {kind: f"{channel}.send" for kind, channel in CHANNEL.items()}
+NOT_SENT_EVENT = {kind: f"{channel}.notSent" for kind, channel in CHANNEL.items()}
+AFTER_EVENT = {
+    kind: {after: f"{channel}.{after.lower()}" for after in After}
+    for kind, channel in CHANNEL.items()
 }
 
 

@@ -18,7 +18,19 @@ from store.communications import get, if_unchanged
 from store.database import current_tx, horizon
 from store.errors import ErrorCode, Refused, invalid, version_conflict
 from store.feed import Change, as_change
-from store.lifecycle import FAMILY, Action, Family, Kind, Origin, Refusal, Role, Status, check
+from store.lifecycle import (
+    FAMILY,
+    WORK,
+    Action,
+    Family,
+    Kind,
+    Origin,
+    Refusal,
+    Role,
+    Status,
+    Work,
+    check,
+)
 from store.tables import Communication, StatusEvent, utcnow
 
 ATTEMPTS = 5
@@ -343,7 +355,12 @@ async def next_due(store: Store) -> datetime | None:
 
 
 async def sending(store: Store) -> list[Communication]:
-    statement = select(Communication).where(col(Communication.status) == Status.SENDING)
+    """Campaigns whose recipients wait for a sender: SENDING, or FINISHED with some PENDING
+    again (their worker died holding the last batch)."""
+    statement = select(Communication).where(
+        col(Communication.status).in_(WORK[Work.CLAIM]),
+        (col(Communication.status) == Status.SENDING) | (col(Communication.pending_count) > 0),
+    )
     async with store.sessions() as session:
         return list(await session.exec(statement))
 

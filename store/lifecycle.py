@@ -129,6 +129,26 @@ TRANSITIONS: dict[Family, dict[Action, Move]] = {
     },
 }
 
+
+class Work(StrEnum):
+    """What may happen to a campaign's recipients and statistics, besides status changes."""
+
+    ADD_RECIPIENTS = "ADD_RECIPIENTS"
+    CLAIM = "CLAIM"  # PENDING recipients handed to workers; expired leases back to PENDING
+    REPORT = "REPORT"  # final outcomes and the provider's later events recorded
+    COLLECT = "COLLECT"  # display statistics counted
+
+
+# In which statuses each happens. FINISHED means queuing is done, yet "single messages can
+# still be sent out": a recipient whose worker died after the last claim goes back to
+# PENDING and is claimed again, until a stop makes whatever is left NOT_SENT.
+WORK: dict[Work, frozenset[Status]] = {
+    Work.ADD_RECIPIENTS: frozenset({S.DRAFT, S.SCHEDULED}),
+    Work.CLAIM: frozenset({S.SENDING, S.FINISHED}),
+    Work.REPORT: frozenset({S.SENDING, S.FINISHED, S.STOPPED, S.ERROR}),
+    Work.COLLECT: frozenset({S.ACTIVE}),
+}
+
 EDITABLE: frozenset[Status] = frozenset({S.DRAFT})
 DELETABLE: frozenset[Status] = frozenset({S.DRAFT})
 

@@ -66,8 +66,16 @@ class Communication(SQLModel, table=True):
     not_sent_count: int = 0
     # display types: statistics counted while ACTIVE
     shown_count: int = 0
-    clicked_count: int = 0
+    clicked_count: int = 0  # display types' clicks; message campaigns' clicked events
+    # message campaigns: the provider's events after a send (store/deliveries.py, AFTER_COUNTER)
+    delivered_count: int = 0
+    deferred_count: int = 0
+    opened_count: int = 0
+    bounced_count: int = 0
+    complained_count: int = 0
+    unsubscribed_count: int = 0
     progress_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # claimNext's turns
     status_reason: str | None = None
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -101,6 +109,8 @@ class Recipient(SQLModel, table=True):
     __table_args__ = (
         Index("ix_recipient_state", "communication_id", "state", "position"),
         Index("ix_recipient_profile", "communication_id", "profile_id", unique=True),
+        Index("ix_recipient_lease", "lease_id"),
+        Index("ix_recipient_provider_message", "provider_message_id"),
     )
 
     communication_id: int = Field(foreign_key="communication.id", primary_key=True)
@@ -109,24 +119,33 @@ class Recipient(SQLModel, table=True):
     state: str  # PENDING, HANDED_OFF, SENT, NOT_SENT
     worker_id: str | None = None
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # the last claim's lease: kept after a requeue or a final outcome, replaced by a new claim
+    lease_id: str | None = None
+    provider_message_id: str | None = None  # from the report: later webhooks are matched by it
 
 
 class DeliveryEvent(SQLModel, table=True):
-    """A recipient's final outcome (message.send, sms.notSent, ...) or a display event."""
+    """A recipient's final outcome (message.send, sms.notSent, ...), a provider's later event
+    (message.delivered, ...) or a display event. A repeated `event_id` is not recorded."""
 
     __tablename__ = "delivery_event"
     __table_args__ = (
         Index("ix_delivery_event_communication_seq", "communication_id", "seq"),
         Index("ix_delivery_event_name", "communication_id", "name", "seq"),
         Index("ix_delivery_event_recipient", "communication_id", "recipient_id", "seq"),
+        Index("ix_delivery_event_event_id", "communication_id", "event_id", unique=True),
     )
 
     seq: int | None = Field(default=None, primary_key=True)
     communication_id: int = Field(foreign_key="communication.id")
     recipient_id: str
     name: str
-    at: datetime = Field(sa_type=UTCDateTime)
+    at: datetime = Field(sa_type=UTCDateTime)  # the time at the provider, or the display's
     info: str | None = None
+    event_id: str | None = None  # the sender's id for it; final outcomes have none
+    provider_message_id: str | None = None
+    failure_class: str | None = None  # a NOT_SENT's reason: HARD_BOUNCE, ...
+    failure_code: str | None = None  # the provider's own code, e.g. SMTP 550
 
 
 class ApiToken(SQLModel, table=True):

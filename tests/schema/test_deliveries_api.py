@@ -10,7 +10,7 @@ from graphql import ExecutionResult
 
 from schema import schema
 from schema.context import Context
-from store import Store
+from store import Store, deliveries
 from store.tokens import ApiRole
 from tests.schema.conftest import Run
 
@@ -67,7 +67,7 @@ query($id: ID!) {{
 CLAIM = f"""
 mutation($id: ID!, $limit: Int!, $worker: String!, $lease: Int) {{
   claimRecipients(communicationId: $id, limit: $limit, workerId: $worker, leaseSeconds: $lease) {{
-    recipients {{ recipientId leaseUntil }}
+    recipients {{ communicationId recipientId leaseId leaseUntil }}
     {ERRORS}
   }}
 }}"""
@@ -142,20 +142,37 @@ async def sending(gql: Run, recipients: list[str], origin: str = "CAMPAIGN") -> 
     return str(created["id"])
 
 
+# the lease each claim in these tests gave, by (communication id, recipient id)
+HELD: dict[tuple[str, str], str] = {}
+
+
 async def claim(gql: Run, id: str, limit: int, worker: str = "w1") -> list[str]:
     payload = (await gql(CLAIM, id=id, limit=limit, worker=worker, lease=30))["claimRecipients"]
     assert payload["userErrors"] == []
+    for r in payload["recipients"]:
+        assert r["communicationId"] == id
+        HELD[(id, r["recipientId"])] = r["leaseId"]
     return [r["recipientId"] for r in payload["recipients"]]
 
 
+def leased(id: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The results, each with the lease its recipient was last claimed with in this test."""
+    return [{"leaseId": HELD.get((id, r["recipientId"]), "unclaimed"), **r} for r in results]
+
+
 async def report(gql: Run, id: str, results: list[dict[str, Any]]) -> dict[str, Any]:
-    payload = (await gql(REPORT, id=id, results=results))["reportDeliveries"]
+    payload = (await gql(REPORT, id=id, results=leased(id, results)))["reportDeliveries"]
     assert payload["userErrors"] == []
     return dict(payload)
 
 
 def sent(*recipients: str) -> list[dict[str, Any]]:
     return [{"recipientId": r, "outcome": "SENT"} for r in recipients]
+
+
+@pytest.fixture(autouse=True)
+def forget_leases() -> None:
+    HELD.clear()
 
 
 async def all_events(gql: Run, id: str, **filter: Any) -> list[dict[str, Any]]:
@@ -188,6 +205,8 @@ async def test_a_worker_claims_and_reports(gql: Run) -> None:
     assert payload["userErrors"] == []
     claimed = [r["recipientId"] for r in payload["recipients"]]
     assert claimed == ["p01", "p02", "p03"]
+    assert len({r["leaseId"] for r in payload["recipients"]}) == 1  # one lease per claim
+    HELD.update({(id, r["recipientId"]): r["leaseId"] for r in payload["recipients"]})
     for r in payload["recipients"]:
         lease_until = datetime.fromisoformat(r["leaseUntil"])
         assert before + timedelta(seconds=30) <= lease_until <= before + timedelta(seconds=40)
@@ -294,7 +313,9 @@ async def test_bad_claims_are_invalid_input(
 async def test_claims_and_reports_for_unknown_ids_are_not_found(gql: Run, bad_id: str) -> None:
     """Claims and reports naming no communication are NOT_FOUND."""
     claimed = (await gql(CLAIM, id=bad_id, limit=1, worker="w1", lease=30))["claimRecipients"]
-    reported = (await gql(REPORT, id=bad_id, results=sent("p01")))["reportDeliveries"]
+    reported = (await gql(REPORT, id=bad_id, results=leased(bad_id, sent("p01"))))[
+        "reportDeliveries"
+    ]
 
     assert [e["code"] for e in claimed["userErrors"]] == ["NOT_FOUND"]
     assert [e["code"] for e in reported["userErrors"]] == ["NOT_FOUND"]
@@ -317,25 +338,29 @@ async def test_reports_for_a_draft_are_an_invalid_transition(gql: Run) -> None:
     """Outcomes cannot be reported before the campaign was sent."""
     created = await email(gql, profiles(2))
 
-    payload = (await gql(REPORT, id=created["id"], results=sent("p01")))["reportDeliveries"]
+    results = leased(created["id"], sent("p01"))
+    payload = (await gql(REPORT, id=created["id"], results=results))["reportDeliveries"]
 
     assert [e["code"] for e in payload["userErrors"]] == ["INVALID_TRANSITION"]
     assert await all_events(gql, created["id"]) == []
 
 
-@pytest.mark.parametrize("outcome", ["PENDING", "HANDED_OFF"])
-async def test_only_final_outcomes_can_be_reported(gql: Run, outcome: str) -> None:
-    """A report says SENT or NOT_SENT; anything else is refused."""
+@pytest.mark.parametrize("outcome", ["PENDING", "HANDED_OFF", "DELIVERED"])
+async def test_only_final_outcomes_can_be_reported(store: Store, gql: Run, outcome: str) -> None:
+    """The report input takes SENT or NOT_SENT only: anything else fails validation and
+    nothing runs."""
     id = await sending(gql, profiles(2))
     claimed = await claim(gql, id, 1)
+    results = leased(id, [{"recipientId": claimed[0], "outcome": outcome}])
 
-    payload = (await gql(REPORT, id=id, results=[{"recipientId": claimed[0], "outcome": outcome}]))[
-        "reportDeliveries"
-    ]
+    result = await schema.execute(
+        REPORT,
+        variable_values={"id": id, "results": results},
+        context_value=Context(store=store, role=ApiRole.ADMIN),
+    )
 
-    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [
-        ("INVALID_INPUT", ["outcome"])
-    ]
+    assert result.data is None and result.errors is not None
+    assert "ReportedOutcome" in result.errors[0].message
     assert counters((await gql(READ, id=id))["communication"]) == (2, 1, 1, 0, 0)
 
 
@@ -543,8 +568,33 @@ async def test_stalled_flags_a_sending_campaign_without_progress(store: Store, g
 
     assert await read(timedelta(0))
     assert not await read(timedelta(minutes=1))
-    await claim(gql, id, 2)  # FINISHED: never stalled
+    await claim(gql, id, 2)  # FINISHED, nothing PENDING: nobody is waited for
     assert not await read(timedelta(0))
+
+
+async def test_stalled_flags_a_finished_campaign_with_pending_recipients(
+    store: Store, gql: Run
+) -> None:
+    """A FINISHED campaign whose dead worker's recipients went back to PENDING, and that no
+    worker picks up, shows as stalled; a claim clears it."""
+    id = await sending(gql, profiles(2))
+    payload = (await gql(CLAIM, id=id, limit=2, worker="gone", lease=1))["claimRecipients"]
+    until = datetime.fromisoformat(payload["recipients"][0]["leaseUntil"])
+    while datetime.now(UTC) <= until:  # noqa: ASYNC110 (the wall clock sends no event)
+        await asyncio.sleep(0.05)
+    assert await deliveries.requeue_expired(store) == 2
+
+    async def read(stalled_after: timedelta) -> dict[str, Any]:
+        context = Context(store=store, role=ApiRole.ADMIN, stalled_after=stalled_after)
+        result = await schema.execute(READ, variable_values={"id": id}, context_value=context)
+        assert result.errors is None and result.data is not None
+        return dict(result.data["communication"])
+
+    found = await read(timedelta(0))
+    assert (found["status"], found["pendingCount"], found["stalled"]) == ("FINISHED", 2, True)
+    assert not (await read(timedelta(minutes=1)))["stalled"]
+    assert await claim(gql, id, 2, worker="rescuer") == profiles(2)
+    assert not (await read(timedelta(0)))["stalled"]
 
 
 # --- display events ----------------------------------------------------------------------------
@@ -558,9 +608,9 @@ async def test_display_events_count_while_active_only(gql: Run) -> None:
     id = created["id"]
     await gql(LAUNCH, id=id)
     events = [
-        {"recipientId": "a", "type": "SHOW"},
-        {"recipientId": "a", "type": "CLICK"},
-        {"recipientId": "b", "type": "SHOW"},
+        {"eventId": "e1", "recipientId": "a", "type": "SHOW"},
+        {"eventId": "e2", "recipientId": "a", "type": "CLICK"},
+        {"eventId": "e3", "recipientId": "b", "type": "SHOW"},
     ]
 
     active = (await gql(DISPLAY, id=id, events=events))["recordDisplayEvents"]
@@ -590,9 +640,9 @@ async def test_message_campaigns_take_no_display_events(gql: Run) -> None:
     """recordDisplayEvents on an email is refused as a whole."""
     id = await sending(gql, ["a"])
 
-    payload = (await gql(DISPLAY, id=id, events=[{"recipientId": "a", "type": "SHOW"}]))[
-        "recordDisplayEvents"
-    ]
+    payload = (
+        await gql(DISPLAY, id=id, events=[{"eventId": "e1", "recipientId": "a", "type": "SHOW"}])
+    )["recordDisplayEvents"]
 
     assert [e["code"] for e in payload["userErrors"]] == ["INVALID_INPUT"]
     assert await all_events(gql, id) == []
@@ -753,3 +803,211 @@ async def test_sending_progress_is_for_message_campaigns(store: Store, gql: Run)
 
     assert result.errors is not None
     assert [e.extensions for e in result.errors] == [{"code": "INVALID_INPUT"}]
+
+
+# --- leases: claimNext, renewal, release, recovery, fencing -----------------------------------
+
+CLAIM_NEXT = f"""
+mutation($kinds: [CommunicationKind!]!, $limit: Int!, $lease: Int) {{
+  claimNext(kinds: $kinds, limit: $limit, workerId: "w9", leaseSeconds: $lease) {{
+    recipients {{ communicationId recipientId leaseId leaseUntil }}
+    {ERRORS}
+  }}
+}}"""
+
+LEASE_CALL = """
+mutation($id: ID!, $recipients: [LeasedRecipientInput!]!) {{
+  {field}(communicationId: $id, recipients: $recipients{extra}) {{
+    results {{ recipientId applied code message leaseUntil }}
+    communication {{ ... on MessageCampaign {{ pendingCount handedOffCount }} }}
+    userErrors {{ code message field }}
+  }}
+}}"""
+RENEW = LEASE_CALL.format(field="renewLeases", extra=", leaseSeconds: 600")
+RELEASE = LEASE_CALL.format(field="releaseRecipients", extra="")
+
+LEASED = """
+query($leaseIds: [ID!]!) {
+  leasedRecipients(leaseIds: $leaseIds) { communicationId recipientId leaseId leaseUntil }
+}"""
+
+
+async def test_a_worker_loop_over_claim_next_renew_release_and_recovery(gql: Run) -> None:
+    """claimNext hands out a batch with its campaign and lease; the lease renews, lists what
+    it holds after a restart, and releases the rest back to PENDING."""
+    id = await sending(gql, profiles(3))
+
+    got = (await gql(CLAIM_NEXT, kinds=["EMAIL"], limit=2, lease=30))["claimNext"]
+    batch = got["recipients"]
+    assert [(r["communicationId"], r["recipientId"]) for r in batch] == [(id, "p01"), (id, "p02")]
+    lease = batch[0]["leaseId"]
+    mine = [{"recipientId": r["recipientId"], "leaseId": lease} for r in batch]
+
+    renewed = (await gql(RENEW, id=id, recipients=mine))["renewLeases"]
+    held = (await gql(LEASED, leaseIds=[lease]))["leasedRecipients"]
+    released = (await gql(RELEASE, id=id, recipients=mine[1:]))["releaseRecipients"]
+    after = (await gql(LEASED, leaseIds=[lease]))["leasedRecipients"]
+
+    assert all(r["applied"] for r in renewed["results"])
+    new_end = datetime.fromisoformat(renewed["results"][0]["leaseUntil"])
+    assert new_end > datetime.fromisoformat(batch[0]["leaseUntil"])
+    assert [(r["recipientId"], r["leaseId"]) for r in held] == [("p01", lease), ("p02", lease)]
+    assert datetime.fromisoformat(held[0]["leaseUntil"]) == new_end
+    assert [(r["recipientId"], r["applied"]) for r in released["results"]] == [("p02", True)]
+    assert released["communication"] == {"pendingCount": 2, "handedOffCount": 1}
+    assert [r["recipientId"] for r in after] == ["p01"]
+
+
+async def test_stale_and_unclaimed_reports_are_refused_by_code(gql: Run) -> None:
+    """Over GraphQL a superseded lease is STALE_LEASE and a never-claimed recipient
+    NOT_CLAIMED, item by item, while a good item in the same call applies."""
+    id = await sending(gql, profiles(3))
+    (a,) = await claim(gql, id, 1)
+    results = [
+        {"recipientId": a, "leaseId": "not-the-lease", "outcome": "NOT_SENT"},
+        {"recipientId": "p03", "leaseId": HELD[(id, a)], "outcome": "SENT"},
+        {"recipientId": a, "leaseId": HELD[(id, a)], "outcome": "SENT"},
+    ]
+
+    payload = (await gql(REPORT, id=id, results=results))["reportDeliveries"]
+
+    assert [(r["recipientId"], r["applied"], r["code"]) for r in payload["results"]] == [
+        (a, False, "STALE_LEASE"),
+        ("p03", False, "NOT_CLAIMED"),
+        (a, True, None),
+    ]
+    assert counters(payload["communication"]) == (3, 2, 0, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("kinds", "limit", "field"),
+    [([], 1, "kinds"), (["IN_APP"], 1, "kinds"), (["EMAIL"], 0, "limit")],
+)
+async def test_bad_claim_next_is_invalid_input(
+    gql: Run, kinds: list[str], limit: int, field: str
+) -> None:
+    """No kinds, a kind without recipients or a bad limit is refused naming the field."""
+    payload = (await gql(CLAIM_NEXT, kinds=kinds, limit=limit, lease=30))["claimNext"]
+
+    assert payload["recipients"] == []
+    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("INVALID_INPUT", [field])]
+
+
+# --- outcomes as providers report them ---------------------------------------------------------
+
+PROVIDER_EVENTS = """
+mutation($events: [ProviderEventInput!]!) {
+  recordProviderEvents(events: $events) {
+    results { eventId applied code message communicationId recipientId }
+    userErrors { code message field }
+  }
+}"""
+
+AFTER_COUNTERS = """
+query($id: ID!) {
+  communication(id: $id) {
+    ... on MessageCampaign {
+      sentCount notSentCount deliveredCount deferredCount openedCount clickedCount
+      bouncedCount complainedCount unsubscribedCount
+    }
+  }
+}"""
+
+PROVIDER_EVENT_LOG = """
+query($id: ID!) {
+  deliveryEvents(communicationId: $id, first: 100) {
+    edges { node { recipientId name at eventId providerMessageId failureClass failureCode info } }
+  }
+}"""
+
+
+async def test_a_worker_reports_provider_ids_then_webhook_events(gql: Run) -> None:
+    """Reports carry the provider's message id and failure; webhook events found by that id
+    count into the campaign's counters once per event id, and SENT stays SENT."""
+    id = await sending(gql, profiles(2))
+    a, b = await claim(gql, id, 2)
+    at = "2026-03-01T09:00:00+00:00"
+    await report(
+        gql,
+        id,
+        [
+            {"recipientId": a, "outcome": "SENT", "providerMessageId": "sg-1", "at": at},
+            {
+                "recipientId": b,
+                "outcome": "NOT_SENT",
+                "providerMessageId": "sg-2",
+                "failureClass": "INVALID_ADDRESS",
+                "failureCode": "550",
+                "info": "no such user",
+            },
+        ],
+    )
+    webhook = [
+        {"eventId": "e1", "providerMessageId": "sg-1", "type": "DELIVERED"},
+        {"eventId": "e2", "providerMessageId": "sg-1", "type": "OPENED", "at": at},
+        {"eventId": "e2", "providerMessageId": "sg-1", "type": "OPENED", "at": at},
+        {"eventId": "e3", "providerMessageId": "sg-2", "type": "OPENED"},
+        {"eventId": "e4", "providerMessageId": "nobody", "type": "CLICKED"},
+    ]
+
+    payload = (await gql(PROVIDER_EVENTS, events=webhook))["recordProviderEvents"]
+
+    assert [(r["applied"], r["code"], r["recipientId"]) for r in payload["results"]] == [
+        (True, None, a),
+        (True, None, a),
+        (False, None, a),
+        (False, "OUTCOME_NOT_SENT", None),
+        (False, "UNKNOWN_MESSAGE", None),
+    ]
+    assert payload["results"][0]["communicationId"] == id
+    counts = (await gql(AFTER_COUNTERS, id=id))["communication"]
+    assert counts == {
+        "sentCount": 1,
+        "notSentCount": 1,
+        "deliveredCount": 1,
+        "deferredCount": 0,
+        "openedCount": 1,
+        "clickedCount": 0,
+        "bouncedCount": 0,
+        "complainedCount": 0,
+        "unsubscribedCount": 0,
+    }
+    log = [e["node"] for e in (await gql(PROVIDER_EVENT_LOG, id=id))["deliveryEvents"]["edges"]]
+    assert [
+        (e["name"], e["eventId"], e["providerMessageId"], e["failureClass"], e["failureCode"])
+        for e in log
+    ] == [
+        ("message.send", None, "sg-1", None, None),
+        ("message.notSent", None, "sg-2", "INVALID_ADDRESS", "550"),
+        ("message.delivered", "e1", "sg-1", None, None),
+        ("message.opened", "e2", "sg-1", None, None),
+    ]
+    assert log[0]["at"] == log[3]["at"] == at
+
+
+async def test_sending_progress_pushes_the_event_counters(store: Store, gql: Run) -> None:
+    """sendingProgress carries the counters of events after the send as they arrive."""
+    id = await sending(gql, profiles(1))
+    (a,) = await claim(gql, id, 1)
+    await report(gql, id, [{"recipientId": a, "outcome": "SENT", "providerMessageId": "m"}])
+    subscription = await schema.subscribe(
+        "subscription($id: ID!) { sendingProgress(id: $id) { sentCount deliveredCount "
+        "clickedCount } }",
+        variable_values={"id": id},
+        context_value=Context(store=store, role=ApiRole.ADMIN),
+    )
+    assert not isinstance(subscription, ExecutionResult)
+
+    async def next_counts() -> dict[str, Any]:
+        async with asyncio.timeout(10):
+            result = await anext(subscription)
+        assert result.errors is None and result.data is not None
+        return dict(result.data["sendingProgress"])
+
+    try:
+        assert await next_counts() == {"sentCount": 1, "deliveredCount": 0, "clickedCount": 0}
+        webhook = [{"eventId": "d", "providerMessageId": "m", "type": "DELIVERED"}]
+        await gql(PROVIDER_EVENTS, events=webhook)
+        assert await next_counts() == {"sentCount": 1, "deliveredCount": 1, "clickedCount": 0}
+    finally:
+        await subscription.aclose()

@@ -2,6 +2,7 @@
 on a real SQLite file."""
 
 import asyncio
+import uuid
 from collections import Counter
 from collections.abc import Awaitable
 from contextlib import suppress
@@ -82,12 +83,29 @@ async def report(
     recipients: list[str],
     outcome: Delivery = Delivery.SENT,
     info: str | None = None,
+    lease: str | None = None,
 ) -> list[deliveries.Outcome]:
+    """Report as the worker holding each recipient's lease (or `lease`, when given)."""
     at = utcnow()
+    held = await leases(store, row)
     _, outcomes = await deliveries.report(
-        store, row.id, [Report(r, outcome, info, at) for r in recipients], actor=WORKER
+        store,
+        row.id,
+        [Report(r, lease or held.get(r) or "", outcome, info, at) for r in recipients],
+        actor=WORKER,
     )
     return outcomes
+
+
+async def leases(store: Store, row: Communication) -> dict[str, str | None]:
+    """The lease id each recipient last had, by profile id."""
+    async with store.sessions() as session:
+        found = await session.exec(
+            select(Recipient.profile_id, Recipient.lease_id).where(
+                col(Recipient.communication_id) == row.id
+            )
+        )
+        return dict(found.all())
 
 
 async def fresh(store: Store, row: Communication) -> Communication:
@@ -183,7 +201,8 @@ async def assert_one_final_event_each(store: Store, row: Communication) -> None:
     named = {SENT_EVENT[kind]: Delivery.SENT, NOT_SENT_EVENT[kind]: Delivery.NOT_SENT}
     per_recipient: dict[str, list[str]] = {}
     for event in await events(store, row):
-        per_recipient.setdefault(event.recipient_id, []).append(event.name)
+        if event.name in named:  # events after the send are no outcome
+            per_recipient.setdefault(event.recipient_id, []).append(event.name)
     for recipient, state in (await states(store, row)).items():
         found = per_recipient.get(recipient, [])
         if state in (Delivery.SENT, Delivery.NOT_SENT):
@@ -285,11 +304,12 @@ async def test_late_sent_after_a_stop_is_refused(store: Store) -> None:
     out = await claim(store, row, 3)
     await changes.stop(store, row.id, actor=ACTOR, reason="wrong list")
     seen = await snapshot(store, row)
+    held = await leases(store, row)
 
     _, outcomes = await deliveries.report(
         store,
         row.id,
-        [Report(r, Delivery.SENT, None, utcnow()) for r in out],
+        [Report(r, held[r] or "", Delivery.SENT, None, utcnow()) for r in out],
         actor=WORKER,
     )
 
@@ -327,11 +347,12 @@ async def test_contradiction_within_one_report_is_refused(store: Store) -> None:
     row = await sending(store, ids(3))
     (a,) = await claim(store, row, 1)
     now = utcnow()
+    lease = (await leases(store, row))[a] or ""
 
     _, outcomes = await deliveries.report(
         store,
         row.id,
-        [Report(a, Delivery.SENT, None, now), Report(a, Delivery.NOT_SENT, "bounce", now)],
+        [Report(a, lease, Delivery.SENT, None, now), Report(a, lease, Delivery.NOT_SENT, "x", now)],
         actor=WORKER,
     )
 
@@ -346,8 +367,9 @@ async def test_reports_are_idempotent(store: Store) -> None:
     row = await sending(store, ids(6))
     out = await claim(store, row, 4)
     at = utcnow()
-    results = [Report(r, Delivery.SENT, None, at) for r in out[:3]] + [
-        Report(out[3], Delivery.NOT_SENT, "bounced", at)
+    held = await leases(store, row)
+    results = [Report(r, held[r] or "", Delivery.SENT, None, at) for r in out[:3]] + [
+        Report(out[3], held[out[3]] or "", Delivery.NOT_SENT, "bounced", at)
     ]
     _, first = await deliveries.report(store, row.id, results, actor=WORKER)
     assert all(o.applied for o in first)
@@ -476,7 +498,7 @@ async def test_unexpired_leases_stay_with_their_worker(store: Store) -> None:
 
 
 async def test_expired_leases_of_a_stopped_campaign_are_not_requeued(store: Store) -> None:
-    """Leases only come back to PENDING while the campaign is SENDING."""
+    """Leases never come back to PENDING once the campaign is STOPPED."""
     row = await sending(store, ids(4))
     claimed = await deliveries.claim(
         store, row.id, limit=2, worker_id="gone", lease=timedelta(milliseconds=1), actor="gone"
@@ -501,9 +523,7 @@ async def test_claiming_the_last_pending_finishes_the_campaign(store: Store) -> 
     finished = await fresh(store, row)
     assert finished.status == Status.FINISHED
     assert (await history(store, row))[-1] == ("FINISH", "FINISHED", WORKER)
-    with pytest.raises(Refused) as refused:
-        await claim(store, row, 1)
-    assert refused.value.code is ErrorCode.INVALID_TRANSITION
+    assert await claim(store, row, 1) == []  # nothing PENDING: nothing to hand out
 
     outcomes = await report(store, row, first + rest)
 
@@ -513,16 +533,83 @@ async def test_claiming_the_last_pending_finishes_the_campaign(store: Store) -> 
     await assert_one_final_event_each(store, row)
 
 
-async def test_reporting_the_last_pending_finishes_the_campaign(store: Store) -> None:
-    """An outcome reported for a never-claimed recipient also drains the queue."""
-    row = await sending(store, ids(2))
-    (a,) = await claim(store, row, 1)
+@pytest.mark.parametrize("requeue", ["requeue_expired", "next claim"])
+async def test_a_dead_workers_last_batch_is_sent_after_finished(store: Store, requeue: str) -> None:
+    """Recipients stranded by a worker that died holding the last batch go back to PENDING
+    in FINISHED, and another worker claims and sends them; the campaign stays FINISHED."""
+    row = await sending(store, ids(5))
+    early = await claim(store, row, 3, worker="steady")
+    claimed = await deliveries.claim(
+        store, row.id, limit=5, worker_id="gone", lease=timedelta(milliseconds=1), actor="gone"
+    )
+    lost = [c.recipient_id for c in claimed]
+    assert (await fresh(store, row)).status == Status.FINISHED
+    await wait_past(max(c.lease_until for c in claimed))
 
-    await report(store, row, ["profile-002"], Delivery.NOT_SENT, info="unsubscribed")
+    if requeue == "requeue_expired":
+        assert await deliveries.requeue_expired(store) == 2
+        now = await assert_counters_add_up(store, row)
+        assert (now.status, now.pending_count, now.handed_off_count) == (Status.FINISHED, 2, 3)
+    again = await claim(store, row, 10, worker="rescuer")
+    await report(store, row, early + again)
 
+    assert again == lost
     now = await assert_counters_add_up(store, row)
-    assert now.status == Status.FINISHED
-    assert (await states(store, row)) == {a: Delivery.HANDED_OFF, "profile-002": "NOT_SENT"}
+    assert (now.status, now.sent_count, now.pending_count) == (Status.FINISHED, 5, 0)
+    assert [h[1] for h in await history(store, row)].count("FINISHED") == 1
+    await assert_one_final_event_each(store, row)
+
+
+async def test_a_stop_after_finished_makes_the_requeued_rest_not_sent(store: Store) -> None:
+    """A stop of a FINISHED campaign whose stranded recipients went back to PENDING makes
+    them NOT_SENT, as it does for those a provider still holds."""
+    row = await sending(store, ids(4))
+    kept = await claim(store, row, 2, worker="steady")
+    claimed = await deliveries.claim(
+        store, row.id, limit=2, worker_id="gone", lease=timedelta(milliseconds=1), actor="gone"
+    )
+    await wait_past(max(c.lease_until for c in claimed))
+    assert await deliveries.requeue_expired(store) == 2
+
+    _, summary = await changes.stop(store, row.id, actor=ACTOR)
+
+    assert summary == StopSummary(not_sent_now=4, already_sent=0, total=4)
+    now = await assert_counters_add_up(store, row)
+    assert (now.status, now.not_sent_count) == (Status.STOPPED, 4)
+    assert set((await states(store, row)).values()) == {Delivery.NOT_SENT}
+    assert len(kept) == 2
+    await assert_one_final_event_each(store, row)
+
+
+async def test_a_report_for_a_never_claimed_recipient_is_refused(store: Store) -> None:
+    """A recipient no worker ever held cannot be reported: NOT_CLAIMED, nothing changes."""
+    row = await sending(store, ids(2))
+    await claim(store, row, 1)
+    seen = await snapshot(store, row)
+
+    outcomes = await report(store, row, ["profile-002"], Delivery.NOT_SENT, lease="made-up")
+
+    assert [(o.applied, o.code) for o in outcomes] == [(False, "NOT_CLAIMED")]
+    assert await snapshot(store, row) == seen
+
+
+async def test_a_late_report_of_a_requeued_recipient_is_applied(store: Store) -> None:
+    """A lease that expired, its recipient back to PENDING and not yet claimed again, still
+    reports it: nobody else holds it, and the message did go out."""
+    row = await sending(store, ids(3))
+    await claim(store, row, 1)
+    claimed = await deliveries.claim(
+        store, row.id, limit=1, worker_id="slow", lease=timedelta(milliseconds=1), actor="slow"
+    )
+    await wait_past(claimed[0].lease_until)
+    assert await deliveries.requeue_expired(store) == 1
+
+    outcomes = await report(store, row, ["profile-002"], lease=claimed[0].lease_id)
+
+    assert [(o.applied, o.code) for o in outcomes] == [(True, None)]
+    now = await assert_counters_add_up(store, row)
+    assert (now.status, now.pending_count, now.sent_count) == (Status.SENDING, 1, 1)
+    assert (await states(store, row))["profile-002"] == Delivery.SENT
 
 
 @pytest.mark.parametrize(
@@ -761,7 +848,7 @@ async def display(store: Store, kind: Kind) -> Communication:
 
 def shown(*items: tuple[str, Display]) -> list[DisplayEvent]:
     at = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-    return [DisplayEvent(recipient, kind, at) for recipient, kind in items]
+    return [DisplayEvent(recipient, kind, at, uuid.uuid4().hex) for recipient, kind in items]
 
 
 DISPLAY_NAMES = {
@@ -834,7 +921,7 @@ async def test_display_events_in_draft_are_not_collected(store: Store) -> None:
 async def test_display_event_without_utc_offset_is_refused_alone(store: Store) -> None:
     """A display event with a naive time is refused; the good ones in the call count."""
     row = await display(store, Kind.IN_APP)
-    naive = DisplayEvent("a", Display.SHOW, datetime(2026, 3, 1, 9, 0))
+    naive = DisplayEvent("a", Display.SHOW, datetime(2026, 3, 1, 9, 0), "naive")
 
     current, outcomes = await deliveries.record_display(
         store, row.id, [naive, *shown(("b", Display.SHOW))]
@@ -939,7 +1026,7 @@ async def test_reports_over_the_cap_are_refused_whole(store: Store) -> None:
 
     with pytest.raises(Refused) as refused:
         await deliveries.report(
-            store, row.id, [Report(out[0], Delivery.SENT, None, at)] * 1_001, actor=WORKER
+            store, row.id, [Report(out[0], "lease", Delivery.SENT, None, at)] * 1_001, actor=WORKER
         )
 
     assert (refused.value.code, refused.value.field) == (ErrorCode.INVALID_INPUT, ["results"])
