@@ -4,16 +4,16 @@ from collections.abc import Callable
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.deliveries import DeliveryMutation, DeliveryQuery, DeliverySubscription
+from schema.document import max_aliases, max_depth
 from schema.errors import ErrorPolicy
 from schema.limits import Limits, RateLimit, RateLimiter
 from schema.mutations import Mutation
@@ -35,8 +35,10 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
         limiter = RateLimiter(limits.rate, limits.burst)
         extensions += [
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+            # our own depth and alias rules: strawberry's walk every path of every spread
+            lambda: AddValidationRules(
+                [max_depth(limits.max_depth), max_aliases(limits.max_aliases)]
+            ),
             lambda: RateLimit(limiter),
         ]
         if not limits.introspection:

@@ -2,6 +2,7 @@
 page size, body size, operations per batch, and the per-token rate limit. The server gets
 small values so each limit is reached with a small request."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -75,6 +76,35 @@ async def test_aliases_are_capped_and_fragment_spreads_count(limited: tuple[Serv
     spread += "fragment G on Query { ...F }"
     [message] = await errors_of(limited, spread)
     assert "4 aliases found. Allowed: 3" in message
+
+
+def doubling(levels: int, leaf: str) -> str:
+    """Each fragment spreads the next one twice: 2^levels paths in a few hundred bytes."""
+    parts = ["query { ...F0 }"]
+    parts += [f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels)]
+    return " ".join([*parts, f"fragment F{levels} on Query {{ {leaf} }}"])
+
+
+async def test_exponential_fragments_neither_freeze_nor_pass(start_server: StartServer) -> None:
+    """With the default limits and a viewer token, 30 levels of fragments spreading the
+    next one twice are answered (or refused for their 2^30 aliases), and /healthz answers
+    while they are checked."""
+    server = await start_server(COMMPULSE_AUTH="on")
+    viewer = await make_token(server, "attacker", ApiRole.VIEWER)
+    async with httpx.AsyncClient(headers=bearer(viewer)) as client:
+
+        async def errors(leaf: str) -> list[str]:
+            response = await client.post(server.http_url, json={"query": doubling(30, leaf)})
+            return [e["message"] for e in response.json().get("errors", [])]
+
+        answered, refused, healthy = await asyncio.gather(
+            errors("__typename"),
+            errors("a: __typename"),
+            client.get(f"http://127.0.0.1:{server.port}/healthz"),
+        )
+    assert answered == []
+    assert refused == [f"{2**30} aliases found. Allowed: 30"]
+    assert healthy.json() == {"status": "ok"}
 
 
 @SHARED
