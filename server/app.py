@@ -3,12 +3,14 @@
 lifespan."""
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -20,13 +22,13 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.types.unset import UnsetType
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.types.unset import UNSET, UnsetType
 
 from schema import build
 from schema.context import Context
 from schema.limits import Limits
-from server import brokers, scheduler
+from server import brokers, http, scheduler
 from server.auth import Auth, Unauthenticated
 from server.http import LimitBody, RefuseSimplePosts
 from server.sender import SimulatedSender
@@ -80,6 +82,44 @@ class CommpulseGraphQL(GraphQL[Context, None]):
                 headers={"WWW-Authenticate": "Bearer"},
             )
             await response(scope, receive, send)
+
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: Context = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        """A request refused before GraphQL runs (bad JSON, a bad batch, an unknown
+        operation) gets its reason as a GraphQL error in JSON, not as plain text."""
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as refused:
+            if isinstance(request, WebSocket):
+                raise
+            return JSONResponse(
+                {"errors": [{"message": refused.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                status_code=refused.status_code,
+            )
+
+    def decode_json(self, data: str | bytes) -> object:
+        return http.decode_json(data)  # HTTP bodies and websocket messages: depth capped
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except json.JSONDecodeError as error:
+            raise HTTPException(400, f"Unable to parse request body as JSON: {error.msg}") from None
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method == "POST" and "json" in (request.content_type or ""):
+            body = await request.get_body()
+            start = (body.encode() if isinstance(body, str) else body).lstrip()[:1]
+            # an object goes to strawberry as is; anything else would crash it
+            if start != b"{" and (problem := http.body_shape_error(self.parse_json(body))):
+                raise HTTPException(400, problem)
+        return await super().parse_http_body(request)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
