@@ -1,6 +1,7 @@
 """The GraphQL API: types and thin resolvers over the store."""
 
 from collections.abc import Callable
+from datetime import datetime
 
 import strawberry
 from strawberry.extensions import (
@@ -22,6 +23,7 @@ from schema.queries import Query
 from schema.subscriptions import Subscription
 from schema.tokens import TokenMutation, TokenQuery
 from schema.types import TYPES
+from schema.values import DateTime, StorableStrings
 
 Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
 
@@ -48,7 +50,7 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
             disable_field_suggestions=not limits.field_suggestions,
         )
     suggestions = limits is None or limits.field_suggestions
-    extensions += [Authorize, lambda: ErrorPolicy(field_suggestions=suggestions)]
+    extensions += [Authorize, StorableStrings, lambda: ErrorPolicy(field_suggestions=suggestions)]
     return strawberry.Schema(
         query=merge_types("Query", (Query, DeliveryQuery, TokenQuery)),
         mutation=merge_types("Mutation", (Mutation, DeliveryMutation, TokenMutation)),
@@ -56,6 +58,7 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
         types=list(TYPES.values()),
         extensions=extensions,
         config=config,
+        scalar_overrides={datetime: DateTime},
     )
 
 
