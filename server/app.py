@@ -53,6 +53,9 @@ def limits(settings: Settings) -> Limits:
         burst=settings.rate_burst,
         introspection=settings.introspection,
         field_suggestions=settings.field_suggestions,
+        max_cost=settings.max_cost,
+        cost_budget=settings.cost_budget,
+        cost_refill=settings.cost_refill,
     )
 
 

@@ -23,6 +23,7 @@ LIMITS = {
     "COMMPULSE_MAX_TOKENS": "200",
     "COMMPULSE_MAX_BODY_BYTES": "20000",
     "COMMPULSE_MAX_BATCH": "2",
+    "COMMPULSE_MAX_COST": "250",
 }
 
 
@@ -115,6 +116,20 @@ async def test_document_tokens_are_capped(limited: tuple[Server, str]) -> None:
 
 
 @SHARED
+async def test_cost_is_reported_and_capped(limited: tuple[Server, str]) -> None:
+    """Every answer carries extensions.cost; a page of 100 with its pageInfo (cost 301) is
+    over COMMPULSE_MAX_COST and refused before it runs with COST_EXCEEDED."""
+    page = "{ communications(first: %d) { edges { node { __typename } } pageInfo { endCursor } } }"
+    cheap = (await post(limited, {"query": page % 10})).json()
+    assert cheap["extensions"]["cost"]["requested"] == 31
+    assert set(cheap["extensions"]["cost"]) == {"requested", "actual", "remaining"}
+    costly = (await post(limited, {"query": page % 100})).json()
+    [error] = costly["errors"]
+    assert error["extensions"] == {"code": "COST_EXCEEDED", "cost": 301, "maxCost": 250}
+    assert costly["extensions"]["cost"]["requested"] == 301
+
+
+@SHARED
 async def test_page_size_is_capped(limited: tuple[Server, str]) -> None:
     """Lists give at most 100 a page; more is refused as INVALID_INPUT."""
     response = await post(limited, {"query": "{ communications(first: 101) { totalCount } }"})
@@ -148,7 +163,7 @@ async def test_batches_are_capped(limited: tuple[Server, str]) -> None:
     """A JSON array runs up to COMMPULSE_MAX_BATCH operations; more is a clear 400."""
     one = {"query": "{ __typename }"}
     response = await post(limited, [one, one])
-    assert response.json() == [{"data": {"__typename": "Query"}}] * 2
+    assert [a["data"] for a in response.json()] == [{"__typename": "Query"}] * 2
     response = await post(limited, [one, one, one])
     assert response.status_code == 400
     assert "Too many operations" in response.text
@@ -173,4 +188,4 @@ async def test_rate_limit_per_token(start_server: StartServer) -> None:
     assert error["extensions"]["code"] == "RATE_LIMITED"
     assert 0 < error["extensions"]["retryAfter"] <= 2
     assert "retry in" in error["message"]
-    assert other.json() == {"data": {"__typename": "Query"}}
+    assert other.json()["data"] == {"__typename": "Query"}
