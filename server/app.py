@@ -28,7 +28,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from schema import build
 from schema.context import Context
 from schema.limits import Limits
-from server import brokers, http, scheduler
+from server import brokers, buckets, http, scheduler
 from server.auth import Auth, Unauthenticated
 from server.http import LimitBody, RefuseSimplePosts
 from server.sender import SimulatedSender
@@ -65,7 +65,7 @@ class CommpulseGraphQL(GraphQL[Context, None]):
 
     def __init__(self, settings: Settings, auth: Auth) -> None:
         super().__init__(
-            build(limits(settings)),
+            build(limits(settings), buckets.for_broker(settings.broadcast_url)),
             graphql_ide="graphiql" if settings.graphiql else None,
             allowed_origins=settings.allowed_origins,
             connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout),
@@ -137,6 +137,7 @@ class CommpulseGraphQL(GraphQL[Context, None]):
         if isinstance(request, Request) and not self._is_ide_page(request):
             identity = await self.auth.http(context.store, request)
             context.actor, context.role = identity.name, identity.role
+            context.rate = identity.rate
         return context
 
     def _is_ide_page(self, request: Request) -> bool:
@@ -150,6 +151,7 @@ class CommpulseGraphQL(GraphQL[Context, None]):
         except Unauthenticated as refused:
             raise ConnectionRejectionError({"message": str(refused)}) from None
         context.actor, context.role = identity.name, identity.role
+        context.rate = identity.rate
         return await super().on_ws_connect(context)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:

@@ -30,6 +30,7 @@ REVOKED = 4403  # graphql-transport-ws' Forbidden, used for both subprotocols
 class Identity:
     name: str
     role: ApiRole
+    rate: float | None = None  # the token's own rate, if it has one
 
 
 class Unauthenticated(Exception):
@@ -71,7 +72,7 @@ class Auth:
         row = await tokens.authenticate(store, secret)
         if row is None:
             raise Unauthenticated("invalid or revoked API token")
-        return Identity(row.name, ApiRole(row.role))
+        return Identity(row.name, ApiRole(row.role), row.rate)
 
     async def http(self, store: Store, connection: HTTPConnection) -> Identity:
         return await self.identify(
