@@ -1,43 +1,51 @@
 """The GraphQL API: types and thin resolvers over the store."""
 
 from collections.abc import Callable
+from datetime import datetime
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from schema.cost import Cost
 from schema.deliveries import DeliveryMutation, DeliveryQuery, DeliverySubscription
+from schema.document import max_aliases, max_depth
 from schema.errors import ErrorPolicy, Schema
-from schema.limits import Limits, RateLimit, RateLimiter
+from schema.limits import Buckets, Limits, MemoryBuckets, RateLimit
 from schema.mutations import Mutation
 from schema.permissions import Authorize
 from schema.queries import Query
 from schema.subscriptions import Subscription
 from schema.tokens import TokenMutation, TokenQuery
 from schema.types import TYPES
+from schema.values import DateTime, StorableStrings
 
 Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
 
 
-def build(limits: Limits | None = None) -> strawberry.Schema:
+def build(limits: Limits | None = None, buckets: Buckets | None = None) -> strawberry.Schema:
     """The schema. Roles are always enforced and unexpected errors always masked; `limits`
-    (from the server's settings) add the rest. Tests at the GraphQL layer go without."""
+    (from the server's settings) add the rest, with the rate and cost budgets kept in
+    `buckets` (in this process unless given). Tests at the GraphQL layer go without."""
     extensions: list[Extension] = []
+    checks: list[Extension] = [Authorize, StorableStrings]
     config = StrawberryConfig()
     if limits is not None:
-        limiter = RateLimiter(limits.rate, limits.burst)
+        kept: Buckets = buckets or MemoryBuckets()
+        checks.append(lambda: Cost(kept, limits))  # after the checks: a refusal costs nothing
         extensions += [
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-            lambda: RateLimit(limiter),
+            # our own depth and alias rules: strawberry's walk every path of every spread
+            lambda: AddValidationRules(
+                [max_depth(limits.max_depth), max_aliases(limits.max_aliases)]
+            ),
+            lambda: RateLimit(kept, limits),
         ]
         if not limits.introspection:
             extensions.append(DisableIntrospection)
@@ -46,7 +54,7 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
             disable_field_suggestions=not limits.field_suggestions,
         )
     suggestions = limits is None or limits.field_suggestions
-    extensions += [Authorize, lambda: ErrorPolicy(field_suggestions=suggestions)]
+    extensions += [*checks, lambda: ErrorPolicy(field_suggestions=suggestions)]
     return Schema(
         query=merge_types("Query", (Query, DeliveryQuery, TokenQuery)),
         mutation=merge_types("Mutation", (Mutation, DeliveryMutation, TokenMutation)),
@@ -54,6 +62,7 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
         types=list(TYPES.values()),
         extensions=extensions,
         config=config,
+        scalar_overrides={datetime: DateTime},
     )
 
 

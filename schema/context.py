@@ -18,6 +18,7 @@ class Context:
     store: Store
     actor: str = "anonymous"  # who acts, for the history: the token's name
     role: ApiRole | None = None  # the token's role; None until a token is accepted
+    rate: float | None = None  # the token's own operations a second, if it has one
     lease: timedelta = timedelta(seconds=60)  # claimRecipients' default lease
     stalled_after: timedelta = timedelta(seconds=60)  # SENDING with no progress this long
     request: Any = None

@@ -1,12 +1,16 @@
-"""Opaque ids and cursors. A malformed one decodes to None, which the store calls NOT_FOUND."""
+"""Opaque ids and cursors. A malformed one decodes to None, which the store calls NOT_FOUND
+(ids) or the resolver INVALID_INPUT (cursors): too long, not base64, not UTF-8, numbers
+that are not ASCII digits or overflow a BIGINT, a list cursor that is not the JSON we wrote."""
 
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
+
+from schema.values import storable
 
 COMMUNICATION = "Communication"
 CHANGE = "change"
@@ -18,7 +22,12 @@ def _encode(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
+MAX_LENGTH = 400  # characters of an id or cursor; ours are under 120
+
+
 def _decode(value: str) -> str | None:
+    if len(value) > MAX_LENGTH:
+        return None
     try:
         return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
@@ -33,7 +42,7 @@ def _split(value: str, prefix: str) -> str | None:
 
 
 def _number(value: str | None) -> int | None:
-    if value is None or not value.isdigit() or len(value) > 18:
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 18:
         return None
     return int(value)
 
@@ -79,13 +88,16 @@ def page_key(value: str, order: str) -> tuple[Any, int] | None:
     text = _split(value, PAGE)
     try:
         field, key, pk = json.loads(text) if text is not None else (None, None, None)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None
-    if field != order or not isinstance(pk, int) or not isinstance(key, str):
+    if field != order or type(pk) is not int or not isinstance(key, str):
+        return None
+    if not 0 <= pk < 2**63 or not storable(key):
         return None
     if order == "name":
         return key, pk
     try:
-        return datetime.fromisoformat(key), pk
-    except ValueError:
+        when = datetime.fromisoformat(key)
+        return (when.astimezone(UTC) if when.tzinfo else when), pk
+    except (ValueError, OverflowError):
         return None

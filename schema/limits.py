@@ -1,14 +1,22 @@
-"""What one caller may ask of the server: document size and shape, batch size, and a
-per-token rate. The values come from server/settings.py; the defaults here are for tests
-at the GraphQL layer, which build the schema without limits."""
+"""What one caller may ask of the server: document size and shape, batch size, a rate of
+operations and a budget of cost per token. The values come from server/settings.py; the
+defaults here are for tests at the GraphQL layer, which build the schema without limits.
 
+The rate and the cost budget are one mechanism, a token bucket per API token: `Buckets`.
+In one process the buckets live in memory (`MemoryBuckets`); with Redis configured the
+server shares them between instances (server/buckets.py)."""
+
+import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+
+log = logging.getLogger("commpulse.limits")
 
 
 @dataclass(frozen=True)
@@ -17,39 +25,67 @@ class Limits:
     max_aliases: int
     max_tokens: int
     max_batch: int
-    rate: float  # operations a second per token, sustained
+    rate: float  # operations a second per token, sustained (a token may carry its own)
     burst: int  # operations per token at once
     introspection: bool
     field_suggestions: bool
+    max_cost: int = 5_000  # the most one operation may cost
+    cost_budget: int = 10_000  # cost points per token at once
+    cost_refill: float = 500.0  # cost points a second per token, refilled
+
+
+@dataclass(frozen=True)
+class Taken:
+    ok: bool  # the amount was taken
+    left: float  # what the bucket holds now
+    wait: float  # seconds until the amount could be taken (0 when ok)
+
+
+class Buckets(Protocol):
+    async def take(self, key: str, amount: float, capacity: float, rate: float) -> Taken:
+        """Take `amount` from bucket `key` (full at first, refilled at `rate` a second up to
+        `capacity`) if it holds that much; a negative amount gives back."""
+        ...  # pragma: no cover
+
+
+def fill(held: float, since: float, capacity: float, rate: float) -> float:
+    return min(capacity, held + max(since, 0.0) * rate)
+
+
+def take_from(held: float, amount: float, capacity: float, rate: float) -> Taken:
+    """The one rule of a bucket holding `held`, already refilled."""
+    if amount <= held or amount <= 0:
+        return Taken(True, min(capacity, held - amount), 0.0)
+    return Taken(False, held, (amount - held) / rate)
 
 
 @dataclass
-class _Bucket:
-    tokens: float
-    at: float
+class MemoryBuckets:
+    """Buckets in this process: with several instances behind a balancer each has its own."""
 
-
-@dataclass
-class RateLimiter:
-    """A token bucket per API token, in this process: with several instances behind a
-    balancer each allows the full rate."""
-
-    rate: float
-    burst: int
     clock: Callable[[], float] = time.monotonic
-    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    _held: dict[str, tuple[float, float]] = field(default_factory=dict)
 
-    def take(self, key: str) -> float:
-        """0 if `key` may run one more operation now (and counts it), else the seconds
-        until it may."""
+    async def take(self, key: str, amount: float, capacity: float, rate: float) -> Taken:
         now = self.clock()
-        bucket = self._buckets.setdefault(key, _Bucket(float(self.burst), now))
-        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.at) * self.rate)
-        bucket.at = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            return 0.0
-        return (1 - bucket.tokens) / self.rate
+        held, at = self._held.get(key, (capacity, now))
+        taken = take_from(fill(held, now - at, capacity, rate), amount, capacity, rate)
+        self._held[key] = (taken.left, now)
+        return taken
+
+
+async def take(buckets: Buckets, key: str, amount: float, capacity: float, rate: float) -> Taken:
+    """`buckets.take`, open when the buckets cannot be reached (Redis down): a limit that
+    fails closed would refuse everyone."""
+    try:
+        return await buckets.take(key, amount, capacity, rate)
+    except (OSError, ConnectionError, TimeoutError) as error:
+        log.warning("limits not enforced, buckets unreachable: %s", error)
+        return Taken(True, capacity, 0.0)
+
+
+def caller(context: object) -> str:
+    return str(getattr(context, "actor", "anonymous"))
 
 
 def rate_limited(retry_after: float) -> GraphQLError:
@@ -62,13 +98,18 @@ def rate_limited(retry_after: float) -> GraphQLError:
 
 class RateLimit(SchemaExtension):
     """Counts every operation (each of a batch, each websocket subscribe) against the
-    caller's bucket before it executes."""
+    caller's bucket before it executes. A token's own rate (`tokens create --rate`)
+    replaces the default, and its burst is at least one second of it."""
 
-    def __init__(self, limiter: RateLimiter) -> None:
-        self.limiter = limiter
+    def __init__(self, buckets: Buckets, limits: Limits) -> None:
+        self.buckets = buckets
+        self.limits = limits
 
-    def on_execute(self) -> Iterator[None]:
-        actor = str(getattr(self.execution_context.context, "actor", "anonymous"))
-        if wait := self.limiter.take(actor):
-            raise rate_limited(wait)
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        rate = getattr(context, "rate", None) or self.limits.rate
+        burst = max(float(self.limits.burst), rate)
+        taken = await take(self.buckets, "rate:" + caller(context), 1, burst, rate)
+        if not taken.ok:
+            raise rate_limited(taken.wait)
         yield

@@ -8,18 +8,11 @@ live in `store/tokens.py`: viewer < editor < admin, sender beside editor.
 
 from collections.abc import Iterator
 
-from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-)
+from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from schema.document import Shapes
 from store.tokens import ApiRole, covers
 
 V, E, S, A = ApiRole.VIEWER, ApiRole.EDITOR, ApiRole.SENDER, ApiRole.ADMIN
@@ -94,24 +87,6 @@ def required(operation: OperationType, field: str) -> ApiRole | None:
     return REQUIRED.get(operation, {}).get(field)
 
 
-def root_fields(
-    selections: SelectionSetNode,
-    fragments: dict[str, FragmentDefinitionNode],
-    seen: frozenset[str] = frozenset(),
-) -> Iterator[str]:
-    """Every root field an operation selects, through fragments and inline fragments,
-    `@skip`/`@include` ignored: what could run is checked."""
-    for selection in selections.selections:
-        if isinstance(selection, FieldNode):
-            yield selection.name.value
-        elif isinstance(selection, InlineFragmentNode):
-            yield from root_fields(selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in fragments and name not in seen:
-                yield from root_fields(fragments[name].selection_set, fragments, seen | {name})
-
-
 def refusal(role: ApiRole | None, operation: OperationType, field: str) -> GraphQLError | None:
     """Why this role may not call this root field, or None if it may."""
     if field in META:
@@ -148,13 +123,12 @@ class Authorize(SchemaExtension):
                 or (d.name and d.name.value == context.operation_name)
             )
         ]
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
         role = getattr(context.context, "role", None)
         for operation in operations[:1]:
             kind = OperationType(operation.operation.value)
-            for field in root_fields(operation.selection_set, fragments):
+            # every root field it selects, through fragments, `@skip`/`@include` ignored:
+            # what could run is checked; each fragment is looked at once
+            for field in sorted(Shapes(document).of(operation.selection_set).fields):
                 if error := refusal(role, kind, field):
                     raise error
         yield

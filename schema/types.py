@@ -268,7 +268,10 @@ def to_graphql(row: Row) -> Any:
 def to_graphql_error(refused: Refused) -> Exception:
     from graphql import GraphQLError
 
-    return GraphQLError(refused.message, extensions={"code": refused.code.value})
+    extensions: dict[str, object] = {"code": refused.code.value}
+    if refused.field:
+        extensions["field"] = refused.field
+    return GraphQLError(refused.message, extensions=extensions)
 
 
 @strawberry.type

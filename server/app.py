@@ -3,12 +3,14 @@
 lifespan."""
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -20,13 +22,13 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.types.unset import UnsetType
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.types.unset import UNSET, UnsetType
 
 from schema import build
 from schema.context import Context
 from schema.limits import Limits
-from server import brokers, scheduler, web
+from server import brokers, buckets, http, scheduler, web
 from server.auth import Auth, Unauthenticated
 from server.http import LimitBody, RefuseSimplePosts, RequestId
 from server.sender import SimulatedSender
@@ -51,6 +53,9 @@ def limits(settings: Settings) -> Limits:
         burst=settings.rate_burst,
         introspection=settings.introspection,
         field_suggestions=settings.field_suggestions,
+        max_cost=settings.max_cost,
+        cost_budget=settings.cost_budget,
+        cost_refill=settings.cost_refill,
     )
 
 
@@ -60,7 +65,7 @@ class CommpulseGraphQL(GraphQL[Context, None]):
 
     def __init__(self, settings: Settings, auth: Auth) -> None:
         super().__init__(
-            build(limits(settings)),
+            build(limits(settings), buckets.for_broker(settings.broadcast_url)),
             graphql_ide="graphiql" if settings.graphiql else None,
             allowed_origins=settings.allowed_origins,
             connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout),
@@ -81,6 +86,44 @@ class CommpulseGraphQL(GraphQL[Context, None]):
             )
             await response(scope, receive, send)
 
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: Context = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        """A request refused before GraphQL runs (bad JSON, a bad batch, an unknown
+        operation) gets its reason as a GraphQL error in JSON, not as plain text."""
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as refused:
+            if isinstance(request, WebSocket):
+                raise
+            return JSONResponse(
+                {"errors": [{"message": refused.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                status_code=refused.status_code,
+            )
+
+    def decode_json(self, data: str | bytes) -> object:
+        return http.decode_json(data)  # HTTP bodies and websocket messages: depth capped
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except json.JSONDecodeError as error:
+            raise HTTPException(400, f"Unable to parse request body as JSON: {error.msg}") from None
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method == "POST" and "json" in (request.content_type or ""):
+            body = await request.get_body()
+            start = (body.encode() if isinstance(body, str) else body).lstrip()[:1]
+            # an object goes to strawberry as is; anything else would crash it
+            if start != b"{" and (problem := http.body_shape_error(self.parse_json(body))):
+                raise HTTPException(400, problem)
+        return await super().parse_http_body(request)
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
@@ -94,6 +137,7 @@ class CommpulseGraphQL(GraphQL[Context, None]):
         if isinstance(request, Request) and not self._is_ide_page(request):
             identity = await self.auth.http(context.store, request)
             context.actor, context.role = identity.name, identity.role
+            context.rate = identity.rate
         return context
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -110,6 +154,7 @@ class CommpulseGraphQL(GraphQL[Context, None]):
         except Unauthenticated as refused:
             raise ConnectionRejectionError({"message": str(refused)}) from None
         context.actor, context.role = identity.name, identity.role
+        context.rate = identity.rate
         return await super().on_ws_connect(context)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:

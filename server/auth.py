@@ -34,6 +34,7 @@ KEPT_MAX = 10_000  # identities kept in the process; the least recently used go 
 class Identity:
     name: str
     role: ApiRole
+    rate: float | None = None  # the token's own rate, if it has one
 
 
 class Unauthenticated(Exception):
@@ -80,7 +81,7 @@ class Auth:
         row = await tokens.authenticate(store, secret)
         if row is None:
             raise Unauthenticated("invalid or revoked API token")
-        identity = self._kept[key] = Identity(row.name, ApiRole(row.role))
+        identity = self._kept[key] = Identity(row.name, ApiRole(row.role), row.rate)
         if len(self._kept) > KEPT_MAX:
             self._kept.popitem(last=False)
         return identity

@@ -85,6 +85,11 @@ def main(argv: list[str] | None = None) -> None:
     create = token.add_parser("create", help="a new token; its secret is printed once")
     create.add_argument("name")
     create.add_argument("--role", choices=[r.value for r in ApiRole], required=True)
+    create.add_argument(
+        "--rate",
+        type=float,
+        help="operations a second for this token (default: COMMPULSE_RATE_LIMIT)",
+    )
     ensure = token.add_parser(
         "ensure", help="reuse the token whose secret FILE holds, or make one and write it there"
     )
@@ -144,15 +149,17 @@ async def _store(settings: Settings) -> AsyncIterator[Store]:
 async def _tokens(settings: Settings, args: argparse.Namespace) -> None:
     async with _store(settings) as store:
         if args.action == "create":
-            row, secret = await tokens.create(store, args.name, ApiRole(args.role))
-            print(f"created {row.role} token {row.name!r}; its secret, shown this once:")
+            row, secret = await tokens.create(store, args.name, ApiRole(args.role), args.rate)
+            rate = f" at {row.rate:g} operations a second" if row.rate else ""
+            print(f"created {row.role} token {row.name!r}{rate}; its secret, shown this once:")
             print(secret)
         elif args.action == "ensure":
             await _ensure(store, args.name, ApiRole(args.role), Path(args.file))
         elif args.action == "list":
             for row in await tokens.tokens(store):
                 state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "live"
-                print(f"{row.name}\t{row.role}\t{row.created_at:%Y-%m-%d %H:%M}\t{state}")
+                rate = f"{row.rate:g}/s" if row.rate else "default rate"
+                print(f"{row.name}\t{row.role}\t{rate}\t{row.created_at:%Y-%m-%d %H:%M}\t{state}")
         else:
             row = await tokens.revoke(store, args.name)
             print(f"revoked {row.name!r}")

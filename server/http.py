@@ -1,9 +1,11 @@
-"""HTTP hygiene in front of the GraphQL view: a cap on request bodies, and no POST that a
-browser could send cross-site without a CORS preflight."""
+"""HTTP hygiene in front of the GraphQL view: a cap on request bodies, no POST that a
+browser could send cross-site without a CORS preflight, and JSON that is too deep or of
+the wrong shape refused with a reason (for HTTP bodies and websocket messages alike)."""
 
 import json
 import re
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -11,6 +13,66 @@ from schema.errors import REQUEST_ID
 
 # the content types a cross-site form or fetch may send without a preflight
 SIMPLE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+MAX_JSON_DEPTH = 64  # arrays and objects in one another; GraphQL variables never need more
+
+
+class TooDeep(json.JSONDecodeError):
+    def __init__(self, document: str | bytes) -> None:
+        text = document if isinstance(document, str) else document.decode(errors="replace")
+        super().__init__(f"nested deeper than {MAX_JSON_DEPTH} levels", text, 0)
+
+
+def decode_json(document: str | bytes) -> Any:
+    """json.loads, refusing (as a JSONDecodeError) anything nested deeper than
+    MAX_JSON_DEPTH, which code walking it recursively could not handle."""
+    try:
+        value = json.loads(document)
+    except RecursionError:
+        raise TooDeep(document) from None
+    level, depth = [value], 0
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            raise TooDeep(document)
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+    return value
+
+
+# what each member of an operation may be: strawberry checks them for a single operation
+# but not for each operation of a batch
+OPERATION_FIELDS: dict[str, tuple[type, str]] = {
+    "query": (str, "a string"),
+    "variables": (dict, "an object"),
+    "operationName": (str, "a string"),
+    "extensions": (dict, "an object"),
+}
+
+
+def body_shape_error(body: object) -> str | None:
+    """Why a JSON body cannot be a GraphQL request, or None if it can: an object, or for a
+    batch a non-empty array of objects whose members have the right types."""
+    if isinstance(body, dict):
+        return None
+    if isinstance(body, list):
+        if not body:
+            return "an empty batch: send at least one operation"
+        if not all(isinstance(item, dict) for item in body):
+            return "each operation of a batch must be a JSON object"
+        for item in body:
+            for name, (kind, described) in OPERATION_FIELDS.items():
+                if not isinstance(item.get(name), kind | None):
+                    return f"each operation's `{name}` must be {described} or null"
+        return None
+    name = {type(None): "null", bool: "a boolean", str: "a string"}.get(type(body), "a number")
+    return f"the request must be a JSON object, not {name}"
 
 
 async def _refuse(send: Send, status: int, message: str) -> None:

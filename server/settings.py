@@ -36,6 +36,9 @@ class Settings:
     ws_max_message_bytes: int = 1_000_000  # one websocket message
     rate_limit: float = 20.0  # operations a second per token, sustained
     rate_burst: int = 100  # operations per token at once, before the sustained rate applies
+    max_cost: int = 5_000  # the most one operation may cost (schema/cost.py)
+    cost_budget: int = 10_000  # cost points a token may spend at once
+    cost_refill: float = 500.0  # cost points a second given back to each token's budget
     graphiql: bool = True
     introspection: bool = True
     field_suggestions: bool = True
@@ -111,6 +114,13 @@ class Settings:
             ),
             rate_burst=_count(
                 get("COMMPULSE_RATE_BURST"), defaults.rate_burst, "COMMPULSE_RATE_BURST"
+            ),
+            max_cost=_count(get("COMMPULSE_MAX_COST"), defaults.max_cost, "COMMPULSE_MAX_COST"),
+            cost_budget=_count(
+                get("COMMPULSE_COST_BUDGET"), defaults.cost_budget, "COMMPULSE_COST_BUDGET"
+            ),
+            cost_refill=_positive(
+                get("COMMPULSE_COST_REFILL"), defaults.cost_refill, "COMMPULSE_COST_REFILL"
             ),
             graphiql=_flag(get("COMMPULSE_GRAPHIQL", "on"), "COMMPULSE_GRAPHIQL"),
             introspection=_flag(get("COMMPULSE_INTROSPECTION", "on"), "COMMPULSE_INTROSPECTION"),

@@ -1,16 +1,23 @@
 """Strawberry's two websocket protocol handlers, hardened against messages of the wrong
 shape (a JSON list, a payload that is no object), which would otherwise end the
 connection without the protocol's answer; and the legacy protocol gets the same
-connection_init deadline as graphql-transport-ws."""
+connection_init deadline as graphql-transport-ws, and serves queries and mutations sent
+with `start` (once: data, then complete), as subscriptions-transport-ws clients expect.
+Messages nested too deep fail to decode (server/http.py): graphql-transport-ws closes
+with 4400, the legacy protocol ignores them as it ignores any message that is not JSON."""
 
 import asyncio
 import contextlib
 from typing import Any
 
+from graphql import GraphQLError, parse
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import CompleteMessage
+from strawberry.types.graphql import OperationType
+from strawberry.utils.operation import get_operation_type
 
 from schema.context import Context
 
@@ -29,7 +36,19 @@ def _well_formed(message: Any, operation: str) -> bool:
         isinstance(message.get("id"), str)
         and isinstance(payload, dict)
         and isinstance(payload.get("query"), str)
+        and isinstance(payload.get("variables"), dict | None)
+        and isinstance(payload.get("operationName"), str | None)
     )
+
+
+def _runs_once(query: str, operation_name: str | None) -> bool:
+    """A query or mutation (not a subscription). A document that does not parse, or names
+    no such operation, goes the subscription way, which reports why."""
+    try:
+        kind = get_operation_type(parse(query, no_location=True), operation_name)
+    except (GraphQLError, RuntimeError):
+        return False
+    return kind is not OperationType.SUBSCRIPTION
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -60,3 +79,27 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             await self.websocket.close(1002, "Failed to parse message")  # protocol error
             return
         await super().handle_message(message)
+
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        if not _runs_once(query, operation_name):
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+            return
+        try:
+            result = await self.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=self.context,
+                root_value=self.root_value,
+                operation_name=operation_name,
+            )
+            await self.send_data_message(result, operation_id)
+            await self.send_message(CompleteMessage(type="complete", id=operation_id))
+        finally:
+            self.subscriptions.pop(operation_id, None)
+            self.tasks.pop(operation_id, None)

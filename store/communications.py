@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store import Store, audience
-from store.content import check_audience, check_content, check_name, has_audience
+from store.content import NAME_MAX, check_audience, check_content, check_name, has_audience
 from store.database import current_tx
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
 from store.feed import Touch, as_change
@@ -311,6 +311,8 @@ def _where(flt: Filter) -> list[ColumnElement[bool]]:
 
 
 def _check_window(flt: Filter) -> None:
+    if flt.search is not None and len(flt.search) > NAME_MAX:
+        raise invalid("search", f"search is longer than {NAME_MAX} characters, as no name is")
     for name, value in (("createdAfter", flt.created_after), ("createdBefore", flt.created_before)):
         if value is not None and value.tzinfo is None:
             raise invalid(name, f"{name} needs a UTC offset, e.g. 2026-01-01T00:00:00Z")

@@ -163,3 +163,4 @@ class ApiToken(SQLModel, table=True):
     hash: str  # sha256 hex of the secret; the secret itself is shown once and never stored
     created_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    rate: float | None = None  # operations a second of its own; None: COMMPULSE_RATE_LIMIT

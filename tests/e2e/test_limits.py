@@ -2,6 +2,7 @@
 page size, body size, operations per batch, and the per-token rate limit. The server gets
 small values so each limit is reached with a small request."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ LIMITS = {
     "COMMPULSE_MAX_TOKENS": "200",
     "COMMPULSE_MAX_BODY_BYTES": "20000",
     "COMMPULSE_MAX_BATCH": "2",
+    "COMMPULSE_MAX_COST": "250",
 }
 
 
@@ -77,11 +79,54 @@ async def test_aliases_are_capped_and_fragment_spreads_count(limited: tuple[Serv
     assert "4 aliases found. Allowed: 3" in message
 
 
+def doubling(levels: int, leaf: str) -> str:
+    """Each fragment spreads the next one twice: 2^levels paths in a few hundred bytes."""
+    parts = ["query { ...F0 }"]
+    parts += [f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels)]
+    return " ".join([*parts, f"fragment F{levels} on Query {{ {leaf} }}"])
+
+
+async def test_exponential_fragments_neither_freeze_nor_pass(start_server: StartServer) -> None:
+    """With the default limits and a viewer token, 30 levels of fragments spreading the
+    next one twice are answered (or refused for their 2^30 aliases), and /healthz answers
+    while they are checked."""
+    server = await start_server(COMMPULSE_AUTH="on")
+    viewer = await make_token(server, "attacker", ApiRole.VIEWER)
+    async with httpx.AsyncClient(headers=bearer(viewer)) as client:
+
+        async def errors(leaf: str) -> list[str]:
+            response = await client.post(server.http_url, json={"query": doubling(30, leaf)})
+            return [e["message"] for e in response.json().get("errors", [])]
+
+        answered, refused, healthy = await asyncio.gather(
+            errors("__typename"),
+            errors("a: __typename"),
+            client.get(f"http://127.0.0.1:{server.port}/healthz"),
+        )
+    assert answered == []
+    assert refused == [f"{2**30} aliases found. Allowed: 30"]
+    assert healthy.json() == {"status": "ok"}
+
+
 @SHARED
 async def test_document_tokens_are_capped(limited: tuple[Server, str]) -> None:
     """A document of more than COMMPULSE_MAX_TOKENS lexical tokens is refused unparsed."""
     [message] = await errors_of(limited, "{ " + "__typename " * 250 + "}")
     assert "token limit" in message.lower() or "tokens" in message.lower()
+
+
+@SHARED
+async def test_cost_is_reported_and_capped(limited: tuple[Server, str]) -> None:
+    """Every answer carries extensions.cost; a page of 100 with its pageInfo (cost 301) is
+    over COMMPULSE_MAX_COST and refused before it runs with COST_EXCEEDED."""
+    page = "{ communications(first: %d) { edges { node { __typename } } pageInfo { endCursor } } }"
+    cheap = (await post(limited, {"query": page % 10})).json()
+    assert cheap["extensions"]["cost"]["requested"] == 31
+    assert set(cheap["extensions"]["cost"]) == {"requested", "actual", "remaining"}
+    costly = (await post(limited, {"query": page % 100})).json()
+    [error] = costly["errors"]
+    assert error["extensions"] == {"code": "COST_EXCEEDED", "cost": 301, "maxCost": 250}
+    assert costly["extensions"]["cost"]["requested"] == 301
 
 
 @SHARED
@@ -118,7 +163,7 @@ async def test_batches_are_capped(limited: tuple[Server, str]) -> None:
     """A JSON array runs up to COMMPULSE_MAX_BATCH operations; more is a clear 400."""
     one = {"query": "{ __typename }"}
     response = await post(limited, [one, one])
-    assert response.json() == [{"data": {"__typename": "Query"}}] * 2
+    assert [a["data"] for a in response.json()] == [{"__typename": "Query"}] * 2
     response = await post(limited, [one, one, one])
     assert response.status_code == 400
     assert "Too many operations" in response.text
@@ -143,4 +188,4 @@ async def test_rate_limit_per_token(start_server: StartServer) -> None:
     assert error["extensions"]["code"] == "RATE_LIMITED"
     assert 0 < error["extensions"]["retryAfter"] <= 2
     assert "retry in" in error["message"]
-    assert other.json() == {"data": {"__typename": "Query"}}
+    assert other.json()["data"] == {"__typename": "Query"}

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from store.tokens import ApiRole
 from tests.e2e.conftest import (
@@ -155,3 +157,54 @@ async def test_a_duplicate_operation_id_is_closed(target: tuple[Server, str]) ->
         await send(ws, {"id": "same", "type": "subscribe", "payload": LIVE})
         assert await close_code(ws) == 4409
     await still_serving(target)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(depth=st.integers(65, 1_500), brackets=st.sampled_from([("[", "]"), ('{"a":', "}")]))
+async def test_deeply_nested_messages_are_closed_with_4400(
+    target: tuple[Server, str], depth: int, brackets: tuple[str, str]
+) -> None:
+    """A message nested up to 1,500 deep (the message size cap), bare or as a subscribe's
+    variables: 4400, never an unhandled RecursionError."""
+    server, token = target
+    opener, closer = brackets
+    deep = opener * depth + "1" + closer * depth
+    subscribe = '{"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }", '
+    for message in (deep, subscribe + '"variables": {"a": ' + deep + "}}}"):
+        async with raw_ws(server) as ws:
+            await init(ws, {"token": token})
+            await ws.send(message)
+            assert await close_code(ws) == 4400
+    await still_serving(target)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    name=st.text(st.characters(codec="utf-8"), max_size=30),
+    operation=st.sampled_from(["query", "mutation", "subscription"]),
+)
+async def test_legacy_start_serves_queries_and_mutations_once(
+    target: tuple[Server, str], name: str, operation: str
+) -> None:
+    """On the legacy protocol a `start` with a query or mutation gets its data (or a clear
+    refusal: a viewer may not create) and `complete`; a subscription streams as before."""
+    server, token = target
+    documents = {
+        "query": "query($n: String) { statusCounts(filter: {search: $n}) { count } __typename }",
+        "mutation": 'mutation($n: String!) { createInAppMessage(input: {name: "x", title: $n}) '
+        "{ userErrors { code } } }",
+        "subscription": "subscription($n: String) { statusChanged(after: $n) { cursor } }",
+    }
+    payload = {"query": documents[operation], "variables": {"n": name}}
+    async with raw_ws(server, LEGACY_WS) as ws:
+        await init(ws, {"token": token})
+        await send(ws, {"id": "1", "type": "start", "payload": payload})
+        answer = await receive(ws)
+        assert "Unexpected error" not in str(answer), answer
+        if operation == "query":
+            assert answer["payload"]["data"]["__typename"] == "Query", answer
+        elif operation == "mutation":
+            [error] = answer["payload"]["errors"]
+            assert error.get("extensions", {}).get("code") == "FORBIDDEN", error
+        if operation != "subscription":
+            assert await receive(ws) == {"type": "complete", "id": "1"}

@@ -734,7 +734,8 @@ async def test_bad_delivery_event_reads_are_errors(
     )
 
     assert result.errors is not None
-    assert [e.extensions for e in result.errors] == [{"code": code}]
+    assert [e.extensions["code"] for e in result.errors] == [code]
+    assert all(e.extensions["field"] for e in result.errors)  # which argument is wrong
 
 
 # --- sendingProgress, in process ---------------------------------------------------------------
@@ -802,7 +803,7 @@ async def test_sending_progress_is_for_message_campaigns(store: Store, gql: Run)
         await subscription.aclose()
 
     assert result.errors is not None
-    assert [e.extensions for e in result.errors] == [{"code": "INVALID_INPUT"}]
+    assert [e.extensions for e in result.errors] == [{"code": "INVALID_INPUT", "field": ["id"]}]
 
 
 # --- leases: claimNext, renewal, release, recovery, fencing -----------------------------------

@@ -70,4 +70,4 @@ async def test_refusals_of_input_keep_their_message(store: Store) -> None:
     refused = await schema.execute(query, variable_values={"n": 101}, context_value=context)
     assert refused.errors is not None
     assert refused.errors[0].message == "first must be between 0 and 100"
-    assert refused.errors[0].extensions == {"code": "INVALID_INPUT"}
+    assert refused.errors[0].extensions == {"code": "INVALID_INPUT", "field": ["first"]}

@@ -51,3 +51,15 @@ def test_roles_cover_viewer_editor_admin_in_line_and_sender_beside() -> None:
         (R.SENDER, R.SENDER),
         *((R.ADMIN, n) for n in R),
     }
+
+
+async def test_a_token_keeps_its_own_rate_within_bounds(store: Store) -> None:
+    """A rate given at creation is kept on the row and read back by authenticate(); a rate
+    of zero, below or past the maximum is refused as INVALID_INPUT on `rate`."""
+    row, secret = await tokens.create(store, "backend", ApiRole.VIEWER, rate=250)
+    found = await tokens.authenticate(store, secret)
+    assert row.rate == 250 and found is not None and found.rate == 250
+    for rate in (0, -1, tokens.RATE_MAX * 2):
+        with pytest.raises(Refused) as refused:
+            await tokens.create(store, f"bad{abs(int(rate))}", ApiRole.VIEWER, rate=rate)
+        assert (refused.value.code, refused.value.field) == ("INVALID_INPUT", ["rate"])

@@ -1,0 +1,117 @@
+"""Values the database cannot hold, refused before anything runs: strings that are not
+UTF-8 (lone surrogates, which JSON's \\ud800 escapes can carry) or contain NUL (PostgreSQL
+text cannot), wherever they are in the variables or the document; and datetimes whose UTC
+value is outside the years 1 to 9999. Each is refused as INVALID_INPUT naming the field."""
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import strawberry
+from graphql import (
+    ArgumentNode,
+    GraphQLError,
+    Node,
+    ObjectFieldNode,
+    StringValueNode,
+    Visitor,
+    visit,
+)
+from strawberry.extensions import SchemaExtension
+
+Path = list[str | int]
+
+
+def storable(text: str) -> bool:
+    """UTF-8 encodable and without NUL."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def invalid_input(message: str, field: Path) -> GraphQLError:
+    """INVALID_INPUT, with `field` where it is known (a scalar's parser does not know its
+    place; graphql-core's message then names the variable or argument)."""
+    extensions: dict[str, object] = {"code": "INVALID_INPUT"}
+    if field:
+        extensions["field"] = [str(p) for p in field]
+    return GraphQLError(message, extensions=extensions)
+
+
+def _strings(value: Any, path: Path) -> Iterator[tuple[str, Path]]:
+    """Every string in a JSON value, with where it is (no recursion: depth is capped only
+    for HTTP and websocket bodies, not for callers of the schema)."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            yield item, where
+        elif isinstance(item, dict):
+            stack.extend((v, [*where, str(k)]) for k, v in item.items())
+            stack.extend((k, where) for k in item if isinstance(k, str))
+        elif isinstance(item, list):
+            stack.extend((v, [*where, i]) for i, v in enumerate(item))
+
+
+class _Literals(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bad: list[Path] = []
+
+    def enter_string_value(
+        self, node: StringValueNode, _key: Any, _parent: Any, _path: Any, ancestors: list[Any]
+    ) -> None:
+        if not storable(node.value):
+            names = [a for a in ancestors if isinstance(a, ArgumentNode | ObjectFieldNode)]
+            self.bad.append([a.name.value for a in names])
+
+
+def unstorable(document: Node, variables: dict[str, Any] | None) -> Path | None:
+    """Where the first string the database cannot store is, if any."""
+    for text, where in _strings(variables or {}, []):
+        if not storable(text):
+            return where
+    literals = _Literals()
+    visit(document, literals)
+    return literals.bad[0] if literals.bad else None
+
+
+class StorableStrings(SchemaExtension):
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.graphql_document is not None
+        where = unstorable(context.graphql_document, context.variables)
+        if where is not None:
+            raise invalid_input(
+                "a string is not valid UTF-8 or contains NUL (\\u0000)"
+                + (f" at {'.'.join(map(str, where))}" if where else ""),
+                where,
+            )
+        yield
+
+
+def _parse_datetime(value: object) -> dt.datetime:
+    if not isinstance(value, str):
+        raise invalid_input(f"DateTime cannot represent {type(value).__name__}", [])
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise invalid_input(f"not an ISO-8601 date and time: {value[:40]!r}", []) from None
+    if parsed.tzinfo is not None:
+        try:
+            parsed.astimezone(dt.UTC)
+        except OverflowError:
+            raise invalid_input(f"{value[:40]} is outside the years 1 to 9999 in UTC", []) from None
+    return parsed
+
+
+DateTime = strawberry.scalar(
+    name="DateTime",
+    description="Date with time (isoformat)",
+    serialize=dt.datetime.isoformat,
+    parse_value=_parse_datetime,
+)

@@ -1,0 +1,147 @@
+"""Values at the edges never reach the database or "Unexpected error": ids and cursors of
+any text, strings the database cannot hold anywhere in the input, datetimes whose UTC
+value is out of range, searches longer than any name. Each is NOT_FOUND (an id), or
+INVALID_INPUT naming the field."""
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schema import ids, schema
+from schema.context import Context
+from store import Store
+from store.tokens import ApiRole
+
+FEW = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=10,
+)
+unstorable = st.builds(
+    "".join, st.lists(st.text() | st.sampled_from(["\ud800", "\udfff", "\x00"]), min_size=1)
+).filter(lambda text: "\x00" in text or any(0xD800 <= ord(c) <= 0xDFFF for c in text))
+
+
+def encoded(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode(errors="surrogatepass")).decode().rstrip("=")
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@given(
+    text=st.text()
+    | st.builds(lambda n: f"Communication:{n}", st.text(st.characters(categories=["Nd", "No"])))
+    | st.builds(lambda n: f"Communication:{n}", st.integers())
+)
+def test_any_id_decodes_to_a_number_a_bigint_holds_or_to_none(text: str) -> None:
+    """Whatever an id says (digits of any script, huge or negative numbers), it names a
+    BIGINT row id or nothing."""
+    for value in (text, encoded(text)):
+        pk = ids.communication_pk(value)
+        assert pk is None or 0 <= pk < 2**63
+
+
+@given(
+    body=json_values
+    | st.builds(lambda d: json.loads(nested(d)), st.integers(1, 50))
+    | st.tuples(st.sampled_from(["name", "created_at"]), json_values, json_values),
+    raw=st.sampled_from([None, "deep"]),
+    order=st.sampled_from(["name", "created_at", "updated_at"]),
+)
+def test_any_list_cursor_decodes_to_a_position_or_to_none(
+    body: Any, raw: str | None, order: str
+) -> None:
+    """A list cursor holding any JSON, or JSON nested thousands deep, is a position the
+    database can compare with, or None."""
+    text = "page:" + (nested(5_000) if raw else json.dumps(body))
+    key = ids.page_key(encoded(text), order)
+    if key is not None:
+        value, pk = key
+        assert type(pk) is int and 0 <= pk < 2**63
+        assert isinstance(value, datetime) or "\x00" not in value
+
+
+def run(store: Store, query: str, **variables: Any) -> Any:
+    context = Context(store=store, actor="edge", role=ApiRole.ADMIN)
+    return schema.execute(query, variable_values=variables, context_value=context)
+
+
+def codes(result: Any) -> list[Any]:
+    assert "Unexpected error" not in str(result.errors)
+    return [(e.extensions or {}).get("code") for e in result.errors or []]
+
+
+CREATE = """mutation($input: CreateInAppMessageInput!) {
+  createInAppMessage(input: $input) { communication { __typename } userErrors { code field } }
+}"""
+
+
+@pytest.mark.parametrize("field", ["name", "title", "body"])
+@FEW
+@given(text=unstorable)
+async def test_strings_the_database_cannot_hold_are_refused_with_their_field(
+    store: Store, field: str, text: str
+) -> None:
+    """A lone surrogate or a NUL in any string of the input: INVALID_INPUT naming where,
+    and nothing is created."""
+    value = {"name": "n", "title": "t"} | {field: text}
+    result = await run(store, CREATE, input=value)
+    assert codes(result) == ["INVALID_INPUT"], result.errors
+    assert result.errors[0].extensions["field"] == ["input", field]
+    assert result.data is None
+
+
+offsets = st.integers(-23 * 60 - 59, 23 * 60 + 59).map(lambda m: timezone(timedelta(minutes=m)))
+edge_times = st.builds(
+    lambda when, tz: when.replace(tzinfo=tz).isoformat(),
+    st.sampled_from([datetime.min, datetime.max])
+    | st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(1, 1, 2))
+    | st.datetimes(min_value=datetime(9999, 12, 30), max_value=datetime.max),
+    offsets,
+)
+
+
+@FEW
+@given(when=edge_times, literal=st.booleans())
+async def test_datetimes_out_of_range_in_utc_are_refused(
+    store: Store, when: str, literal: bool
+) -> None:
+    """A datetime whose offset takes it out of the years 1 to 9999 in UTC, as a variable or
+    in the document: INVALID_INPUT; one within range is answered."""
+    if literal:
+        query = f'{{ communications(filter: {{createdAfter: "{when}"}}) {{ totalCount }} }}'
+        result = await run(store, query)
+    else:
+        query = "query($t: DateTime) { communications(filter: {createdAfter: $t}) { totalCount } }"
+        result = await run(store, query, t=when)
+    try:
+        datetime.fromisoformat(when).astimezone(UTC)
+    except OverflowError:
+        assert codes(result) == ["INVALID_INPUT"]
+    else:
+        assert codes(result) == [] and result.data["communications"]["totalCount"] == 0
+
+
+@FEW
+@given(search=st.text(min_size=201, max_size=5_000))
+async def test_searches_longer_than_any_name_are_refused(store: Store, search: str) -> None:
+    """`search` is matched with LIKE: past 200 characters (the longest name) it is refused
+    as INVALID_INPUT on `search`, in lists and in counts."""
+    for query in (
+        "query($s: String) { communications(filter: {search: $s}) { totalCount } }",
+        "query($s: String) { statusCounts(filter: {search: $s}) { count } }",
+    ):
+        result = await run(store, query, s=search)
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in search) or "\x00" in search:
+            assert codes(result) == ["INVALID_INPUT"]
+            continue
+        assert codes(result) == ["INVALID_INPUT"]
+        assert result.errors[0].extensions["field"] == ["search"]
