@@ -15,6 +15,7 @@ from strawberry.tools import merge_types
 
 from schema.deliveries import DeliveryMutation, DeliveryQuery, DeliverySubscription
 from schema.errors import ErrorPolicy
+from schema.idempotency import Idempotency
 from schema.limits import Limits, RateLimit, RateLimiter
 from schema.mutations import Mutation
 from schema.permissions import Authorize
@@ -46,7 +47,7 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
             disable_field_suggestions=not limits.field_suggestions,
         )
     suggestions = limits is None or limits.field_suggestions
-    extensions += [Authorize, lambda: ErrorPolicy(field_suggestions=suggestions)]
+    extensions += [Authorize, Idempotency, lambda: ErrorPolicy(field_suggestions=suggestions)]
     return strawberry.Schema(
         query=merge_types("Query", (Query, DeliveryQuery, TokenQuery)),
         mutation=merge_types("Mutation", (Mutation, DeliveryMutation, TokenMutation)),

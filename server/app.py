@@ -32,7 +32,7 @@ from server.http import LimitBody, RefuseSimplePosts
 from server.sender import SimulatedSender
 from server.settings import Settings
 from server.websockets import LegacyWSHandler, TransportWSHandler
-from store import Store, migrate
+from store import Store, idempotency, migrate
 from store.database import create_engine, sessions
 from store.feed import Feed
 
@@ -94,6 +94,7 @@ class CommpulseGraphQL(GraphQL[Context, None]):
         if isinstance(request, Request) and not self._is_ide_page(request):
             identity = await self.auth.http(context.store, request)
             context.actor, context.role = identity.name, identity.role
+            context.idempotency_key = request.headers.get("idempotency-key")
         return context
 
     def _is_ide_page(self, request: Request) -> bool:
@@ -156,6 +157,7 @@ async def _background(store: Store, settings: Settings, auth: Auth) -> AsyncIter
         work.append(sender.run())
     if settings.auth:
         work.append(auth.guard(store))
+    work.append(_purge_idempotency_keys(store))
     tasks = [asyncio.create_task(w) for w in work]
     try:
         yield
@@ -163,6 +165,15 @@ async def _background(store: Store, settings: Settings, auth: Auth) -> AsyncIter
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _purge_idempotency_keys(store: Store, every: float = 3600.0) -> None:
+    while True:
+        try:
+            await idempotency.purge(store)
+        except Exception:
+            log.exception("purging expired idempotency keys failed; trying again later")
+        await asyncio.sleep(every)
 
 
 async def ready(request: Request) -> JSONResponse:
@@ -222,7 +233,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             CORSMiddleware,
             allow_origins=list(settings.allowed_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
             max_age=600,
         ),
         Middleware(RefuseSimplePosts),

@@ -144,3 +144,18 @@ class ApiToken(SQLModel, table=True):
     hash: str  # sha256 hex of the secret; the secret itself is shown once and never stored
     created_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A mutation's first response, kept for a day per token and key (store/idempotency.py).
+    `response` is None while the first request with the key still runs."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (Index("ix_idempotency_key_expires_at", "expires_at"),)
+
+    owner: str = Field(primary_key=True)  # the token's name
+    key: str = Field(primary_key=True)
+    fingerprint: str  # sha256 of the operation, its name and its variables
+    response: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
