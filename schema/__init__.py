@@ -1,6 +1,6 @@
 """The GraphQL API: types and thin resolvers over the store."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import strawberry
 from strawberry.extensions import (
@@ -27,10 +27,11 @@ from schema.types import TYPES
 Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
 
 
-def build(limits: Limits | None = None) -> strawberry.Schema:
+def build(limits: Limits | None = None, outer: Sequence[Extension] = ()) -> strawberry.Schema:
     """The schema. Roles are always enforced and unexpected errors always masked; `limits`
-    (from the server's settings) add the rest. Tests at the GraphQL layer go without."""
-    extensions: list[Extension] = []
+    (from the server's settings) add the rest. Tests at the GraphQL layer go without.
+    `outer` extensions (the server's metrics and traces) wrap all the others."""
+    extensions: list[Extension] = list(outer)
     config = StrawberryConfig()
     if limits is not None:
         limiter = RateLimiter(limits.rate, limits.burst)

@@ -29,12 +29,13 @@ from schema.limits import Limits
 from server import brokers, scheduler
 from server.auth import Auth, Unauthenticated
 from server.http import LimitBody, RefuseSimplePosts
+from server.metrics import Metrics
+from server.metrics import endpoint as metrics_endpoint
 from server.sender import SimulatedSender
 from server.settings import Settings
 from server.websockets import LegacyWSHandler, TransportWSHandler
 from store import Store, idempotency, migrate
 from store.database import create_engine, sessions
-from store.feed import Feed
 
 log = logging.getLogger("commpulse")
 
@@ -58,21 +59,26 @@ class CommpulseGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
-    def __init__(self, settings: Settings, auth: Auth) -> None:
+    def __init__(self, settings: Settings, auth: Auth, metrics: Metrics) -> None:
         super().__init__(
-            build(limits(settings)),
+            build(limits(settings), outer=[metrics.extension()]),
             graphql_ide="graphiql" if settings.graphiql else None,
             allowed_origins=settings.allowed_origins,
             connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout),
             max_subscriptions_per_connection=settings.max_subscriptions,
         )
         self.auth = auth
+        self.metrics = metrics
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.stalled_after = timedelta(seconds=settings.stalled_after)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            if scope["type"] == "websocket":
+                with self.metrics.websocket():
+                    await super().__call__(scope, receive, send)
+            else:
+                await super().__call__(scope, receive, send)
         except Unauthenticated as refused:
             response = JSONResponse(
                 {"errors": [{"message": str(refused), "extensions": {"code": "UNAUTHENTICATED"}}]},
@@ -191,6 +197,7 @@ async def ready(request: Request) -> JSONResponse:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = (settings or Settings.from_env()).checked()
     auth = Auth(enabled=settings.auth, recheck=settings.token_recheck)
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -203,7 +210,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 raise SystemExit(3) from None
             broadcast, broker = brokers.broadcast(settings.broadcast_url)
             async with broadcast:
-                store = Store(sessions(engine), Feed(broadcast))
+                store = Store(sessions(engine), metrics.feed(broadcast))
+                metrics.watch(engine, broker)
                 async with _background(store, settings, auth):
                     log.info(
                         "commpulse ready: %s, %s",
@@ -220,7 +228,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await engine.dispose()
 
-    graphql = CommpulseGraphQL(settings, auth)
+    graphql = CommpulseGraphQL(settings, auth, metrics)
     routes = [
         Route("/", lambda _request: RedirectResponse("/graphql")),
         Route("/healthz", lambda _request: JSONResponse({"status": "ok"})),
@@ -228,6 +236,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
     ]
+    if settings.metrics != "off":
+        routes.append(Route("/metrics", metrics_endpoint))
     middleware = [
         Middleware(
             CORSMiddleware,
@@ -239,7 +249,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(RefuseSimplePosts),
         Middleware(LimitBody, limit=settings.max_body_bytes),
     ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.metrics = metrics
+    app.state.metrics_auth = auth if settings.metrics == "token" else None
+    return app
 
 
 app = create_app()

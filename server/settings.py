@@ -39,6 +39,7 @@ class Settings:
     graphiql: bool = True
     introspection: bool = True
     field_suggestions: bool = True
+    metrics: str = "off"  # /metrics: "off", "on" (open to whoever reaches it) or "token"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Self:
@@ -116,6 +117,11 @@ class Settings:
             introspection=_flag(get("COMMPULSE_INTROSPECTION", "on"), "COMMPULSE_INTROSPECTION"),
             field_suggestions=_flag(
                 get("COMMPULSE_FIELD_SUGGESTIONS", "on"), "COMMPULSE_FIELD_SUGGESTIONS"
+            ),
+            metrics=_choice(
+                get("COMMPULSE_METRICS", defaults.metrics),
+                ("off", "on", "token"),
+                "COMMPULSE_METRICS",
             ),
         )
 
