@@ -23,6 +23,7 @@ from schema.queries import Query
 from schema.subscriptions import Subscription
 from schema.tokens import TokenMutation, TokenQuery
 from schema.types import TYPES
+from schema.webhooks import WebhookMutation, WebhookQuery
 
 Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
 
@@ -50,8 +51,10 @@ def build(limits: Limits | None = None, outer: Sequence[Extension] = ()) -> stra
     suggestions = limits is None or limits.field_suggestions
     extensions += [Authorize, Idempotency, lambda: ErrorPolicy(field_suggestions=suggestions)]
     return strawberry.Schema(
-        query=merge_types("Query", (Query, DeliveryQuery, TokenQuery)),
-        mutation=merge_types("Mutation", (Mutation, DeliveryMutation, TokenMutation)),
+        query=merge_types("Query", (Query, DeliveryQuery, TokenQuery, WebhookQuery)),
+        mutation=merge_types(
+            "Mutation", (Mutation, DeliveryMutation, TokenMutation, WebhookMutation)
+        ),
         subscription=merge_types("Subscription", (Subscription, DeliverySubscription)),
         types=list(TYPES.values()),
         extensions=extensions,

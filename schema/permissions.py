@@ -32,6 +32,8 @@ REQUIRED: dict[OperationType, dict[str, ApiRole]] = {
         "statusCounts": V,
         "deliveryEvents": V,
         "apiTokens": A,
+        "webhookEndpoints": A,
+        "webhookDeliveries": A,
     },
     OperationType.MUTATION: {
         **dict.fromkeys(
@@ -73,6 +75,9 @@ REQUIRED: dict[OperationType, dict[str, ApiRole]] = {
         "failCommunication": S,
         "createApiToken": A,
         "revokeApiToken": A,
+        "createWebhookEndpoint": A,
+        "deleteWebhookEndpoint": A,
+        "replayWebhookEndpoint": A,
     },
     OperationType.SUBSCRIPTION: {
         "statusChanged": V,

@@ -33,9 +33,13 @@ from server.metrics import Metrics
 from server.metrics import endpoint as metrics_endpoint
 from server.sender import SimulatedSender
 from server.settings import Settings
+from server.webhooks import Config as WebhookConfig
+from server.webhooks import WebhookSender
 from server.websockets import LegacyWSHandler, TransportWSHandler
 from store import Store, idempotency, migrate
 from store.database import create_engine, sessions
+from store.webhooks import Retry
+from store.webhooks import backlog as webhook_backlog
 
 log = logging.getLogger("commpulse")
 
@@ -71,6 +75,7 @@ class CommpulseGraphQL(GraphQL[Context, None]):
         self.metrics = metrics
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.stalled_after = timedelta(seconds=settings.stalled_after)
+        self.webhook_allow_private = settings.webhook_allow_private
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -96,6 +101,7 @@ class CommpulseGraphQL(GraphQL[Context, None]):
             response=response,
             lease=self.lease,
             stalled_after=self.stalled_after,
+            webhook_allow_private=self.webhook_allow_private,
         )
         if isinstance(request, Request) and not self._is_ide_page(request):
             identity = await self.auth.http(context.store, request)
@@ -154,7 +160,9 @@ def _request_error(data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> boo
 
 
 @asynccontextmanager
-async def _background(store: Store, settings: Settings, auth: Auth) -> AsyncIterator[None]:
+async def _background(
+    store: Store, settings: Settings, auth: Auth, metrics: Metrics
+) -> AsyncIterator[None]:
     work: list[Coroutine[Any, Any, None]] = []
     if settings.scheduler_enabled:
         work.append(scheduler.run(store, settings.scheduler_interval))
@@ -164,6 +172,8 @@ async def _background(store: Store, settings: Settings, auth: Auth) -> AsyncIter
     if settings.auth:
         work.append(auth.guard(store))
     work.append(_purge_idempotency_keys(store))
+    if settings.webhooks:
+        work.append(WebhookSender(store, webhook_config(settings), metrics).run())
     tasks = [asyncio.create_task(w) for w in work]
     try:
         yield
@@ -194,6 +204,20 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
 
+def webhook_config(settings: Settings) -> WebhookConfig:
+    return WebhookConfig(
+        timeout=settings.webhook_timeout,
+        retry=Retry(
+            first=settings.webhook_retry_first,
+            most=settings.webhook_retry_most,
+            period=settings.webhook_retry_period,
+        ),
+        lease=settings.webhook_lease,
+        poll=settings.webhook_poll,
+        allow_private=settings.webhook_allow_private,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = (settings or Settings.from_env()).checked()
     auth = Auth(enabled=settings.auth, recheck=settings.token_recheck)
@@ -212,7 +236,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             async with broadcast:
                 store = Store(sessions(engine), metrics.feed(broadcast))
                 metrics.watch(engine, broker)
-                async with _background(store, settings, auth):
+                metrics.backlog = webhook_backlog
+                async with _background(store, settings, auth, metrics):
                     log.info(
                         "commpulse ready: %s, %s",
                         engine.url,
