@@ -5,7 +5,7 @@ lifespan."""
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -26,13 +26,16 @@ from strawberry.types.unset import UnsetType
 from schema import build
 from schema.context import Context
 from schema.limits import Limits
-from server import brokers, scheduler
+from server import brokers, logs, scheduler
 from server.auth import Auth, Unauthenticated
 from server.http import LimitBody, RefuseSimplePosts
+from server.logs import RequestIds
 from server.metrics import Metrics
 from server.metrics import endpoint as metrics_endpoint
 from server.sender import SimulatedSender
 from server.settings import Settings
+from server.tracing import Tracing
+from server.tracing import from_env as traces_from_env
 from server.webhooks import Config as WebhookConfig
 from server.webhooks import WebhookSender
 from server.websockets import LegacyWSHandler, TransportWSHandler
@@ -63,9 +66,9 @@ class CommpulseGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
-    def __init__(self, settings: Settings, auth: Auth, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, auth: Auth, metrics: Metrics, tracing: Tracing) -> None:
         super().__init__(
-            build(limits(settings), outer=[metrics.extension()]),
+            build(limits(settings), outer=[*tracing.extensions(), metrics.extension()]),
             graphql_ide="graphiql" if settings.graphiql else None,
             allowed_origins=settings.allowed_origins,
             connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout),
@@ -106,6 +109,7 @@ class CommpulseGraphQL(GraphQL[Context, None]):
         if isinstance(request, Request) and not self._is_ide_page(request):
             identity = await self.auth.http(context.store, request)
             context.actor, context.role = identity.name, identity.role
+            logs.TOKEN.set(identity.name)
             context.idempotency_key = request.headers.get("idempotency-key")
         return context
 
@@ -120,6 +124,7 @@ class CommpulseGraphQL(GraphQL[Context, None]):
         except Unauthenticated as refused:
             raise ConnectionRejectionError({"message": str(refused)}) from None
         context.actor, context.role = identity.name, identity.role
+        logs.TOKEN.set(identity.name)
         return await super().on_ws_connect(context)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
@@ -161,7 +166,7 @@ def _request_error(data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> boo
 
 @asynccontextmanager
 async def _background(
-    store: Store, settings: Settings, auth: Auth, metrics: Metrics
+    store: Store, settings: Settings, auth: Auth, metrics: Metrics, tracing: Tracing
 ) -> AsyncIterator[None]:
     work: list[Coroutine[Any, Any, None]] = []
     if settings.scheduler_enabled:
@@ -173,7 +178,7 @@ async def _background(
         work.append(auth.guard(store))
     work.append(_purge_idempotency_keys(store))
     if settings.webhooks:
-        work.append(WebhookSender(store, webhook_config(settings), metrics).run())
+        work.append(WebhookSender(store, webhook_config(settings), metrics, tracing).run())
     tasks = [asyncio.create_task(w) for w in work]
     try:
         yield
@@ -218,14 +223,17 @@ def webhook_config(settings: Settings) -> WebhookConfig:
     )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, tracing: Tracing | None = None) -> Starlette:
+    """The app; `tracing` defaults to what the OTEL_* variables ask for."""
     settings = (settings or Settings.from_env()).checked()
+    tracing = tracing or Tracing(traces_from_env())
     auth = Auth(enabled=settings.auth, recheck=settings.token_recheck)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         engine = create_engine(settings.database_url)
+        stack = ExitStack()
         try:
             try:
                 await migrate.check(engine)
@@ -234,10 +242,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 raise SystemExit(3) from None
             broadcast, broker = brokers.broadcast(settings.broadcast_url)
             async with broadcast:
-                store = Store(sessions(engine), metrics.feed(broadcast))
+                stack.enter_context(tracing.database(engine))
+                store = Store(sessions(engine), metrics.feed(broadcast, tracing))
                 metrics.watch(engine, broker)
                 metrics.backlog = webhook_backlog
-                async with _background(store, settings, auth, metrics):
+                async with _background(store, settings, auth, metrics, tracing):
                     log.info(
                         "commpulse ready: %s, %s",
                         engine.url,
@@ -251,9 +260,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                         )
                     yield {"store": store, "engine": engine, "broker": broker}
         finally:
+            stack.close()
+            tracing.shutdown()
             await engine.dispose()
 
-    graphql = CommpulseGraphQL(settings, auth, metrics)
+    graphql = CommpulseGraphQL(settings, auth, metrics, tracing)
     routes = [
         Route("/", lambda _request: RedirectResponse("/graphql")),
         Route("/healthz", lambda _request: JSONResponse({"status": "ok"})),
@@ -264,6 +275,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if settings.metrics != "off":
         routes.append(Route("/metrics", metrics_endpoint))
     middleware = [
+        Middleware(RequestIds),
         Middleware(
             CORSMiddleware,
             allow_origins=list(settings.allowed_origins),

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import uvicorn
 
-from server import brokers
+from server import brokers, logs
 from server.seed import seed
 from server.settings import Settings, SettingsError
 from store import Store, migrate, tokens
@@ -78,6 +78,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         port=settings.port,
         log_level="info",
         ws_max_size=settings.ws_max_message_bytes,
+        log_config=logs.config(settings.log_format) or uvicorn.config.LOGGING_CONFIG,
     )
 
 

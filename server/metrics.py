@@ -33,6 +33,7 @@ from strawberry.types.graphql import OperationType
 from schema import ids
 from schema.permissions import root_fields
 from server.auth import Auth, Unauthenticated
+from server.tracing import Tracing
 from store import Store, changes
 from store.feed import Change, Feed, Notice, Touch
 from store.tables import utcnow
@@ -165,23 +166,25 @@ class Metrics:
     def extension(self) -> Callable[[], SchemaExtension]:
         return lambda: MetricsExtension(self)
 
-    def feed(self, broadcast: Broadcast) -> "MeteredFeed":
-        return MeteredFeed(broadcast, self)
+    def feed(self, broadcast: Broadcast, tracing: Tracing) -> "MeteredFeed":
+        return MeteredFeed(broadcast, self, tracing)
 
 
 class MeteredFeed(Feed):
-    """The store's feed, counting what goes through it."""
+    """The store's feed, counting what goes through it (and tracing each publish)."""
 
-    def __init__(self, broadcast: Broadcast, metrics: Metrics) -> None:
+    def __init__(self, broadcast: Broadcast, metrics: Metrics, tracing: Tracing) -> None:
         super().__init__(broadcast)
         self.metrics = metrics
+        self.tracing = tracing
 
     async def publish(self, *notices: Change | Touch) -> None:
         for notice in notices:
             if isinstance(notice, Change):
                 self.metrics.transitions.labels(notice.kind, notice.action).inc()
                 self.metrics.saw(notice.seq)
-        await super().publish(*notices)
+        with self.tracing.span("commpulse.publish", notices=len(notices)):
+            await super().publish(*notices)
 
     @asynccontextmanager
     async def listen(self) -> AsyncIterator[AsyncIterator[Notice]]:

@@ -40,6 +40,7 @@ class Settings:
     introspection: bool = True
     field_suggestions: bool = True
     metrics: str = "off"  # /metrics: "off", "on" (open to whoever reaches it) or "token"
+    log_format: str = "human"  # "json": one object a line with the request id and token
     webhooks: bool = True  # this instance delivers webhooks (one instance per endpoint at once)
     webhook_allow_private: bool = False  # private and loopback webhook URLs (tests, local)
     webhook_timeout: float = 5.0  # seconds for one delivery attempt
@@ -130,6 +131,11 @@ class Settings:
                 get("COMMPULSE_METRICS", defaults.metrics),
                 ("off", "on", "token"),
                 "COMMPULSE_METRICS",
+            ),
+            log_format=_choice(
+                get("COMMPULSE_LOG_FORMAT", defaults.log_format),
+                ("human", "json"),
+                "COMMPULSE_LOG_FORMAT",
             ),
             webhooks=_flag(get("COMMPULSE_WEBHOOKS", "on"), "COMMPULSE_WEBHOOKS"),
             webhook_allow_private=_flag(

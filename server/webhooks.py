@@ -27,6 +27,7 @@ from standardwebhooks import Webhook
 
 from schema import ids
 from server.metrics import Metrics
+from server.tracing import Tracing
 from store import Store, webhooks
 from store.errors import Refused
 from store.feed import Change, Notice, Resync
@@ -80,8 +81,15 @@ def signed(secret: str, change: Change, now: datetime) -> tuple[str, dict[str, s
 
 
 class WebhookSender:
-    def __init__(self, store: Store, config: Config, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
+    ) -> None:
         self.store = store
+        self.tracing = tracing or Tracing(None)
         self.config = config
         self.metrics = metrics
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -166,7 +174,16 @@ class WebhookSender:
             log.exception("webhook delivery to endpoint %s failed; trying again", endpoint_id)
 
     async def _deliver(self, endpoint: WebhookEndpoint, change: Change) -> bool:
-        """One attempt, logged; True when the endpoint took it."""
+        """One attempt, logged and traced; True when the endpoint took it."""
+        with self.tracing.span(
+            "commpulse.webhook.deliver",
+            **{"webhook.endpoint": endpoint.id, "webhook.id": webhooks.message_id(change)},
+        ) as span:
+            delivered = await self._attempt(endpoint, change)
+            span.set_attribute("webhook.delivered", delivered)
+            return delivered
+
+    async def _attempt(self, endpoint: WebhookEndpoint, change: Change) -> bool:
         assert endpoint.id is not None and self._client is not None
         body, headers = signed(endpoint.secret, change, datetime.now(UTC))
         started = time.perf_counter()

@@ -1,0 +1,75 @@
+"""Logs: uvicorn's human format by default; one JSON object a line when
+COMMPULSE_LOG_FORMAT=json, each carrying the request id and the token's name.
+
+`RequestIds` gives every HTTP request and websocket an id (the client's `X-Request-ID`
+when it is sane, else a new one), answers it in `X-Request-ID`, and keeps it in a context
+variable for every line logged while the request is handled; the token's name joins it
+once the caller is identified. Websocket operations run in tasks that inherit both.
+"""
+
+import json
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+TOKEN: ContextVar[str | None] = ContextVar("token", default=None)
+SANE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": REQUEST_ID.get(),
+            "token": TOKEN.get(),
+        }
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str)
+
+
+def config(log_format: str) -> dict[str, Any] | None:
+    """uvicorn's log_config: None keeps its human format."""
+    if log_format != "json":
+        return None
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    quiet = {"handlers": ["stderr"], "level": "INFO", "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "server.logs.JsonFormatter"}},
+        "handlers": {"stderr": handler},
+        "loggers": {"uvicorn": quiet, "uvicorn.error": {"level": "INFO"}, "uvicorn.access": quiet},
+        "root": {"handlers": ["stderr"], "level": "INFO"},
+    }
+
+
+class RequestIds:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if SANE.fullmatch(given) else uuid.uuid4().hex
+        REQUEST_ID.set(request_id)
+        TOKEN.set(None)
+
+        async def answer(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["x-request-id"] = request_id
+            await send(message)
+
+        await self.app(scope, receive, answer)
