@@ -10,7 +10,7 @@ import strawberry
 from schema import ids
 from schema.context import Info
 from schema.enums import CommunicationKind, CommunicationStatus
-from schema.types import UserError
+from schema.types import UserError, to_graphql_error
 from store import webhooks
 from store.errors import Refused, invalid
 from store.lifecycle import Kind, Status
@@ -129,8 +129,6 @@ class WebhookQuery:
     async def webhook_deliveries(
         self, info: Info, endpoint_id: strawberry.ID, first: int = 50, after: str | None = None
     ) -> WebhookDeliveryPage:
-        from schema.types import to_graphql_error
-
         start = 0 if after is None else ids.webhook_attempt_pk(after)
         try:
             if start is None:

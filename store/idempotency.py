@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -53,13 +53,18 @@ def fingerprint(query: str, operation_name: str | None, variables: dict[str, Any
 
 async def claim(store: Store, owner: str, key: str, fingerprint: str) -> Claim:
     now = utcnow()
+    found = await _read(store, owner, key)
+    if found is not None and not _stale(found, now):
+        return _decide(found, fingerprint)  # a retry reads only
     async with store.sessions() as session:
-        stale = (col(IdempotencyKey.expires_at) < now) | (
-            col(IdempotencyKey.response).is_(None)
-            & (col(IdempotencyKey.created_at) < now - ABANDONED)
-        )
-        mine = (col(IdempotencyKey.owner) == owner) & (col(IdempotencyKey.key) == key)
-        await session.exec(delete(IdempotencyKey).where(mine, stale))
+        if found is not None:  # expired, or abandoned by a process that died
+            await session.exec(
+                delete(IdempotencyKey).where(
+                    col(IdempotencyKey.owner) == owner,
+                    col(IdempotencyKey.key) == key,
+                    col(IdempotencyKey.created_at) == found.created_at,
+                )
+            )
         session.add(
             IdempotencyKey(
                 owner=owner, key=key, fingerprint=fingerprint, created_at=now, expires_at=now + KEEP
@@ -69,15 +74,28 @@ async def claim(store: Store, owner: str, key: str, fingerprint: str) -> Claim:
             await session.commit()
             return Claim(Outcome.CLAIMED)
         except IntegrityError:
-            await session.rollback()
-        found = await session.get(IdempotencyKey, (owner, key))
+            await session.rollback()  # another request claimed it first
+    found = await _read(store, owner, key)
     if found is None:  # expired and deleted meanwhile: try again
         return await claim(store, owner, key, fingerprint)
-    if found.fingerprint != fingerprint:
+    return _decide(found, fingerprint)
+
+
+async def _read(store: Store, owner: str, key: str) -> IdempotencyKey | None:
+    async with store.sessions() as session:
+        return await session.get(IdempotencyKey, (owner, key))
+
+
+def _stale(row: IdempotencyKey, now: datetime) -> bool:
+    return row.expires_at < now or (row.response is None and row.created_at < now - ABANDONED)
+
+
+def _decide(row: IdempotencyKey, fingerprint: str) -> Claim:
+    if row.fingerprint != fingerprint:
         return Claim(Outcome.REUSED)
-    if found.response is None:
+    if row.response is None:
         return Claim(Outcome.IN_FLIGHT)
-    return Claim(Outcome.REPLAY, found.response)
+    return Claim(Outcome.REPLAY, row.response)
 
 
 async def wait(

@@ -16,7 +16,7 @@ import secrets
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -326,7 +326,7 @@ async def log_attempt(store: Store, attempt: WebhookAttempt) -> None:
         await session.commit()
 
 
-async def due(store: Store, now: datetime | None = None) -> list[int]:
+async def due(store: Store) -> list[int]:
     """Endpoints that may be delivered to: active, not deleted."""
     statement = select(WebhookEndpoint.id).where(
         col(WebhookEndpoint.deleted_at).is_(None), col(WebhookEndpoint.state) == ACTIVE
