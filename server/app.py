@@ -41,7 +41,6 @@ from server.webhooks import WebhookSender
 from server.websockets import LegacyWSHandler, TransportWSHandler
 from store import Store, idempotency, migrate
 from store.database import create_engine, sessions
-from store.webhooks import Retry
 from store.webhooks import backlog as webhook_backlog
 
 log = logging.getLogger("commpulse")
@@ -178,7 +177,7 @@ async def _background(
         work.append(auth.guard(store))
     work.append(_purge_idempotency_keys(store))
     if settings.webhooks:
-        work.append(WebhookSender(store, webhook_config(settings), metrics, tracing).run())
+        work.append(WebhookSender(store, WebhookConfig.of(settings), metrics, tracing).run())
     tasks = [asyncio.create_task(w) for w in work]
     try:
         yield
@@ -207,20 +206,6 @@ async def ready(request: Request) -> JSONResponse:
         checks["database"] = f"down: {type(error).__name__}"
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
-
-
-def webhook_config(settings: Settings) -> WebhookConfig:
-    return WebhookConfig(
-        timeout=settings.webhook_timeout,
-        retry=Retry(
-            first=settings.webhook_retry_first,
-            most=settings.webhook_retry_most,
-            period=settings.webhook_retry_period,
-        ),
-        lease=settings.webhook_lease,
-        poll=settings.webhook_poll,
-        allow_private=settings.webhook_allow_private,
-    )
 
 
 def create_app(settings: Settings | None = None, tracing: Tracing | None = None) -> Starlette:

@@ -27,6 +27,7 @@ from standardwebhooks import Webhook
 
 from schema import ids
 from server.metrics import Metrics
+from server.settings import Settings
 from server.tracing import Tracing
 from store import Store, webhooks
 from store.errors import Refused
@@ -45,6 +46,20 @@ class Config:
     lease: float  # seconds an instance holds an endpoint without renewing
     poll: float  # seconds between looks for work without a notice
     allow_private: bool  # private and loopback addresses (tests, local receivers)
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Config":
+        return cls(
+            timeout=settings.webhook_timeout,
+            retry=webhooks.Retry(
+                first=settings.webhook_retry_first,
+                most=settings.webhook_retry_most,
+                period=settings.webhook_retry_period,
+            ),
+            lease=settings.webhook_lease,
+            poll=settings.webhook_poll,
+            allow_private=settings.webhook_allow_private,
+        )
 
 
 def payload(change: Change) -> dict[str, Any]:
