@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -334,10 +335,12 @@ async def test_failing_endpoint_and_replay(start_server: StartServer, receiver: 
         assert bad["replayWebhookEndpoint"]["userErrors"][0]["code"] == "INVALID_INPUT"
 
 
-async def test_filters_and_url_checks(start_server: StartServer, receiver: Receiver) -> None:
+async def test_filters_and_url_checks(
+    start_server: StartServer, receiver: Receiver, tmp_path: Path
+) -> None:
     """An endpoint gets only the kinds and statuses it asked for; private, loopback and
     malformed URLs are refused unless the setting allows private ones."""
-    strict = await start_server()
+    strict = await start_server(tmp_path / "strict.db")  # a database of its own
     async with http_session(strict) as session:
         for url in [
             receiver.url,
