@@ -5,6 +5,7 @@ After dropping duplicates by webhook-id, every status change arrives once, and i
 for each communication."""
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -13,10 +14,13 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from broadcaster import Broadcast
 from gql.client import AsyncClientSession
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from store import webhooks
+from store import Store, webhooks
+from store.database import create_engine, sessions
+from store.feed import Feed
 from tests.e2e.conftest import (
     LAUNCH,
     PAUSE,
@@ -27,7 +31,6 @@ from tests.e2e.conftest import (
     execute,
     free_port,
     http_session,
-    server_store,
 )
 from tests.e2e.test_metrics import eventually, value
 
@@ -277,18 +280,44 @@ async def test_500_then_200_keeps_the_webhook_id(
     assert value(samples, "commpulse_webhook_deliveries_total", outcome="delivered") == 4
 
 
-async def test_sigkill_while_delivering(start_server: StartServer, receiver: Receiver) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL for instances to share: a SQLite file, or PostgreSQL (migrated by
+    the first server to start on it)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    url: str = request.getfixturevalue("new_postgres_database")
+    return url
+
+
+@contextlib.asynccontextmanager
+async def store_at(url: str) -> AsyncIterator[Store]:
+    engine = create_engine(url)
+    try:
+        async with Broadcast("memory://") as broadcast:
+            yield Store(sessions(engine), Feed(broadcast))
+    finally:
+        await engine.dispose()
+
+
+async def test_sigkill_while_delivering(
+    start_server: StartServer, receiver: Receiver, shared_database: str
+) -> None:
     """Two instances share the database; the one holding the endpoint's lease is SIGKILLed
     in the middle of a delivery, and the other takes over and delivers everything."""
-    fast = FAST | {"COMMPULSE_WEBHOOK_LEASE": "3", "COMMPULSE_WEBHOOK_TIMEOUT": "1"}
+    fast = FAST | {
+        "COMMPULSE_WEBHOOK_LEASE": "3",
+        "COMMPULSE_WEBHOOK_TIMEOUT": "1",
+        "COMMPULSE_DATABASE_URL": shared_database,
+    }
     first = await start_server(**fast)
-    second = await start_server(first.database, **fast)
+    second = await start_server(**fast)
     receiver.hold = asyncio.Event()  # the first delivery gets no answer
     async with http_session(first) as session:
         await create_endpoint(session, receiver)
         await create_in_app(session, "Banner")
     await receiver.wait_for(lambda r: len(r.requests) >= 1, "the first delivery")
-    async with server_store(first) as store:
+    async with store_at(shared_database) as store:
         [endpoint] = await webhooks.endpoints(store)
     by_pid = {str(s.process.pid): s for s in (first, second)}
     delivering = by_pid[str(endpoint.lease_owner).split(":")[1]]
@@ -296,12 +325,12 @@ async def test_sigkill_while_delivering(start_server: StartServer, receiver: Rec
     await delivering.kill()
     receiver.hold.set()
     async with http_session(other) as session:
-        made = await make_changes(session, 2)
+        await make_changes(session, 2)
         made = await histories(session)
     await receiver.wait_for(has_all(made), "every change after the takeover")
     assert_each_once_in_order(receiver, made)
     assert receiver.requests[0][0] == receiver.requests[1][0]  # sent again
-    async with server_store(other) as store:
+    async with store_at(shared_database) as store:
         [endpoint] = await webhooks.endpoints(store)
     assert endpoint.lease_owner is not None and str(other.process.pid) in endpoint.lease_owner
 
