@@ -37,6 +37,7 @@ from store.tables import WebhookAttempt, WebhookEndpoint, utcnow
 log = logging.getLogger("commpulse.webhooks")
 BODY_CAP = 4_096  # bytes of a receiver's answer that are read at most; the rest is dropped
 EVENT_TYPE = "communication.status_changed"
+WAITING = 0.05  # seconds: look again this soon when changes wait behind the horizon
 
 
 @dataclass(frozen=True)
@@ -163,9 +164,9 @@ class WebhookSender:
                     wait = (endpoint.next_attempt_at - utcnow()).total_seconds()
                     await asyncio.sleep(min(max(wait, 0.0), renew))
                     continue
-                pending = await webhooks.next_changes(self.store, endpoint)
+                pending, waiting = await webhooks.next_changes(self.store, endpoint)
                 if not pending:
-                    await self._sleep(renew)
+                    await self._sleep(WAITING if waiting else renew)
                     continue
                 at = (endpoint.cursor_tx, endpoint.cursor_seq)
                 for change in pending:

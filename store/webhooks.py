@@ -247,16 +247,17 @@ async def release(store: Store, endpoint_id: int, owner: str) -> None:
     )
 
 
-async def next_changes(store: Store, endpoint: WebhookEndpoint) -> list[Change]:
-    """The changes the endpoint wants after its cursor, oldest first. Changes it does not
+async def next_changes(store: Store, endpoint: WebhookEndpoint) -> tuple[list[Change], bool]:
+    """The changes the endpoint wants after its cursor, oldest first, and whether newer
+    committed ones wait behind PostgreSQL's horizon (look again soon). Changes it does not
     want are passed over: the cursor moves beyond them when no wanted one is before them."""
     position = (endpoint.cursor_tx, endpoint.cursor_seq)
-    found, _ = await changes.changes_after(store, position, limit=BATCH)
+    found, waiting = await changes.changes_after(store, position, limit=BATCH)
     wanted = [change for change in found if wants(endpoint, change)]
     if not wanted and found:
         assert endpoint.id is not None and endpoint.lease_owner is not None
         await advance(store, endpoint.id, endpoint.lease_owner, found[-1].position, at=position)
-    return wanted
+    return wanted, waiting
 
 
 def _at(position: Position) -> Any:

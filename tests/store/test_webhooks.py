@@ -60,7 +60,7 @@ async def test_cursor_moves_for_the_holder_and_replay_wins(store: Store) -> None
     await settled(store)
     endpoint = await webhooks.acquire(store, pk, "a", LEASE)
     assert endpoint is not None
-    [change] = await webhooks.next_changes(store, endpoint)
+    [change], _ = await webhooks.next_changes(store, endpoint)
     start = (endpoint.cursor_tx, endpoint.cursor_seq)
     assert not await webhooks.advance(store, pk, "b", change.position, at=start)
     await webhooks.replay(store, pk, (0, 0))
@@ -78,7 +78,7 @@ async def test_filters_and_backlog(store: Store) -> None:
     assert await webhooks.backlog(store) == {pk: 0}
     endpoint = await webhooks.acquire(store, pk, "a", LEASE)
     assert endpoint is not None
-    assert await webhooks.next_changes(store, endpoint) == []
+    assert await webhooks.next_changes(store, endpoint) == ([], False)
     passed = await webhooks.get(store, pk)
     assert passed.cursor_seq > endpoint.cursor_seq  # the email's change was passed over
 
