@@ -1,6 +1,6 @@
 """The GraphQL API: types and thin resolvers over the store."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import strawberry
@@ -17,6 +17,7 @@ from schema.cost import Cost
 from schema.deliveries import DeliveryMutation, DeliveryQuery, DeliverySubscription
 from schema.document import max_aliases, max_depth
 from schema.errors import ErrorPolicy, Schema
+from schema.idempotency import Idempotency
 from schema.limits import Buckets, Limits, MemoryBuckets, RateLimit
 from schema.mutations import Mutation
 from schema.permissions import Authorize
@@ -25,15 +26,21 @@ from schema.subscriptions import Subscription
 from schema.tokens import TokenMutation, TokenQuery
 from schema.types import TYPES
 from schema.values import DateTime, StorableStrings
+from schema.webhooks import WebhookMutation, WebhookQuery
 
 Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
 
 
-def build(limits: Limits | None = None, buckets: Buckets | None = None) -> strawberry.Schema:
+def build(
+    limits: Limits | None = None,
+    buckets: Buckets | None = None,
+    outer: Sequence[Extension] = (),
+) -> strawberry.Schema:
     """The schema. Roles are always enforced and unexpected errors always masked; `limits`
     (from the server's settings) add the rest, with the rate and cost budgets kept in
-    `buckets` (in this process unless given). Tests at the GraphQL layer go without."""
-    extensions: list[Extension] = []
+    `buckets` (in this process unless given). Tests at the GraphQL layer go without.
+    `outer` extensions (the server's metrics and traces) wrap all the others."""
+    extensions: list[Extension] = list(outer)
     checks: list[Extension] = [Authorize, StorableStrings]
     config = StrawberryConfig()
     if limits is not None:
@@ -54,10 +61,12 @@ def build(limits: Limits | None = None, buckets: Buckets | None = None) -> straw
             disable_field_suggestions=not limits.field_suggestions,
         )
     suggestions = limits is None or limits.field_suggestions
-    extensions += [*checks, lambda: ErrorPolicy(field_suggestions=suggestions)]
+    extensions += [*checks, Idempotency, lambda: ErrorPolicy(field_suggestions=suggestions)]
     return Schema(
-        query=merge_types("Query", (Query, DeliveryQuery, TokenQuery)),
-        mutation=merge_types("Mutation", (Mutation, DeliveryMutation, TokenMutation)),
+        query=merge_types("Query", (Query, DeliveryQuery, TokenQuery, WebhookQuery)),
+        mutation=merge_types(
+            "Mutation", (Mutation, DeliveryMutation, TokenMutation, WebhookMutation)
+        ),
         subscription=merge_types("Subscription", (Subscription, DeliverySubscription)),
         types=list(TYPES.values()),
         extensions=extensions,

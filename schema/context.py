@@ -24,6 +24,8 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
+    idempotency_key: str | None = None  # an HTTP request's Idempotency-Key header
+    webhook_allow_private: bool = False  # webhook URLs may name private or loopback hosts
     communications_by_id: DataLoader[int, Communication | None] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -101,3 +101,23 @@ def page_key(value: str, order: str) -> tuple[Any, int] | None:
         return (when.astimezone(UTC) if when.tzinfo else when), pk
     except (ValueError, OverflowError):
         return None
+
+
+WEBHOOK_ENDPOINT = "WebhookEndpoint"
+WEBHOOK_ATTEMPT = "webhookAttempt"
+
+
+def webhook_endpoint_id(pk: int | None) -> strawberry.ID:
+    return strawberry.ID(_encode(f"{WEBHOOK_ENDPOINT}:{pk}"))
+
+
+def webhook_endpoint_pk(value: str) -> int | None:
+    return _number(_split(value, WEBHOOK_ENDPOINT))
+
+
+def webhook_attempt_cursor(pk: int | None) -> str:
+    return _encode(f"{WEBHOOK_ATTEMPT}:{pk}")
+
+
+def webhook_attempt_pk(value: str) -> int | None:
+    return _number(_split(value, WEBHOOK_ATTEMPT))

@@ -26,6 +26,8 @@ REQUIRED: dict[OperationType, dict[str, ApiRole]] = {
         "deliveryEvents": V,
         "leasedRecipients": S,
         "apiTokens": A,
+        "webhookEndpoints": A,
+        "webhookDeliveries": A,
     },
     OperationType.MUTATION: {
         **dict.fromkeys(
@@ -71,6 +73,9 @@ REQUIRED: dict[OperationType, dict[str, ApiRole]] = {
         "failCommunication": S,
         "createApiToken": A,
         "revokeApiToken": A,
+        "createWebhookEndpoint": A,
+        "deleteWebhookEndpoint": A,
+        "replayWebhookEndpoint": A,
     },
     OperationType.SUBSCRIPTION: {
         "statusChanged": V,

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -28,15 +28,22 @@ from strawberry.types.unset import UNSET, UnsetType
 from schema import build
 from schema.context import Context
 from schema.limits import Limits
-from server import brokers, buckets, http, scheduler, web
+from server import brokers, buckets, http, logs, scheduler, web
 from server.auth import Auth, Unauthenticated
-from server.http import LimitBody, RefuseSimplePosts, RequestId
+from server.http import LimitBody, RefuseSimplePosts
+from server.logs import RequestIds
+from server.metrics import Metrics
+from server.metrics import endpoint as metrics_endpoint
 from server.sender import SimulatedSender
 from server.settings import Settings
+from server.tracing import Tracing
+from server.tracing import from_env as traces_from_env
+from server.webhooks import Config as WebhookConfig
+from server.webhooks import WebhookSender
 from server.websockets import LegacyWSHandler, TransportWSHandler
-from store import Store, migrate
+from store import Store, idempotency, migrate
 from store.database import DatabaseUnavailable, create_engine, sessions
-from store.feed import Feed
+from store.webhooks import backlog as webhook_backlog
 
 log = logging.getLogger("commpulse")
 
@@ -63,21 +70,31 @@ class CommpulseGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
-    def __init__(self, settings: Settings, auth: Auth) -> None:
+    def __init__(self, settings: Settings, auth: Auth, metrics: Metrics, tracing: Tracing) -> None:
         super().__init__(
-            build(limits(settings), buckets.for_broker(settings.broadcast_url)),
+            build(
+                limits(settings),
+                buckets.for_broker(settings.broadcast_url),
+                outer=[*tracing.extensions(), metrics.extension()],
+            ),
             graphql_ide="graphiql" if settings.graphiql else None,
             allowed_origins=settings.allowed_origins,
             connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout),
             max_subscriptions_per_connection=settings.max_subscriptions,
         )
         self.auth = auth
+        self.metrics = metrics
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.stalled_after = timedelta(seconds=settings.stalled_after)
+        self.webhook_allow_private = settings.webhook_allow_private
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            if scope["type"] == "websocket":
+                with self.metrics.websocket():
+                    await super().__call__(scope, receive, send)
+            else:
+                await super().__call__(scope, receive, send)
         except Unauthenticated as refused:
             response = JSONResponse(
                 {"errors": [{"message": str(refused), "extensions": {"code": "UNAUTHENTICATED"}}]},
@@ -133,11 +150,14 @@ class CommpulseGraphQL(GraphQL[Context, None]):
             response=response,
             lease=self.lease,
             stalled_after=self.stalled_after,
+            webhook_allow_private=self.webhook_allow_private,
         )
         if isinstance(request, Request) and not self._is_ide_page(request):
             identity = await self.auth.http(context.store, request)
             context.actor, context.role = identity.name, identity.role
             context.rate = identity.rate
+            logs.TOKEN.set(identity.name)
+            context.idempotency_key = request.headers.get("idempotency-key")
         return context
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -155,6 +175,7 @@ class CommpulseGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": str(refused)}) from None
         context.actor, context.role = identity.name, identity.role
         context.rate = identity.rate
+        logs.TOKEN.set(identity.name)
         return await super().on_ws_connect(context)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
@@ -195,7 +216,9 @@ def _request_error(data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> boo
 
 
 @asynccontextmanager
-async def _background(store: Store, settings: Settings, auth: Auth) -> AsyncIterator[None]:
+async def _background(
+    store: Store, settings: Settings, auth: Auth, metrics: Metrics, tracing: Tracing
+) -> AsyncIterator[None]:
     work: list[Coroutine[Any, Any, None]] = []
     if settings.scheduler_enabled:
         work.append(scheduler.run(store, settings.scheduler_interval))
@@ -204,6 +227,9 @@ async def _background(store: Store, settings: Settings, auth: Auth) -> AsyncIter
         work.append(sender.run())
     if settings.auth:
         work.append(auth.guard(store))
+    work.append(_purge_idempotency_keys(store))
+    if settings.webhooks:
+        work.append(WebhookSender(store, WebhookConfig.of(settings), metrics, tracing).run())
     tasks = [asyncio.create_task(w) for w in work]
     try:
         yield
@@ -211,6 +237,15 @@ async def _background(store: Store, settings: Settings, auth: Auth) -> AsyncIter
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _purge_idempotency_keys(store: Store, every: float = 3600.0) -> None:
+    while True:
+        try:
+            await idempotency.purge(store)
+        except Exception:
+            log.exception("purging expired idempotency keys failed; trying again later")
+        await asyncio.sleep(every)
 
 
 async def ready(request: Request) -> JSONResponse:
@@ -225,13 +260,17 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, tracing: Tracing | None = None) -> Starlette:
+    """The app; `tracing` defaults to what the OTEL_* variables ask for."""
     settings = (settings or Settings.from_env()).checked()
+    tracing = tracing or Tracing(traces_from_env())
     auth = Auth(enabled=settings.auth, recheck=settings.token_recheck)
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         engine = create_engine(settings.database_url)
+        stack = ExitStack()
         try:
             try:
                 await migrate.check(engine)
@@ -242,8 +281,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 raise SystemExit(3) from None
             broadcast, broker = brokers.broadcast(settings.broadcast_url)
             async with broadcast:
-                store = Store(sessions(engine), Feed(broadcast))
-                async with _background(store, settings, auth):
+                stack.enter_context(tracing.database(engine))
+                store = Store(sessions(engine), metrics.feed(broadcast, tracing))
+                metrics.watch(engine, broker)
+                metrics.backlog = webhook_backlog
+                async with _background(store, settings, auth, metrics, tracing):
                     log.info(
                         "commpulse ready: %s, %s",
                         engine.url,
@@ -257,9 +299,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                         )
                     yield {"store": store, "engine": engine, "broker": broker}
         finally:
+            stack.close()
+            tracing.shutdown()
             await engine.dispose()
 
-    graphql = CommpulseGraphQL(settings, auth)
+    graphql = CommpulseGraphQL(settings, auth, metrics, tracing)
     routes = [
         *web.routes(settings.graphiql),  # the status board at /, the files under /static
         Route("/healthz", lambda _request: JSONResponse({"status": "ok"})),
@@ -267,20 +311,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
     ]
+    if settings.metrics != "off":
+        routes.append(Route("/metrics", metrics_endpoint))
     middleware = [
-        Middleware(RequestId),
+        Middleware(RequestIds),
         Middleware(
             CORSMiddleware,
             allow_origins=list(settings.allowed_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
             max_age=600,
         ),
         Middleware(RefuseSimplePosts),
         Middleware(LimitBody, limit=settings.max_body_bytes),
     ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.metrics = metrics
+    app.state.metrics_auth = auth if settings.metrics == "token" else None
+    return app
 
 
 app = create_app()

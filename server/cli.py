@@ -15,8 +15,7 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy import make_url, text
 
-from server import brokers
-from server.logs import LOG_CONFIG
+from server import brokers, logs
 from server.seed import seed
 from server.settings import Settings, SettingsError
 from store import Store, migrate, tokens
@@ -130,8 +129,8 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
-        log_config=LOG_CONFIG,
         ws_max_size=settings.ws_max_message_bytes,
+        log_config=logs.config(settings.log_format),
     )
 
 

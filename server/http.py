@@ -3,13 +3,9 @@ browser could send cross-site without a CORS preflight, and JSON that is too dee
 the wrong shape refused with a reason (for HTTP bodies and websocket messages alike)."""
 
 import json
-import re
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from schema.errors import REQUEST_ID
 
 # the content types a cross-site form or fetch may send without a preflight
 SIMPLE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
@@ -149,35 +145,3 @@ class RefuseSimplePosts:
                 await _refuse(send, 415, "send GraphQL as application/json")
                 return
         await self.app(scope, receive, send)
-
-
-REQUEST_ID_HEADER = b"x-request-id"
-REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-class RequestId:
-    """Each HTTP request and websocket gets an id: the client's X-Request-ID when it is a
-    plain token, else a new one. Log lines about the request carry it, and HTTP responses
-    send it back in X-Request-ID."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        given = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"").decode("latin-1")
-        request = given if REQUEST_ID_SHAPE.fullmatch(given) else uuid.uuid4().hex
-        token = REQUEST_ID.set(request)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (REQUEST_ID_HEADER, request.encode())]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            REQUEST_ID.reset(token)

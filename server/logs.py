@@ -1,23 +1,95 @@
-"""How the server logs: uvicorn's own format, for our loggers too. Without it, a line at
-INFO from commpulse would go nowhere and a warning would reach stderr bare, with no level."""
+"""Logs: uvicorn's human format by default, for our loggers too (without it a line at INFO
+from commpulse went nowhere, and a warning reached stderr bare); one JSON object a line
+when COMMPULSE_LOG_FORMAT=json, each carrying the request id and the token's name.
+
+`RequestIds` gives every HTTP request and websocket an id (the client's `X-Request-ID`
+when it is sane, else a new one), answers it in `X-Request-ID`, and keeps it in a context
+variable (schema.errors.REQUEST_ID, which error logging reads too) for every line logged
+while the request is handled; the token's name joins it once the caller is identified.
+Websocket operations run in tasks that inherit both.
+"""
 
 import copy
+import json
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.config import LOGGING_CONFIG
 
+from schema.errors import REQUEST_ID
+
+TOKEN: ContextVar[str | None] = ContextVar("token", default=None)
+SANE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 OURS = ("commpulse", "server", "store", "schema")  # every logger of ours is under one of these
 
-LOG_CONFIG: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
-LOG_CONFIG["formatters"]["commpulse"] = {
+HUMAN: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+HUMAN["formatters"]["commpulse"] = {
     "()": "uvicorn.logging.DefaultFormatter",
     "fmt": "%(levelprefix)s %(name)s: %(message)s",
 }
-LOG_CONFIG["handlers"]["commpulse"] = {
+HUMAN["handlers"]["commpulse"] = {
     "formatter": "commpulse",
     "class": "logging.StreamHandler",
     "stream": "ext://sys.stderr",
 }
-LOG_CONFIG["loggers"] |= {
+HUMAN["loggers"] |= {
     name: {"handlers": ["commpulse"], "level": "INFO", "propagate": False} for name in OURS
 }
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": REQUEST_ID.get(),
+            "token": TOKEN.get(),
+        }
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str)
+
+
+def config(log_format: str) -> dict[str, Any]:
+    """uvicorn's log_config for COMMPULSE_LOG_FORMAT."""
+    if log_format != "json":
+        return HUMAN
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    quiet = {"handlers": ["stderr"], "level": "INFO", "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "server.logs.JsonFormatter"}},
+        "handlers": {"stderr": handler},
+        "loggers": {"uvicorn": quiet, "uvicorn.error": {"level": "INFO"}, "uvicorn.access": quiet},
+        "root": {"handlers": ["stderr"], "level": "INFO"},
+    }
+
+
+class RequestIds:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if SANE.fullmatch(given) else uuid.uuid4().hex
+        REQUEST_ID.set(request_id)
+        TOKEN.set(None)
+
+        async def answer(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["x-request-id"] = request_id
+            await send(message)
+
+        await self.app(scope, receive, answer)

@@ -42,6 +42,16 @@ class Settings:
     graphiql: bool = True
     introspection: bool = True
     field_suggestions: bool = True
+    metrics: str = "off"  # /metrics: "off", "on" (open to whoever reaches it) or "token"
+    log_format: str = "human"  # "json": one object a line with the request id and token
+    webhooks: bool = True  # this instance delivers webhooks (one instance per endpoint at once)
+    webhook_allow_private: bool = False  # private and loopback webhook URLs (tests, local)
+    webhook_timeout: float = 5.0  # seconds for one delivery attempt
+    webhook_retry_first: float = 1.0  # seconds before the first retry; then doubling
+    webhook_retry_most: float = 3600.0  # seconds between two attempts at most
+    webhook_retry_period: float = 7 * 24 * 3600.0  # seconds of failing before FAILING
+    webhook_lease: float = 30.0  # seconds an instance holds an endpoint without renewing
+    webhook_poll: float = 1.0  # seconds between looks for undelivered changes
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Self:
@@ -127,6 +137,24 @@ class Settings:
             field_suggestions=_flag(
                 get("COMMPULSE_FIELD_SUGGESTIONS", "on"), "COMMPULSE_FIELD_SUGGESTIONS"
             ),
+            metrics=_choice(
+                get("COMMPULSE_METRICS", defaults.metrics),
+                ("off", "on", "token"),
+                "COMMPULSE_METRICS",
+            ),
+            log_format=_choice(
+                get("COMMPULSE_LOG_FORMAT", defaults.log_format),
+                ("human", "json"),
+                "COMMPULSE_LOG_FORMAT",
+            ),
+            webhooks=_flag(get("COMMPULSE_WEBHOOKS", "on"), "COMMPULSE_WEBHOOKS"),
+            webhook_allow_private=_flag(
+                get("COMMPULSE_WEBHOOK_ALLOW_PRIVATE", "off"), "COMMPULSE_WEBHOOK_ALLOW_PRIVATE"
+            ),
+            **{
+                name: _positive(get(variable), getattr(defaults, name), variable)
+                for name, variable in _WEBHOOK_SECONDS.items()
+            },
         )
 
     def checked(self) -> Self:
@@ -136,7 +164,23 @@ class Settings:
                 f"COMMPULSE_AUTH=off: refused on HOST={self.host!r}; serving without auth is "
                 "allowed only on a loopback address (127.0.0.1, ::1, localhost)"
             )
+        if self.webhook_lease <= 2 * self.webhook_timeout:
+            raise SettingsError(
+                f"COMMPULSE_WEBHOOK_LEASE={self.webhook_lease:g} must be more than twice "
+                f"COMMPULSE_WEBHOOK_TIMEOUT={self.webhook_timeout:g}: an instance renews its "
+                "lease on an endpoint before each attempt, and must not lose it during one"
+            )
         return self
+
+
+_WEBHOOK_SECONDS = {
+    "webhook_timeout": "COMMPULSE_WEBHOOK_TIMEOUT",
+    "webhook_retry_first": "COMMPULSE_WEBHOOK_RETRY_FIRST",
+    "webhook_retry_most": "COMMPULSE_WEBHOOK_RETRY_MOST",
+    "webhook_retry_period": "COMMPULSE_WEBHOOK_RETRY_PERIOD",
+    "webhook_lease": "COMMPULSE_WEBHOOK_LEASE",
+    "webhook_poll": "COMMPULSE_WEBHOOK_POLL",
+}
 
 
 class SettingsError(ValueError):

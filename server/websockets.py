@@ -8,6 +8,7 @@ with 4400, the legacy protocol ignores them as it ignores any message that is no
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError, parse
@@ -20,6 +21,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_operation_type
 
 from schema.context import Context
+from schema.idempotency import OPERATION_EXTENSIONS
 
 INIT_TIMEOUT = 4408  # graphql-transport-ws' code, used for the legacy protocol too
 
@@ -51,10 +53,26 @@ def _runs_once(query: str, operation_name: str | None) -> bool:
     return kind is not OperationType.SUBSCRIPTION
 
 
+@contextlib.contextmanager
+def operation_extensions(payload: Any) -> Iterator[None]:
+    """The operation's `extensions` (its idempotency key) for the task that runs it:
+    strawberry's handlers do not pass them on."""
+    extensions = payload.get("extensions") if isinstance(payload, dict) else None
+    token = OPERATION_EXTENSIONS.set(extensions if isinstance(extensions, dict) else None)
+    try:
+        yield
+    finally:
+        OPERATION_EXTENSIONS.reset(token)
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle_message(self, message: Any) -> None:
         if not _well_formed(message, "subscribe"):
             await self.handle_invalid_message("Failed to parse message")
+            return
+        if message["type"] == "subscribe":
+            with operation_extensions(message["payload"]):
+                await super().handle_message(message)  # the operation's task copies the context
             return
         await super().handle_message(message)
 
@@ -78,7 +96,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         if not _well_formed(message, "start"):
             await self.websocket.close(1002, "Failed to parse message")  # protocol error
             return
-        await super().handle_message(message)
+        with operation_extensions(message.get("payload")):
+            await super().handle_message(message)
 
     async def handle_async_results(
         self,

@@ -164,3 +164,61 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     rate: float | None = None  # operations a second of its own; None: COMMPULSE_RATE_LIMIT
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A mutation's first response, kept for a day per token and key (store/idempotency.py).
+    `response` is None while the first request with the key still runs."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (Index("ix_idempotency_key_expires_at", "expires_at"),)
+
+    owner: str = Field(primary_key=True)  # the token's name
+    key: str = Field(primary_key=True)
+    fingerprint: str  # sha256 of the operation, its name and its variables
+    response: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """Where status changes are pushed, and the cursor row its one sender holds a lease on
+    (store/webhooks.py). The secret signs; it is shown once when the endpoint is made."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str
+    secret: str  # whsec_…, kept in clear: every delivery is signed with it
+    kinds: list[str] | None = Field(default=None, sa_type=JSON(none_as_null=True))  # None: all
+    statuses: list[str] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    state: str = "ACTIVE"  # ACTIVE, or FAILING after retrying for the configured period
+    cursor_tx: int = Field(default=0, sa_type=BigInteger)  # the last change delivered or
+    cursor_seq: int = 0  # skipped, as (tx, seq): see store/changes.py
+    lease_owner: str | None = None  # the instance delivering now
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 0  # failed attempts at the change after the cursor
+    failing_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One attempt to deliver one change to one endpoint: the delivery log."""
+
+    __tablename__ = "webhook_attempt"
+    __table_args__ = (Index("ix_webhook_attempt_endpoint", "endpoint_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint_id: int = Field(foreign_key="webhook_endpoint.id")
+    message_id: str  # the webhook-id header: the same for every attempt at one change
+    event_tx: int = Field(sa_type=BigInteger)
+    event_seq: int
+    communication_id: int
+    at: datetime = Field(sa_type=UTCDateTime)
+    status_code: int | None = None
+    latency_ms: float
+    error: str | None = None
+    delivered: bool

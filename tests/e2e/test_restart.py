@@ -29,14 +29,14 @@ pytestmark = pytest.mark.e2e
 
 EVERYTHING = """
 query Everything {
-  communications(first: 100, orderBy: {field: CREATED_AT, direction: ASC}) {
+  communications(first: 10, orderBy: {field: CREATED_AT, direction: ASC}) {
     totalCount
     edges {
       cursor
       node {
         ... on CommunicationBase {
           id name kind origin version createdAt updatedAt startAt endAt availableActions
-          history(first: 100) {
+          history(first: 20) {
             edges { cursor node { action from to actor reason version at } }
           }
         }

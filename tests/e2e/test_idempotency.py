@@ -1,0 +1,146 @@
+"""Idempotency keys against a live server on SQLite and PostgreSQL: a retried mutation
+gets the first response and runs once, even when the two race; another request under the
+same key is refused; websockets carry the key in the operation's extensions."""
+
+import asyncio
+import string
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.e2e.conftest import (
+    CREATE_EMAIL,
+    TRANSPORT_WS,
+    Server,
+    StartServer,
+    init,
+    migrate_database,
+    raw_ws,
+    receive,
+    send,
+)
+
+pytestmark = pytest.mark.e2e
+
+COUNT = "query { communications(first: 1) { totalCount } }"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_server(request: pytest.FixtureRequest, start_server: StartServer) -> Server:
+    """A server on SQLite, or on a PostgreSQL database of the test's own."""
+    if request.param == "sqlite":
+        return await start_server()
+    url: str = request.getfixturevalue("new_postgres_database")
+    await migrate_database(url)
+    return await start_server(COMMPULSE_DATABASE_URL=url)
+
+
+@pytest.fixture
+async def client(any_server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    base = any_server.http_url.removesuffix("/graphql")
+    async with httpx.AsyncClient(base_url=base, timeout=30) as opened:
+        yield opened
+
+
+def create(name: str) -> dict[str, Any]:
+    return {"query": CREATE_EMAIL, "variables": {"input": {"name": name, "subject": "s"}}}
+
+
+async def post(client: httpx.AsyncClient, body: dict[str, Any], key: str | None) -> httpx.Response:
+    headers = {} if key is None else {"Idempotency-Key": key}
+    return await client.post("/graphql", json=body, headers=headers)
+
+
+async def total(client: httpx.AsyncClient) -> int:
+    found: int = (await post(client, {"query": COUNT}, None)).json()["data"]["communications"][
+        "totalCount"
+    ]
+    return found
+
+
+async def test_retry_gets_the_first_response(client: httpx.AsyncClient) -> None:
+    """The same key and request twice: one communication, the same response, marked replayed."""
+    first = await post(client, create("Black Friday"), "retry-1")
+    again = await post(client, create("Black Friday"), "retry-1")
+    assert first.json()["data"]["createEmailCampaign"]["communication"]["id"]
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert await total(client) == 1
+    await post(client, create("Black Friday"), None)
+    assert await total(client) == 2  # without a key, every request runs
+
+
+async def test_other_request_under_the_key_is_refused(client: httpx.AsyncClient) -> None:
+    """The same key with other variables: IDEMPOTENCY_KEY_REUSED, and nothing is created."""
+    await post(client, create("Black Friday"), "reused-1")
+    refused = (await post(client, create("Cyber Monday"), "reused-1")).json()
+    assert refused["data"] is None
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["IDEMPOTENCY_KEY_REUSED"]
+    assert await total(client) == 1
+
+
+async def test_racing_identical_requests_run_once(client: httpx.AsyncClient) -> None:
+    """Five identical requests at once: exactly one executes, all get its response."""
+    responses = await asyncio.gather(*(post(client, create("Race"), "race-1") for _ in range(5)))
+    bodies = [r.json() for r in responses]
+    assert all(body == bodies[0] for body in bodies), bodies
+    assert bodies[0]["data"]["createEmailCampaign"]["communication"]["id"]
+    assert await total(client) == 1
+
+
+async def test_websocket_key_in_extensions(any_server: Server, client: httpx.AsyncClient) -> None:
+    """Over graphql-transport-ws the key rides in the subscribe payload's extensions; a retry
+    over HTTP with the same key gets the same response."""
+    async with raw_ws(any_server, TRANSPORT_WS) as ws:
+        await init(ws)
+        answers = []
+        for n in range(2):
+            payload = create("Over ws") | {"extensions": {"idempotencyKey": "ws-1"}}
+            await send(ws, {"id": str(n), "type": "subscribe", "payload": payload})
+            answers.append((await receive(ws))["payload"])
+            assert (await receive(ws))["type"] == "complete"
+    assert answers[0] == answers[1]
+    over_http = (await post(client, create("Over ws"), "ws-1")).json()
+    assert over_http == answers[0]
+    assert await total(client) == 1
+
+
+async def test_queries_ignore_the_key(client: httpx.AsyncClient) -> None:
+    """A key on a query changes nothing: queries are read again every time."""
+    await post(client, {"query": COUNT}, "q-1")
+    await post(client, create("After"), None)
+    body = (await post(client, {"query": COUNT}, "q-1")).json()
+    assert body["data"]["communications"]["totalCount"] == 1
+
+
+BAD_KEYS = st.one_of(
+    st.just(""),
+    st.text(string.ascii_letters, min_size=256, max_size=400),
+    st.text(min_size=1, max_size=20).filter(lambda k: not (k.isascii() and k.isprintable())),
+    st.integers(),
+    st.lists(st.text(max_size=3), max_size=2),
+)
+
+
+@pytest.mark.parametrize("any_server", ["sqlite"], indirect=True)
+async def test_malformed_keys_are_refused(any_server: Server, client: httpx.AsyncClient) -> None:
+    """A key that is empty, too long, not printable ASCII or not a string is refused with
+    INVALID_IDEMPOTENCY_KEY, and nothing runs."""
+
+    @settings(
+        max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(key=BAD_KEYS)
+    def refused(key: object) -> None:
+        body = create("Bad key") | {"extensions": {"idempotencyKey": key}}
+        answer = httpx.post(any_server.http_url, json=body, timeout=30).json()
+        assert answer["data"] is None, answer
+        assert [e["extensions"]["code"] for e in answer["errors"]] == ["INVALID_IDEMPOTENCY_KEY"]
+
+    await asyncio.to_thread(refused)
+    assert await total(client) == 0
