@@ -29,9 +29,9 @@ class Limits:
     burst: int  # operations per token at once
     introspection: bool
     field_suggestions: bool
-    max_cost: int = 5_000  # the most one operation may cost
-    cost_budget: int = 10_000  # cost points per token at once
-    cost_refill: float = 500.0  # cost points a second per token, refilled
+    max_cost: int = 25_000  # the most one operation may cost
+    cost_budget: int = 50_000  # cost points per token at once
+    cost_refill: float = 2_500.0  # cost points a second per token, refilled
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,9 @@ class Settings:
     ws_max_message_bytes: int = 1_000_000  # one websocket message
     rate_limit: float = 20.0  # operations a second per token, sustained
     rate_burst: int = 100  # operations per token at once, before the sustained rate applies
-    max_cost: int = 5_000  # the most one operation may cost (schema/cost.py)
-    cost_budget: int = 10_000  # cost points a token may spend at once
-    cost_refill: float = 500.0  # cost points a second given back to each token's budget
+    max_cost: int = 25_000  # the most one operation may cost (schema/cost.py)
+    cost_budget: int = 50_000  # cost points a token may spend at once
+    cost_refill: float = 2_500.0  # cost points a second given back to each token's budget
     graphiql: bool = True
     introspection: bool = True
     field_suggestions: bool = True

@@ -29,13 +29,13 @@ LIMITS = Limits(
 )
 LIMITED = build(LIMITS)
 
-# what the last fragment selects: (text, its depth, its aliases, its root fields)
+# what the last fragment selects: (text, its depth, its aliases, its root fields, its cost)
 LEAVES = [
-    ("__typename", 0, 0, {"__typename"}),
-    ("a: __typename", 0, 1, {"__typename"}),
-    ("statusCounts { count }", 1, 0, {"statusCounts"}),
-    ("communications(first: 1) { edges { node { __typename } } }", 3, 0, {"communications"}),
-    ("apiTokens { n: name }", 1, 1, {"apiTokens"}),
+    ("__typename", 0, 0, {"__typename"}, 0),
+    ("a: __typename", 0, 1, {"__typename"}, 0),
+    ("statusCounts { count }", 1, 0, {"statusCounts"}, 1),
+    ("communications(first: 1) { edges { node { __typename } } }", 3, 0, {"communications"}, 3),
+    ("apiTokens { n: name }", 1, 1, {"apiTokens"}, 1),
 ]
 
 
@@ -76,7 +76,7 @@ def test_shapes_count_every_path_without_walking_them(doc: Doubling) -> None:
     document = parse(doc.text)
     [operation] = operations(document)
     shape = Shapes(document).of(operation.selection_set)
-    _, depth, aliases, fields = LEAVES[doc.leaf]
+    _, depth, aliases, fields, _ = LEAVES[doc.leaf]
     assert shape.depth == depth
     assert shape.aliases == aliases * doc.fanout**doc.levels
     assert shape.fields == fields
@@ -89,16 +89,20 @@ async def test_exponential_documents_are_refused_or_answered(
     doc: Doubling, role: ApiRole, store: Store
 ) -> None:
     """Through the whole limited schema, every such document comes back: refused for its
-    aliases or its role, or answered; never stuck and never an unexpected error."""
+    aliases, its role or its cost, or answered; never stuck and never an unexpected error."""
     result = await LIMITED.execute(
         doc.text, context_value=Context(store=store, actor="attacker", role=role)
     )
-    _, _, aliases, fields = LEAVES[doc.leaf]
+    _, _, aliases, fields, cost = LEAVES[doc.leaf]
     messages = [e.message for e in result.errors or []]
+    paths = doc.fanout**doc.levels
     if aliases:
-        assert messages == [f"{aliases * doc.fanout**doc.levels} aliases found. Allowed: 30"]
+        assert messages == [f"{aliases * paths} aliases found. Allowed: 30"]
     elif "apiTokens" in fields and role is ApiRole.VIEWER:
         assert messages == ["the viewer role may not call apiTokens; it needs admin"]
+    elif cost:
+        assert [e.extensions["code"] for e in result.errors or []] == ["COST_EXCEEDED"]
+        assert result.errors and result.errors[0].extensions["cost"] == cost * paths
     else:
         assert messages == [] and result.data is not None
 
