@@ -238,7 +238,15 @@ async def claim_next(
         .where(
             col(Communication.kind).in_(list(kinds)),
             col(Communication.status).in_(statuses),
-            (col(Communication.pending_count) > 0) | (col(Communication.handed_off_count) > 0),
+            # work: PENDING recipients, or held ones whose lease ran out (requeued by the claim);
+            # a campaign whose recipients are all held by live workers is left alone
+            (col(Communication.pending_count) > 0)
+            | col(Communication.id).in_(
+                select(Recipient.communication_id).where(
+                    col(Recipient.state) == Delivery.HANDED_OFF,
+                    col(Recipient.lease_until) < utcnow(),
+                )
+            ),
         )
         .order_by(col(Communication.claimed_at).asc().nulls_first(), col(Communication.id))
         .limit(CANDIDATES)

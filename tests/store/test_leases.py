@@ -307,3 +307,18 @@ async def test_claim_next_launched_later_still_gets_turns(store: Store) -> None:
 
     assert {c.communication_id for c in got} == {late.id}
     assert busy.id != late.id
+
+
+async def test_claim_next_leaves_a_campaign_held_by_live_workers_alone(store: Store) -> None:
+    """A FINISHED campaign whose recipients are all held under running leases is no work:
+    claimNext neither claims from it nor counts it as served."""
+    held = await sending(store, ids(2, prefix="held"))
+    await take(store, held, 2, "w1")
+    seen = await fresh(store, held)
+    waiting = await sending(store, ids(1, prefix="wait"))
+
+    got = await next_batch(store, [Kind.EMAIL])
+
+    assert {c.communication_id for c in got} == {waiting.id}
+    assert (await fresh(store, held)).claimed_at == seen.claimed_at
+    assert await next_batch(store, [Kind.EMAIL]) == []
