@@ -74,7 +74,7 @@ async def make_cluster(env: dict[str, str], ports: list[int]) -> AsyncIterator[s
     output: list[str] = []
     waiting = {f"Uvicorn running on http://127.0.0.1:{port}" for port in ports}
     try:
-        async with asyncio.timeout(STARTUP_TIMEOUT * 2):
+        async with asyncio.timeout(STARTUP_TIMEOUT * 3):
             while waiting and (line := await process.stdout.readline()):
                 output.append(line.decode(errors="replace"))
                 waiting = {w for w in waiting if w not in output[-1]}
