@@ -34,7 +34,7 @@ pytestmark = pytest.mark.e2e
 CLAIM = """
 mutation Claim($id: ID!, $limit: Int!) {
   claimRecipients(communicationId: $id, limit: $limit, workerId: "browser-test") {
-    recipients { recipientId }
+    recipients { recipientId leaseId }
     userErrors { code message }
   }
 }
@@ -123,10 +123,13 @@ async def test_a_sending_campaigns_bar_moves_as_reports_arrive(
         await expect(bar.locator(".f-sent")).to_have_text("0 sent")
 
         claimed = await execute(session, CLAIM, id=campaign["id"], limit=30)
-        recipients = [r["recipientId"] for r in claimed["claimRecipients"]["recipients"]]
-        results: list[dict[str, Any]] = [
-            {"recipientId": r, "outcome": "SENT"} for r in recipients[:25]
-        ] + [{"recipientId": r, "outcome": "NOT_SENT", "info": "bounced"} for r in recipients[25:]]
+        recipients = [
+            {"recipientId": r["recipientId"], "leaseId": r["leaseId"]}
+            for r in claimed["claimRecipients"]["recipients"]
+        ]
+        results: list[dict[str, Any]] = [r | {"outcome": "SENT"} for r in recipients[:25]] + [
+            r | {"outcome": "NOT_SENT", "info": "bounced"} for r in recipients[25:]
+        ]
         await execute(session, REPORT, id=campaign["id"], results=results)
     await expect(bar).to_have_attribute("data-sent", "25")
     await expect(bar).to_have_attribute("data-not-sent", "5")
@@ -276,7 +279,7 @@ async def test_after_a_server_restart_the_feed_resumes_with_nothing_missing(
         # the bar's subscription came back too: one bar, moving
         claimed = await execute(session, CLAIM, id=sending["id"], limit=4)
         results = [
-            {"recipientId": r["recipientId"], "outcome": "SENT"}
+            {"recipientId": r["recipientId"], "leaseId": r["leaseId"], "outcome": "SENT"}
             for r in claimed["claimRecipients"]["recipients"]
         ]
         await execute(session, REPORT, id=sending["id"], results=results)
