@@ -32,7 +32,7 @@ from server.http import LimitBody, RefuseSimplePosts
 from server.sender import SimulatedSender
 from server.settings import Settings
 from server.websockets import LegacyWSHandler, TransportWSHandler
-from store import Store, migrate
+from store import Store, migrate, stream
 from store.database import create_engine, sessions
 from store.feed import Feed
 
@@ -193,7 +193,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             broadcast, broker = brokers.broadcast(settings.broadcast_url)
             async with broadcast:
                 store = Store(sessions(engine), Feed(broadcast))
-                async with _background(store, settings, auth):
+                reading = stream.serving(
+                    store, tail=settings.stream_tail, queue=settings.subscriber_queue
+                )
+                async with reading, _background(store, settings, auth):
                     log.info(
                         "commpulse ready: %s, %s",
                         engine.url,
