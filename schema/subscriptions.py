@@ -1,13 +1,14 @@
 """Subscriptions: the status-change stream and a live view of one communication."""
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from functools import partial
+from typing import Annotated, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 
-from schema import ids
+from schema import ids, sharing
 from schema.context import Info
 from schema.enums import CommunicationKind, CommunicationStatus
 from schema.types import Communication as CommunicationType
@@ -19,6 +20,7 @@ from store.errors import Refused, invalid, not_found
 from store.feed import Change
 from store.tables import Communication
 
+T = TypeVar("T")
 POLL_SAFETY = stream_.POLL_SAFETY  # seconds: the reader reads again this often regardless
 
 
@@ -51,6 +53,20 @@ async def watch(store: Store, pk: int | None) -> AsyncIterator[Communication]:
         yield row
 
 
+async def watched(
+    info: Info, id: strawberry.ID, present: Callable[[Communication], T]
+) -> AsyncGenerator[T, None]:
+    """A live view of one communication, each state as `present` makes it (which may refuse
+    it), shared by the watchers that would get the same result (schema/sharing.py)."""
+    rows = stream_.of(info.context.store).watch(ids.communication_pk(id))
+    events = ((serial, partial(present, row)) async for serial, row in rows)
+    try:
+        async for item in sharing.deliver(info, events):
+            yield item
+    except Refused as refused:
+        raise to_graphql_error(refused) from None
+
+
 def _behind(error: stream_.Behind) -> GraphQLError:
     return GraphQLError(str(error), extensions={"code": "SLOW_CONSUMER", "limit": error.limit})
 
@@ -77,9 +93,11 @@ class Subscription:
             kinds=None if kinds is None else frozenset(kinds),
             statuses=None if statuses is None else frozenset(statuses),
         )
+        changes = stream(info.context.store, start, wanted)
+        events = ((change.position, partial(StatusChange.of, change)) async for change in changes)
         try:
-            async for change in stream(info.context.store, start, wanted):
-                yield StatusChange.of(change)
+            async for item in sharing.deliver(info, events):
+                yield item
         except stream_.Behind as behind:
             raise _behind(behind) from None
 
@@ -90,11 +108,8 @@ class Subscription:
     async def communication(
         self, info: Info, id: strawberry.ID
     ) -> AsyncGenerator[CommunicationType, None]:
-        try:
-            async for row in watch(info.context.store, ids.communication_pk(id)):
-                yield to_graphql(row)
-        except Refused as refused:
-            raise to_graphql_error(refused) from None
+        async for item in watched(info, id, to_graphql):
+            yield item
 
 
 def _pk(value: str) -> int:

@@ -26,12 +26,13 @@ from strawberry.types.unset import UnsetType
 from schema import build
 from schema.context import Context
 from schema.limits import Limits
+from schema.sharing import Frames, Shared
 from server import brokers, scheduler
 from server.auth import Auth, Unauthenticated
 from server.http import LimitBody, RefuseSimplePosts
 from server.sender import SimulatedSender
 from server.settings import Settings
-from server.websockets import LegacyWSHandler, TransportWSHandler
+from server.websockets import Frame, LegacyWSHandler, TransportWSHandler
 from store import Store, migrate, stream
 from store.database import create_engine, sessions
 from store.feed import Feed
@@ -54,7 +55,7 @@ def limits(settings: Settings) -> Limits:
     )
 
 
-class CommpulseGraphQL(GraphQL[Context, None]):
+class CommpulseGraphQL(GraphQL[Context, Shared | None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
@@ -67,8 +68,12 @@ class CommpulseGraphQL(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.max_subscriptions,
         )
         self.auth = auth
+        self.frames = Frames()  # subscription payloads shared by subscribers (server/websockets.py)
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.stalled_after = timedelta(seconds=settings.stalled_after)
+
+    def encode_json(self, data: object) -> str | bytes:
+        return data if isinstance(data, Frame) else super().encode_json(data)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
