@@ -15,6 +15,7 @@ from strawberry.tools import merge_types
 
 from schema.deliveries import DeliveryMutation, DeliveryQuery, DeliverySubscription
 from schema.errors import ErrorPolicy
+from schema.executor import PerEventMemo
 from schema.limits import Limits, RateLimit, RateLimiter
 from schema.mutations import Mutation
 from schema.permissions import Authorize
@@ -54,6 +55,7 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
         types=list(TYPES.values()),
         extensions=extensions,
         config=config,
+        execution_context_class=PerEventMemo,  # graphql-core leaks per event without it
     )
 
 
