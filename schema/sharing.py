@@ -31,7 +31,6 @@ from strawberry.types import Info
 
 T = TypeVar("T")
 FRAMES = 4_096  # payloads kept: a member further behind than this executes for itself
-LEADER_WAIT = 5.0  # seconds a member waits for a leader's payload before executing itself
 
 
 class Frames:
@@ -77,10 +76,10 @@ async def deliver(
         claimed, lead = shared.frames.claim((shared.group, key))
         frame: asyncio.Future[str | None] | None = claimed
         if not lead:
-            try:
-                payload = await asyncio.wait_for(asyncio.shield(claimed), LEADER_WAIT)
-            except TimeoutError:
-                payload = None
+            # the leader always settles it: with its payload once serialized, with None when it
+            # stops first (the `finally` below); shielded, so a follower stopped meanwhile
+            # leaves it alone for the others
+            payload = claimed.result() if claimed.done() else await asyncio.shield(claimed)
             if payload is not None:
                 await shared.send(payload)
                 continue
