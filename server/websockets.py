@@ -107,13 +107,14 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, Shared | None]):
 
         # strawberry reads `self.root_value` when it starts the operation, before its first
         # await, so each operation gets its own
-        self.root_value = _share(
+        self.root_value = shared = _share(
             self, operation.id, operation.query, operation.variables, operation.operation_name, send
         )
         try:
             await super().run_operation(operation)
         finally:
-            self.shared.pop(operation.id, None)
+            if self.shared.get(operation.id) is shared:  # the id may have been reused already
+                del self.shared[operation.id]
 
     async def send_message(self, message: Any) -> None:
         if not await _lead(self, message, "next"):
@@ -156,11 +157,13 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, Shared | None]):
                 await _send(self, _frame(operation_id, "data", payload))
 
         # read by strawberry when it starts the operation, before its first await
-        self.root_value = _share(self, operation_id, query, variables, operation_name, send)
+        shared = _share(self, operation_id, query, variables, operation_name, send)
+        self.root_value = shared
         try:
             await super().handle_async_results(operation_id, query, operation_name, variables)
         finally:
-            self.shared.pop(operation_id, None)
+            if self.shared.get(operation_id) is shared:
+                del self.shared[operation_id]
 
     async def send_message(self, message: Any) -> None:
         if not await _lead(self, message, "data"):
