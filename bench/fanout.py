@@ -173,7 +173,7 @@ class Crowd:
 
 async def _subscriber(base: str, query: str | None, variables: dict[str, str]) -> ClientConnection:
     if query is None:
-        return await connect(base.replace("http", "ws") + "/ws")
+        return await connect(base.replace("http", "ws") + "/ws", open_timeout=120)
     ws = await connect(
         base.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]
     )  # type: ignore[list-item]
@@ -252,6 +252,7 @@ async def scenario(base: str, count: int, rounds: int, kind: str, pages: list[st
             await _toggle(client, base, page, round_ if kind != "spread" else 0)
             samples += [t - start for t in await subscribers.wait()]
     await subscribers.close()
+    await asyncio.sleep(2)  # the server lets go of the closed sockets before the next figure
     return p99(samples)
 
 
