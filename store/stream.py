@@ -126,6 +126,8 @@ class Stream:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._wake = asyncio.Event()
+        self._head_waiters: list[asyncio.Future[Position]] = []
+        self._head_task: asyncio.Task[None] | None = None
 
     # --- running -------------------------------------------------------------------------
 
@@ -221,7 +223,7 @@ class Stream:
         the backlog first (from the table, then from the tail), then live ones. Raises
         `Behind` when the consumer lets more than the queue's worth of changes wait."""
         async with self.hold():
-            position = self.position if after is None else after
+            position = await self._head() if after is None else after
             while position < self.position:  # catching up; never waits for the reader
                 if position >= self.floor:  # inside the tail
                     start = bisect.bisect_right(self.tail, position, key=_position)
@@ -247,6 +249,33 @@ class Stream:
                     await subscriber.wake.wait()
             finally:
                 self._subscribers.discard(subscriber)
+
+    async def _head(self) -> Position:
+        """The stream's newest position, read after the caller asked (so a new subscriber
+        gets nothing that committed before it subscribed, as a reader of its own would):
+        one read serves every subscriber that asked while the previous read ran."""
+        waiter: asyncio.Future[Position] = asyncio.get_running_loop().create_future()
+        self._head_waiters.append(waiter)
+        if self._head_task is None:
+            self._head_task = asyncio.create_task(self._read_heads())
+        return await waiter
+
+    async def _read_heads(self) -> None:
+        try:
+            while self._head_waiters:
+                waiters, self._head_waiters = self._head_waiters, []
+                try:
+                    position = await changes.head(self.store)
+                except Exception as error:
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_exception(error)
+                    continue
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(position)
+        finally:
+            self._head_task = None
 
     # --- watched communications ----------------------------------------------------------
 

@@ -84,7 +84,7 @@ async def test_many_subscribers_cost_the_reads_of_one(store: Store) -> None:
     once per subscriber per change."""
     stream = Stream(store)
     async with stream.hold():
-        subscriptions = [stream.changes(None, everything) for _ in range(50)]
+        subscriptions = [stream.changes(stream.position, everything) for _ in range(50)]
         firsts = [asyncio.ensure_future(anext(s)) for s in subscriptions]
         await asyncio.sleep(0)  # every subscriber joins before anything commits
         with statements(store) as seen:
