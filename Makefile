@@ -13,7 +13,7 @@ PORT ?= 8000
 COMMPULSE_AUTH ?= off
 export HOST PORT COMMPULSE_AUTH
 
-.PHONY: run test lint schema seed migrate cluster clean vendor vendor-update board typecheck
+.PHONY: run test lint schema seed migrate cluster clean vendor vendor-update board typecheck bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,9 @@ test: $(VENV)/.installed-test node_modules/.installed  ## lint, type-check and r
 	$(BIN)/mypy
 	$(MAKE) --no-print-directory typecheck
 	$(BIN)/pytest
+
+bench: $(VENV)/.installed-test  ## fan-out p99 against a raw websocket broadcast, 1,000 and 5,000 subscribers
+	$(BIN)/python -m bench.fanout 1000 5000
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .

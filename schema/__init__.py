@@ -17,6 +17,7 @@ from schema.cost import Cost
 from schema.deliveries import DeliveryMutation, DeliveryQuery, DeliverySubscription
 from schema.document import max_aliases, max_depth
 from schema.errors import ErrorPolicy, Schema
+from schema.executor import PerEventMemo
 from schema.idempotency import Idempotency
 from schema.limits import Buckets, Limits, MemoryBuckets, RateLimit
 from schema.mutations import Mutation
@@ -72,6 +73,7 @@ def build(
         extensions=extensions,
         config=config,
         scalar_overrides={datetime: DateTime},
+        execution_context_class=PerEventMemo,  # graphql-core leaks per event without it
     )
 
 

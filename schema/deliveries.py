@@ -10,7 +10,7 @@ import strawberry
 from schema import ids
 from schema.context import Info
 from schema.enums import CommunicationKind, CommunicationStatus
-from schema.subscriptions import watch
+from schema.subscriptions import watched
 from schema.types import Communication, UserError, to_graphql, to_graphql_error
 from store import communications, deliveries
 from store.audience import After, Delivery, Failure
@@ -534,10 +534,11 @@ class DeliverySubscription:
     async def sending_progress(
         self, info: Info, id: strawberry.ID
     ) -> AsyncGenerator[SendingProgress, None]:
-        try:
-            async for row in watch(info.context.store, ids.communication_pk(id)):
-                if not has_audience(Kind(row.kind)):
-                    raise invalid("id", f"{row.kind} has no sending progress; message campaigns do")
-                yield SendingProgress.of(row)
-        except Refused as refused:
-            raise to_graphql_error(refused) from None
+        async for item in watched(info, id, _progress):
+            yield item
+
+
+def _progress(row: Row) -> SendingProgress:
+    if not has_audience(Kind(row.kind)):
+        raise invalid("id", f"{row.kind} has no sending progress; message campaigns do")
+    return SendingProgress.of(row)

@@ -28,6 +28,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from schema import build
 from schema.context import Context
 from schema.limits import Limits
+from schema.sharing import Frames, Shared
 from server import brokers, buckets, http, logs, scheduler, web
 from server.auth import Auth, Unauthenticated
 from server.http import LimitBody, RefuseSimplePosts
@@ -40,8 +41,8 @@ from server.tracing import Tracing
 from server.tracing import from_env as traces_from_env
 from server.webhooks import Config as WebhookConfig
 from server.webhooks import WebhookSender
-from server.websockets import LegacyWSHandler, TransportWSHandler
-from store import Store, idempotency, migrate
+from server.websockets import Frame, LegacyWSHandler, TransportWSHandler
+from store import Store, idempotency, migrate, stream
 from store.database import DatabaseUnavailable, create_engine, sessions
 from store.webhooks import backlog as webhook_backlog
 
@@ -66,7 +67,7 @@ def limits(settings: Settings) -> Limits:
     )
 
 
-class CommpulseGraphQL(GraphQL[Context, None]):
+class CommpulseGraphQL(GraphQL[Context, Shared | None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
@@ -84,9 +85,13 @@ class CommpulseGraphQL(GraphQL[Context, None]):
         )
         self.auth = auth
         self.metrics = metrics
+        self.frames = Frames()  # subscription payloads shared by subscribers (server/websockets.py)
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.stalled_after = timedelta(seconds=settings.stalled_after)
         self.webhook_allow_private = settings.webhook_allow_private
+
+    def encode_json(self, data: object) -> str | bytes:
+        return data if isinstance(data, Frame) else super().encode_json(data)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -285,7 +290,10 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
                 store = Store(sessions(engine), metrics.feed(broadcast, tracing))
                 metrics.watch(engine, broker)
                 metrics.backlog = webhook_backlog
-                async with _background(store, settings, auth, metrics, tracing):
+                reading = stream.serving(
+                    store, tail=settings.stream_tail, queue=settings.subscriber_queue
+                )
+                async with reading, _background(store, settings, auth, metrics, tracing):
                     log.info(
                         "commpulse ready: %s, %s",
                         engine.url,

@@ -34,6 +34,8 @@ class Settings:
     max_subscriptions: int = 100  # operations running at once on one websocket
     connection_init_timeout: float = 10.0  # seconds a websocket may wait before connection_init
     ws_max_message_bytes: int = 1_000_000  # one websocket message
+    subscriber_queue: int = 1_000  # changes waiting for one subscriber before it is dropped
+    stream_tail: int = 10_000  # recent changes kept in memory for resuming subscribers
     rate_limit: float = 20.0  # operations a second per token, sustained
     rate_burst: int = 100  # operations per token at once, before the sustained rate applies
     max_cost: int = 25_000  # the most one operation may cost (schema/cost.py)
@@ -118,6 +120,14 @@ class Settings:
                 get("COMMPULSE_WS_MAX_MESSAGE_BYTES"),
                 defaults.ws_max_message_bytes,
                 "COMMPULSE_WS_MAX_MESSAGE_BYTES",
+            ),
+            subscriber_queue=_count(
+                get("COMMPULSE_SUBSCRIBER_QUEUE"),
+                defaults.subscriber_queue,
+                "COMMPULSE_SUBSCRIBER_QUEUE",
+            ),
+            stream_tail=_count(
+                get("COMMPULSE_STREAM_TAIL"), defaults.stream_tail, "COMMPULSE_STREAM_TAIL"
             ),
             rate_limit=_positive(
                 get("COMMPULSE_RATE_LIMIT"), defaults.rate_limit, "COMMPULSE_RATE_LIMIT"

@@ -4,16 +4,24 @@ connection without the protocol's answer; and the legacy protocol gets the same
 connection_init deadline as graphql-transport-ws, and serves queries and mutations sent
 with `start` (once: data, then complete), as subscriptions-transport-ws clients expect.
 Messages nested too deep fail to decode (server/http.py): graphql-transport-ws closes
-with 4400, the legacy protocol ignores them as it ignores any message that is not JSON."""
+with 4400, the legacy protocol ignores them as it ignores any message that is not JSON.
+An operation's `extensions` (its idempotency key) reach the task that runs it.
+
+Both share subscription results (schema/sharing.py): each operation runs with a `Shared`
+root value naming its group (document, variables, operation name, role); when it leads an
+event, the payload strawberry made is serialized once, published to the group and sent;
+the other members send that same payload as their own frame."""
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+import json
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any, Protocol, cast
 
 from graphql import GraphQLError, parse
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import CompleteMessage
@@ -22,6 +30,7 @@ from strawberry.utils.operation import get_operation_type
 
 from schema.context import Context
 from schema.idempotency import OPERATION_EXTENSIONS
+from schema.sharing import Frames, Shared
 
 INIT_TIMEOUT = 4408  # graphql-transport-ws' code, used for the legacy protocol too
 
@@ -65,7 +74,59 @@ def operation_extensions(payload: Any) -> Iterator[None]:
         OPERATION_EXTENSIONS.reset(token)
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+class Frame(str):
+    """A message serialized already: the view's encode_json passes it through as it is."""
+
+
+class SharingView(Protocol):
+    frames: Frames
+
+
+def _share(
+    handler: Any,
+    operation_id: str,
+    query: str,
+    variables: object,
+    operation_name: str | None,
+    send: Callable[[str], Awaitable[None]],
+) -> Shared:
+    context: Context = handler.context
+    group = (query, json.dumps(variables, sort_keys=True), operation_name, context.role)
+    shared = Shared(group, cast(SharingView, handler.view).frames, send)
+    handler.shared[operation_id] = shared
+    return shared
+
+
+def _frame(operation_id: str, kind: str, payload: str) -> Frame:
+    return Frame(f'{{"id":{json.dumps(operation_id)},"type":"{kind}","payload":{payload}}}')
+
+
+async def _lead(handler: Any, message: Any, kind: str) -> bool:
+    """Send a result this operation executed for its group, publishing its payload first;
+    False if it executed for itself alone."""
+    shared: Shared | None = handler.shared.get(message.get("id"))
+    if message.get("type") != kind or shared is None or shared.leading is None:
+        return False
+    payload = handler.view.encode_json(message["payload"])
+    if not shared.leading.done():
+        shared.leading.set_result(payload)
+    await _send(handler, _frame(message["id"], kind, payload))
+    return True
+
+
+async def _send(handler: Any, frame: Frame) -> None:
+    # through send_json, which maps a disconnect to strawberry's own error; the view's
+    # encode_json hands a Frame over unchanged
+    await handler.websocket.send_json(cast(Mapping[str, object], frame))
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, Shared | None]):
+    shared: dict[str, Shared]
+
+    async def handle(self) -> None:
+        self.shared = {}
+        await super().handle()
+
     async def handle_message(self, message: Any) -> None:
         if not _well_formed(message, "subscribe"):
             await self.handle_invalid_message("Failed to parse message")
@@ -76,9 +137,32 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         await super().handle_message(message)
 
+    async def run_operation(self, operation: Operation[Context, Shared | None]) -> None:
+        async def send(payload: str) -> None:
+            if not operation.completed and self.operations.get(operation.id) is operation:
+                await _send(self, _frame(operation.id, "next", payload))
 
-class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+        # strawberry reads `self.root_value` when it starts the operation, before its first
+        # await, so each operation gets its own
+        self.root_value = shared = _share(
+            self, operation.id, operation.query, operation.variables, operation.operation_name, send
+        )
+        try:
+            await super().run_operation(operation)
+        finally:
+            if self.shared.get(operation.id) is shared:  # the id may have been reused already
+                del self.shared[operation.id]
+
+    async def send_message(self, message: Any) -> None:
+        if not await _lead(self, message, "next"):
+            await super().send_message(message)
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, Shared | None]):
+    shared: dict[str, Shared]
+
     async def handle(self) -> None:
+        self.shared = {}
         deadline = asyncio.create_task(self._close_unless_initialised())
         try:
             await super().handle()
@@ -106,15 +190,41 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         operation_name: str | None,
         variables: dict[str, object] | None,
     ) -> None:
-        if not _runs_once(query, operation_name):
-            await super().handle_async_results(operation_id, query, operation_name, variables)
+        if _runs_once(query, operation_name):
+            await self._run_once(operation_id, query, operation_name, variables)
             return
+
+        async def send(payload: str) -> None:
+            if operation_id in self.tasks:
+                await _send(self, _frame(operation_id, "data", payload))
+
+        # read by strawberry when it starts the operation, before its first await
+        shared = _share(self, operation_id, query, variables, operation_name, send)
+        self.root_value = shared
+        try:
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+        finally:
+            if self.shared.get(operation_id) is shared:
+                del self.shared[operation_id]
+
+    async def send_message(self, message: Any) -> None:
+        if not await _lead(self, message, "data"):
+            await super().send_message(message)
+
+    async def _run_once(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        """A query or mutation sent with `start`: data once, then complete."""
         try:
             result = await self.schema.execute(
                 query,
                 variable_values=variables,
                 context_value=self.context,
-                root_value=self.root_value,
+                root_value=None,
                 operation_name=operation_name,
             )
             await self.send_data_message(result, operation_id)

@@ -1,15 +1,16 @@
 """Notices published after commit, as JSON strings through broadcaster, and decoded back.
 
 The event table is the source of truth; a notice tells listeners that something new
-committed so they can read it. The memory backend would pass Python objects through, but
-Redis and PostgreSQL carry only strings, so every backend gets strings.
+committed so they can read it, and carries only its type and the communication's id.
+The memory backend would pass Python objects through, but Redis and PostgreSQL carry only
+strings, so every backend gets strings.
 """
 
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from broadcaster import Broadcast
@@ -17,7 +18,6 @@ from broadcaster import Broadcast
 from store.tables import StatusEvent
 
 CHANNEL = "commpulse"
-PAYLOAD_MAX = 7_900
 TOKENS_CHANNEL = "commpulse.tokens"  # revoked token names, apart from communication notices
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,13 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Changed:
+    """The notice of a committed status change: read it from the table."""
+
+    communication_id: int
+
+
+@dataclass(frozen=True)
 class Touch:
     """A communication changed without changing status: an edit, progress, a delete."""
 
@@ -58,7 +65,7 @@ class Resync:
     communication_id: None = None
 
 
-Notice = Change | Touch | Resync
+Notice = Changed | Touch | Resync
 
 
 def as_change(row: StatusEvent) -> Change:
@@ -79,12 +86,11 @@ def as_change(row: StatusEvent) -> Change:
 
 
 def encode(notice: Change | Touch) -> str:
-    if isinstance(notice, Change):
-        data = {"type": "change", **asdict(notice), "at": notice.at.isoformat()}
-        if len(json.dumps(data)) > PAYLOAD_MAX:  # PostgreSQL NOTIFY stops at 8000 bytes
-            data["reason"] = None  # listeners read the full row from the table anyway
-        return json.dumps(data)
-    return json.dumps({"type": "touch", "communication_id": notice.communication_id})
+    """Only what listeners use: what happened (a status change or another change) and to
+    which communication. The table is the truth; listeners read it. So a notice is small
+    on every broker, always far under PostgreSQL's 8,000-byte NOTIFY limit."""
+    kind = "change" if isinstance(notice, Change) else "touch"
+    return json.dumps({"type": kind, "communication_id": notice.communication_id})
 
 
 RESYNC = json.dumps({"type": "resync"})  # what a broker backend hands out after reconnecting
@@ -92,12 +98,11 @@ RESYNC = json.dumps({"type": "resync"})  # what a broker backend hands out after
 
 def decode(message: str) -> Notice:
     data = json.loads(message)
-    kind = data.pop("type")
-    if kind == "touch":
-        return Touch(**data)
+    kind = data["type"]
     if kind == "resync":
         return Resync()
-    return Change(**{**data, "at": datetime.fromisoformat(data["at"])})
+    pk = int(data["communication_id"])
+    return Changed(pk) if kind == "change" else Touch(pk)
 
 
 class Feed:

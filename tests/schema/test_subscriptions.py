@@ -82,3 +82,40 @@ async def test_filters_keep_only_the_wanted_changes(store: Store) -> None:
         await changes.apply(store, page.id, Action.PUBLISH, by=Role.PERSON, actor="t")
         [change] = await _take(subscription, 1)
     assert (change.communication_id, change.to_status) == (page.id, "PUBLISHED")
+
+
+async def test_a_slow_subscriber_ends_with_slow_consumer_and_its_limit(store: Store) -> None:
+    """Over GraphQL, a subscriber more than the queue's worth behind gets what was queued,
+    then an error with the code SLOW_CONSUMER and the limit (resuming: tests/store)."""
+    from schema import schema
+    from schema.context import Context
+    from store import stream as stream_
+    from store.tokens import ApiRole
+
+    page = await create(store, Kind.LANDING_PAGE)
+    async with stream_.serving(store, queue=2):
+        results = await schema.subscribe(
+            "subscription { statusChanged { cursor action } }",
+            context_value=Context(store=store, role=ApiRole.VIEWER),
+        )
+        assert isinstance(results, AsyncGenerator)
+        try:
+            first = asyncio.ensure_future(anext(results))
+            async with asyncio.timeout(10):
+                while not first.done():  # until it has joined the live stream and got one
+                    await changes.apply(store, page.id, Action.PUBLISH, by=Role.PERSON, actor="t")
+                    await changes.apply(store, page.id, Action.UNPUBLISH, by=Role.PERSON, actor="t")
+                    await asyncio.sleep(0.05)
+            for action in (Action.PUBLISH, Action.UNPUBLISH) * 3:
+                await changes.apply(store, page.id, action, by=Role.PERSON, actor="t")
+            async with asyncio.timeout(10):
+                got = [await first]
+                while not (result := await anext(results)).errors:
+                    got.append(result)
+        finally:
+            await results.aclose()
+    # the first, then what fit in the queue (2) or was taken meanwhile: never all of them
+    assert 3 <= len(got) < 1 + 6 + 2 * 200
+    [error] = result.errors
+    assert error.extensions == {"code": "SLOW_CONSUMER", "limit": 2}
+    assert "subscribe again with `after`" in error.message

@@ -28,7 +28,15 @@ def test_auth_off_is_refused_anywhere_else(host: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["COMMPULSE_MAX_DEPTH", "COMMPULSE_RATE_BURST", "COMMPULSE_MAX_BATCH", "PORT"]
+    "name",
+    [
+        "COMMPULSE_MAX_DEPTH",
+        "COMMPULSE_RATE_BURST",
+        "COMMPULSE_MAX_BATCH",
+        "COMMPULSE_SUBSCRIBER_QUEUE",
+        "COMMPULSE_STREAM_TAIL",
+        "PORT",
+    ],
 )
 def test_bad_counts_name_the_variable(name: str) -> None:
     """A limit that is not a whole number above 0 stops start-up, naming the variable."""

@@ -3,13 +3,14 @@
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from store import Store, changes, communications, deliveries
 from store.errors import Refused
-from store.feed import Change, Notice, Touch, decode, encode
+from store.feed import Change, Changed, Notice, Touch, decode, encode
 from store.lifecycle import Action, Kind, Role
 from tests import factories
 
@@ -22,25 +23,28 @@ async def _next(notices: AsyncIterator[Notice], count: int) -> list[Notice]:
 
 
 async def test_listeners_hear_each_change_in_order(store: Store) -> None:
-    """A listener hears create, launch and stop in order, with seq, from and to as stored."""
+    """A listener hears create, launch and stop in order; the table holds what happened."""
     async with store.feed.listen() as notices:
         made = await factories.create(store, Kind.EMAIL)
         await changes.apply(store, made.id, Action.LAUNCH, by=Role.PERSON, actor="ann")
         await changes.apply(store, made.id, Action.STOP, by=Role.PERSON, actor="bob", reason="oops")
         heard = await _next(notices, 3)
-    assert all(isinstance(n, Change) for n in heard)
+    assert made.id is not None
+    assert heard == [Changed(made.id)] * 3
+    stored, waiting = await changes.changes_after(store, (0, 0))
     steps = [
         (n.seq, n.communication_id, n.action, n.from_status, n.to_status, n.actor, n.version)
-        for n in heard
-        if isinstance(n, Change)
+        for n in stored
     ]
-    assert steps == [
-        (1, made.id, "CREATE", None, "DRAFT", "test", 1),
-        (2, made.id, "LAUNCH", "DRAFT", "SENDING", "ann", 2),
-        (3, made.id, "STOP", "SENDING", "STOPPED", "bob", 3),
-    ]
-    assert (heard, False) == await changes.changes_after(store, (0, 0))
-    assert isinstance(heard[2], Change) and heard[2].reason == "oops"
+    assert (steps, waiting) == (
+        [
+            (1, made.id, "CREATE", None, "DRAFT", "test", 1),
+            (2, made.id, "LAUNCH", "DRAFT", "SENDING", "ann", 2),
+            (3, made.id, "STOP", "SENDING", "STOPPED", "bob", 3),
+        ],
+        False,
+    )
+    assert stored[2].reason == "oops"
 
 
 async def test_edits_and_deletes_are_heard_as_touches(store: Store) -> None:
@@ -51,8 +55,7 @@ async def test_edits_and_deletes_are_heard_as_touches(store: Store) -> None:
         await communications.delete_draft(store, made.id, expected_version=2)
         heard = await _next(notices, 3)
     assert made.id is not None
-    assert isinstance(heard[0], Change) and heard[0].action == "CREATE"
-    assert heard[1:] == [Touch(made.id), Touch(made.id)]
+    assert heard == [Changed(made.id), Touch(made.id), Touch(made.id)]
 
 
 async def test_a_refused_action_is_not_heard(store: Store) -> None:
@@ -62,8 +65,10 @@ async def test_a_refused_action_is_not_heard(store: Store) -> None:
         with pytest.raises(Refused):
             await changes.apply(store, made.id, Action.STOP, by=Role.PERSON, actor="ann")
         await changes.apply(store, made.id, Action.LAUNCH, by=Role.PERSON, actor="ann")
-        heard = await _next(notices, 2)
-    assert [n.action for n in heard if isinstance(n, Change)] == ["CREATE", "LAUNCH"]
+        other = await factories.create(store, Kind.EMAIL)
+        heard = await _next(notices, 3)
+    assert made.id is not None and other.id is not None
+    assert heard == [Changed(made.id), Changed(made.id), Changed(other.id)]
 
 
 async def test_progress_is_heard_and_a_stop_outruns_it(store: Store) -> None:
@@ -84,25 +89,28 @@ async def test_progress_is_heard_and_a_stop_outruns_it(store: Store) -> None:
             )
         other = await factories.create(store, Kind.EMAIL)  # the next thing anyone should hear
         heard = await _next(notices, 5)
-    assert [type(n).__name__ for n in heard] == ["Change", "Change", "Touch", "Change", "Change"]
-    assert heard[2] == Touch(sending.id)
-    assert isinstance(heard[3], Change) and heard[3].to_status == "STOPPED"
-    assert isinstance(heard[4], Change) and heard[4].communication_id == other.id
+    assert other.id is not None
+    pk = sending.id
+    assert heard == [Changed(pk), Changed(pk), Touch(pk), Changed(pk), Changed(other.id)]
     stopped = await changes.get_any(store, sending.id)
-    assert (stopped.handed_off_count, stopped.not_sent_count) == (0, 100)
+    assert (stopped.status, stopped.handed_off_count, stopped.not_sent_count) == (
+        "STOPPED",
+        0,
+        100,
+    )
 
 
 async def test_a_notice_is_published_only_once_its_change_is_readable(store: Store) -> None:
     """A listener that reads the table as soon as it hears a change always finds it there."""
     async with store.feed.listen() as notices:
 
-        async def read_on_hearing() -> list[bool]:
+        async def read_on_hearing() -> list[int]:
             found = []
             for _ in range(4):
                 (notice,) = await _next(notices, 1)
-                assert isinstance(notice, Change)
-                rows, _ = await changes.changes_after(store, (notice.tx, notice.seq - 1), limit=1)
-                found.append(rows == [notice])
+                assert isinstance(notice, Changed)
+                rows, _ = await changes.history(store, notice.communication_id, after=0, first=100)
+                found.append(len(rows))
             return found
 
         async def act() -> None:
@@ -111,48 +119,32 @@ async def test_a_notice_is_published_only_once_its_change_is_readable(store: Sto
                 await changes.apply(store, made.id, action, by=Role.PERSON, actor="ann")
 
         found, _ = await asyncio.gather(read_on_hearing(), act())
-    assert found == [True, True, True, True]
+    # the n-th notice finds at least n changes (the writer may have committed more since)
+    assert all(count >= n for n, count in enumerate(found, start=1)), found
 
 
-def test_a_change_survives_the_json_round_trip() -> None:
-    """A change encodes to a JSON string and decodes back to an equal change."""
-    change = Change(
-        tx=912,
-        seq=7,
-        communication_id=3,
-        kind="EMAIL",
-        action="STOP",
-        from_status="SENDING",
-        to_status="STOPPED",
-        actor="ann",
-        reason="wrong list",
-        version=4,
-        at=datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC),
-    )
-    text = encode(change)
-    assert isinstance(text, str)
-    assert json.loads(text)["type"] == "change"
-    assert decode(text) == change
+def _change(**given: object) -> Change:
+    values: dict[str, Any] = {
+        "tx": 912,
+        "seq": 7,
+        "communication_id": 3,
+        "kind": "EMAIL",
+        "action": "STOP",
+        "from_status": "SENDING",
+        "to_status": "STOPPED",
+        "actor": "ann",
+        "reason": "wrong list",
+        "version": 4,
+        "at": datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC),
+    }
+    return Change(**(values | given))
 
 
-def test_a_create_with_no_from_status_and_an_offset_round_trips() -> None:
-    """A CREATE (no from status, no reason) at a non-UTC offset decodes to the same instant."""
-    change = Change(
-        tx=0,
-        seq=1,
-        communication_id=1,
-        kind="LANDING_PAGE",
-        action="CREATE",
-        from_status=None,
-        to_status="DRAFT",
-        actor="ann",
-        reason=None,
-        version=1,
-        at=datetime(2026, 3, 1, 9, 0, tzinfo=timezone(timedelta(hours=2))),
-    )
-    back = decode(encode(change))
-    assert back == change
-    assert isinstance(back, Change) and back.at.utcoffset() == timedelta(hours=2)
+def test_a_change_travels_as_its_type_and_id_only() -> None:
+    """A change's notice is a JSON string with its type and communication id, nothing else."""
+    text = encode(_change())
+    assert json.loads(text) == {"type": "change", "communication_id": 3}
+    assert decode(text) == Changed(3)
 
 
 def test_a_touch_survives_the_json_round_trip() -> None:
@@ -163,21 +155,7 @@ def test_a_touch_survives_the_json_round_trip() -> None:
 
 
 def test_a_notice_stays_under_the_postgresql_notify_limit() -> None:
-    """A change with a huge reason still travels: NOTIFY refuses payloads over 8000 bytes."""
-    change = Change(
-        tx=1,
-        seq=1,
-        communication_id=1,
-        kind="EMAIL",
-        action="STOP",
-        from_status="SENDING",
-        to_status="STOPPED",
-        actor="a" * 200,
-        reason="x" * 20_000,
-        version=2,
-        at=datetime(2026, 3, 1, tzinfo=UTC),
-    )
-    text = encode(change)
-    assert len(text.encode()) < 8_000
-    decoded = decode(text)
-    assert isinstance(decoded, Change) and decoded.position == (1, 1)
+    """However long a change's reason or actor, its notice is tiny (NOTIFY stops at 8000)."""
+    text = encode(_change(actor="a" * 200, reason="x" * 20_000))
+    assert len(text.encode()) < 100
+    assert decode(text) == Changed(3)

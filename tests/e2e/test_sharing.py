@@ -1,0 +1,168 @@
+"""Shared execution gives every subscriber what its own execution would: for every
+subscription field and both websocket protocols, subscribers that share a group (the same
+document and variables) get the same payloads as a subscriber executing alone."""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection
+
+from tests.e2e.conftest import (
+    LAUNCH,
+    LEGACY_WS,
+    TRANSPORT_WS,
+    Json,
+    Server,
+    StartServer,
+    act,
+    create_email,
+    execute,
+    http_session,
+    init,
+    raw_ws,
+    receive,
+    send,
+)
+
+pytestmark = pytest.mark.e2e
+
+DOCUMENTS = {
+    "statusChanged": """subscription S($ids: [ID!]) {
+      statusChanged(ids: $ids) {
+        cursor communicationId kind action from to actor reason version at
+      }
+    }""",
+    "communication": """subscription C($id: ID!) {
+      communication(id: $id) {
+        __typename
+        ... on CommunicationBase {
+          id name kind version availableActions statusReason
+          history(first: 10) { edges { cursor node { action from to actor } } }
+        }
+        ... on EmailCampaign {
+          status audienceSize pendingCount handedOffCount sentCount notSentCount progress
+        }
+      }
+    }""",
+    "sendingProgress": """subscription P($id: ID!) {
+      sendingProgress(id: $id) {
+        communicationId status audienceSize pendingCount handedOffCount sentCount
+        notSentCount progress lastProgressAt
+      }
+    }""",
+}
+# frames each step brings to each field: the first state, launch, a claim, a report, a stop
+FRAMES = {
+    "statusChanged": [0, 1, 0, 0, 1],
+    "communication": [1, 1, 1, 1, 1],
+    "sendingProgress": [1, 1, 1, 1, 1],
+}
+GROUP = 3  # subscribers sharing one document
+
+CLAIM = """mutation($id: ID!) {
+  claimRecipients(communicationId: $id, limit: 2, workerId: "w") {
+    recipients { recipientId } userErrors { code }
+  }
+}"""
+REPORT = """mutation($id: ID!, $recipient: String!) {
+  reportDeliveries(communicationId: $id, results: [{recipientId: $recipient, outcome: SENT}]) {
+    results { applied } userErrors { code }
+  }
+}"""
+STOP = """mutation($id: ID!) {
+  stopCommunication(id: $id) { userErrors { code } }
+}"""
+
+
+class Subscriber:
+    def __init__(self, ws: ClientConnection, protocol: str) -> None:
+        self.ws = ws
+        self.protocol = protocol
+        self.payloads: list[Json] = []
+
+    async def subscribe(self, document: str, variables: Json) -> None:
+        await init(self.ws)
+        kind = "subscribe" if self.protocol == TRANSPORT_WS else "start"
+        payload = {"query": document, "variables": variables}
+        await send(self.ws, {"id": "1", "type": kind, "payload": payload})
+
+    async def take(self, count: int) -> None:
+        data = "next" if self.protocol == TRANSPORT_WS else "data"
+        while count:
+            message = await receive(self.ws)
+            if message["type"] == "ka":
+                continue
+            assert (message["type"], message["id"]) == (data, "1"), message
+            self.payloads.append(message["payload"])
+            count -= 1
+
+
+@contextlib.asynccontextmanager
+async def subscribers(server: Server, count: int, protocol: str) -> AsyncIterator[list[Subscriber]]:
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(raw_ws(server, protocol)) for _ in range(count)]
+        yield [Subscriber(ws, protocol) for ws in sockets]
+
+
+async def test_shared_payloads_equal_those_executed_alone(start_server: StartServer) -> None:
+    """Per field and protocol, 3 subscribers with one document and 1 with the same document
+    spelled differently (a group of its own: strawberry's per-subscriber execution) get
+    equal payloads, step by step, and the two protocols carry the same payloads. (Run with
+    a print in schema/sharing.py: of 6 subscribers per event in the big group, 1 executes.)"""
+    server = await start_server(COMMPULSE_SENDER="none", COMMPULSE_SCHEDULER="off")
+    async with http_session(server) as client:
+        email = await create_email(client, "shared", audience=3)
+        variables: dict[str, Any] = {"id": email["id"]}
+        runs = [(field, protocol) for field in DOCUMENTS for protocol in (TRANSPORT_WS, LEGACY_WS)]
+        async with contextlib.AsyncExitStack() as stack:
+            everyone: dict[tuple[str, str], list[Subscriber]] = {}
+            for field, protocol in runs:
+                group = await stack.enter_async_context(subscribers(server, GROUP + 1, protocol))
+                these = {"ids": [email["id"]]} if field == "statusChanged" else variables
+                for i, subscriber in enumerate(group):
+                    # spelled apart per protocol: a group of one, which always executes itself
+                    alone = f"\n# executed alone over {protocol}" if i == GROUP else ""
+                    await subscriber.subscribe(DOCUMENTS[field] + alone, these)
+                everyone[field, protocol] = group
+
+            async def step(index: int) -> None:
+                await asyncio.gather(
+                    *(
+                        s.take(FRAMES[field][index])
+                        for (field, _), group in everyone.items()
+                        for s in group
+                    )
+                )
+
+            await step(0)
+            await act(client, LAUNCH, "launchCommunication", id=email["id"])
+            await step(1)
+            claimed = await execute(client, CLAIM, id=email["id"])
+            recipients = claimed["claimRecipients"]["recipients"]
+            assert len(recipients) == 2
+            await step(2)
+            await execute(client, REPORT, id=email["id"], recipient=recipients[0]["recipientId"])
+            await step(3)
+            await execute(client, STOP, id=email["id"])
+            await step(4)
+
+    for field in DOCUMENTS:
+        seen = {
+            protocol: [s.payloads for s in everyone[field, protocol]]
+            for protocol in (TRANSPORT_WS, LEGACY_WS)
+        }
+        alone = seen[TRANSPORT_WS][GROUP]
+        assert len(alone) == sum(FRAMES[field])
+        assert all("errors" not in p for p in alone), alone
+        for protocol, payloads in seen.items():
+            for got in payloads:
+                assert json.dumps(got, sort_keys=True) == json.dumps(alone, sort_keys=True), (
+                    field,
+                    protocol,
+                )
+    final = seen[TRANSPORT_WS][0][-1]["data"]["sendingProgress"]
+    assert (final["status"], final["sentCount"], final["notSentCount"]) == ("STOPPED", 1, 2)
