@@ -190,6 +190,7 @@ class Cost(SchemaExtension):
         self.requested: int | None = None
         self.actual: int | None = None
         self.remaining: float | None = None
+        self.subscription = False  # its events go to a whole group (schema/sharing.py)
 
     async def _take(self, amount: float) -> Any:
         key = "cost:" + caller(self.execution_context.context)
@@ -201,6 +202,7 @@ class Cost(SchemaExtension):
         assert context.graphql_document is not None
         operation = selected(context.graphql_document, context.operation_name)
         if operation is not None:
+            self.subscription = operation.operation is OperationType.SUBSCRIPTION
             costs = Costs(context.schema._schema, context.graphql_document, context.variables)
             self.requested = costs.operation(operation)
             if self.requested > self.limits.max_cost:
@@ -221,6 +223,11 @@ class Cost(SchemaExtension):
             self.remaining = (await self._take(self.actual - self.requested)).left
 
     async def get_results(self) -> dict[str, Any]:
+        if self.subscription:
+            # no `remaining` on a subscription's events: the same payload goes to every
+            # subscriber of its group (schema/sharing.py), and a budget is one token's
+            requested = self.requested or 0
+            return {"cost": {"requested": requested, "actual": requested}}
         if self.remaining is None:  # refused before execution: nothing was charged
             self.remaining = (await self._take(0)).left
         return {

@@ -34,7 +34,7 @@ from schema import ids
 from server.auth import Auth, Unauthenticated
 from server.tracing import Tracing
 from store import Store, changes
-from store.feed import Change, Feed, Notice, Touch
+from store.feed import Change, Changed, Feed, Notice, Resync, Touch
 from store.tables import utcnow
 
 
@@ -169,6 +169,11 @@ class Metrics:
         return MeteredFeed(broadcast, self, tracing)
 
 
+# notices name only what changed (store/feed.py); the newest committed change is counted
+# where it is published
+NOTICE_LABELS: dict[type, str] = {Changed: "change", Touch: "touch", Resync: "resync"}
+
+
 class MeteredFeed(Feed):
     """The store's feed, counting what goes through it (and tracing each publish)."""
 
@@ -191,9 +196,7 @@ class MeteredFeed(Feed):
 
             async def counted() -> AsyncIterator[Notice]:
                 async for notice in notices:
-                    self.metrics.notices.labels(type(notice).__name__.lower()).inc()
-                    if isinstance(notice, Change):
-                        self.metrics.saw(notice.seq)
+                    self.metrics.notices.labels(NOTICE_LABELS[type(notice)]).inc()
                     yield notice
 
             yield counted()

@@ -37,7 +37,12 @@ from tests.factories import create
 
 pytestmark = pytest.mark.e2e
 
-STATUS_CHANGED = "subscription { statusChanged { cursor communicationId action from to version } }"
+# from the beginning of the (new) database: a subscription that goes live after the first
+# change is made still gets it, so no test waits on a race it may lose
+STATUS_CHANGED = (
+    f'subscription {{ statusChanged(after: "{ids.change_cursor((0, 0))}") '
+    "{ cursor communicationId action from to version } }"
+)
 PER_SOCKET = 50  # subscriptions multiplexed on one websocket (the limit is 100)
 WAIT = 60.0  # seconds for everything to arrive; only so a lost change fails instead of hanging
 

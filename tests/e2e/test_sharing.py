@@ -65,11 +65,13 @@ GROUP = 3  # subscribers sharing one document
 
 CLAIM = """mutation($id: ID!) {
   claimRecipients(communicationId: $id, limit: 2, workerId: "w") {
-    recipients { recipientId } userErrors { code }
+    recipients { recipientId leaseId } userErrors { code }
   }
 }"""
-REPORT = """mutation($id: ID!, $recipient: String!) {
-  reportDeliveries(communicationId: $id, results: [{recipientId: $recipient, outcome: SENT}]) {
+REPORT = """mutation($id: ID!, $recipient: String!, $lease: ID!) {
+  reportDeliveries(
+    communicationId: $id, results: [{recipientId: $recipient, leaseId: $lease, outcome: SENT}]
+  ) {
     results { applied } userErrors { code }
   }
 }"""
@@ -145,7 +147,14 @@ async def test_shared_payloads_equal_those_executed_alone(start_server: StartSer
             recipients = claimed["claimRecipients"]["recipients"]
             assert len(recipients) == 2
             await step(2)
-            await execute(client, REPORT, id=email["id"], recipient=recipients[0]["recipientId"])
+            first = recipients[0]
+            await execute(
+                client,
+                REPORT,
+                id=email["id"],
+                recipient=first["recipientId"],
+                lease=first["leaseId"],
+            )
             await step(3)
             await execute(client, STOP, id=email["id"])
             await step(4)
