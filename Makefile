@@ -40,13 +40,13 @@ cluster: $(VENV)/.installed  ## two instances (CLUSTER_PORTS) sharing PostgreSQL
 	@echo "  curl -H \"Authorization: Bearer \$$(cat $(CLUSTER_TOKEN))\" -H 'Content-Type: application/json' \\"
 	@echo "       -d '{\"query\": \"{ statusCounts { kind status count } }\"}' http://$(HOST):$(firstword $(CLUSTER_PORTS))/graphql"
 	@echo "  websockets: connection_init payload {\"Authorization\": \"Bearer <token>\"}"
-	@# Ctrl-C stops both. The trap signals the two servers only: `kill 0` signalled this
+	@# Ctrl-C stops both, and waits for them. The trap signals the servers only: `kill 0` signalled this
 	@# shell too, which ran the trap again, and again, until sh crashed.
 	pids=; for port in $(CLUSTER_PORTS); do \
 	  COMMPULSE_AUTH=on COMMPULSE_DATABASE_URL=$(CLUSTER_DATABASE_URL) \
 	  COMMPULSE_BROADCAST_URL=$(CLUSTER_BROADCAST_URL) \
 	    $(BIN)/commpulse serve --host $(HOST) --port $$port & pids="$$pids $$!"; \
-	done; trap 'kill $$pids 2>/dev/null' INT TERM EXIT; wait
+	done; trap 'kill $$pids 2>/dev/null; wait' INT TERM EXIT; wait
 
 migrate: $(VENV)/.installed  ## bring COMMPULSE_DATABASE_URL to the newest schema revision
 	$(BIN)/commpulse migrate
