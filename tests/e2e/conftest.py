@@ -252,7 +252,14 @@ async def postgres_url() -> AsyncIterator[str]:
 
     Missing PostgreSQL skips the test, except under CI=true, where it fails.
     """
-    name = f"commpulse_e2e_{uuid.uuid4().hex[:12]}"
+    async with new_postgres_database() as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def new_postgres_database(prefix: str = "commpulse_e2e") -> AsyncIterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped on leaving."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         await postgres_admin(f'CREATE DATABASE "{name}"')
     except (OSError, asyncpg.PostgresError) as error:
@@ -325,6 +332,13 @@ class RedisServer:
 @pytest.fixture
 async def private_redis() -> AsyncIterator[RedisServer]:
     """A running redis-server of this test's own (never the shared one), killed at the end."""
+    async with running_redis() as redis:
+        yield redis
+
+
+@contextlib.asynccontextmanager
+async def running_redis() -> AsyncIterator[RedisServer]:
+    """A redis-server of the caller's own on a free port, killed on leaving."""
     if not os.access(REDIS_SERVER, os.X_OK):
         unavailable("redis-server", FileNotFoundError(REDIS_SERVER))
     redis = RedisServer(port=free_port())

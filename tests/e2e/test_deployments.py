@@ -13,13 +13,11 @@ an empty database.
 """
 
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
@@ -27,11 +25,9 @@ from gql.client import AsyncClientSession
 
 from store.feed import CHANNEL, TOKENS_CHANNEL
 from store.tokens import ApiRole
-from tests.conftest import unavailable
 from tests.e2e.conftest import (
     LAUNCH,
     LEGACY_WS,
-    REDIS_SERVER,
     SCHEDULE,
     TRANSPORT_WS,
     Json,
@@ -42,14 +38,13 @@ from tests.e2e.conftest import (
     create_email,
     create_in_app,
     execute,
-    free_port,
     http_session,
     init,
     launch,
+    new_postgres_database,
     next_item,
-    postgres_admin,
-    postgres_url_for,
     raw_ws,
+    running_redis,
     send,
     stop_all,
     subscribe,
@@ -96,31 +91,6 @@ class Deployment:
         return self.servers[0]
 
 
-@contextlib.asynccontextmanager
-async def module_postgres() -> AsyncIterator[str]:
-    name = f"commpulse_deploy_{uuid.uuid4().hex[:12]}"
-    try:
-        await postgres_admin(f'CREATE DATABASE "{name}"')
-    except (OSError, asyncpg.PostgresError) as error:
-        unavailable("PostgreSQL", error)
-    try:
-        yield postgres_url_for(name)
-    finally:
-        await postgres_admin(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-@contextlib.asynccontextmanager
-async def module_redis() -> AsyncIterator[RedisServer]:
-    if not os.access(REDIS_SERVER, os.X_OK):
-        unavailable("redis-server", FileNotFoundError(REDIS_SERVER))
-    redis = RedisServer(port=free_port())
-    await redis.start()
-    try:
-        yield redis
-    finally:
-        await redis.kill()
-
-
 @pytest_asyncio.fixture(
     scope="module",
     loop_scope="module",
@@ -138,11 +108,11 @@ async def deployment(
             url = f"sqlite+aiosqlite:///{database}"
             count = 1
         else:
-            url = await stack.enter_async_context(module_postgres())
+            url = await stack.enter_async_context(new_postgres_database("commpulse_deploy"))
             env["COMMPULSE_DATABASE_URL"] = url
             count = 2
             if request.param == "postgres+redis":
-                redis = await stack.enter_async_context(module_redis())
+                redis = await stack.enter_async_context(running_redis())
                 env["COMMPULSE_BROADCAST_URL"] = redis.url
             else:
                 env["COMMPULSE_BROADCAST_URL"] = url.replace("+asyncpg", "")
