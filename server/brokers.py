@@ -95,9 +95,11 @@ class _Supervised(BroadcastBackend):
         self._task = asyncio.create_task(self._supervise())
 
     async def disconnect(self) -> None:
-        if self._task is not None:
+        # cancel until it ends: a cancellation that lands while redis-py is connecting can
+        # be swallowed there, and the task then went on to wait for channels for ever
+        while self._task is not None and not self._task.done():
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await asyncio.wait({self._task}, timeout=0.1)
 
     async def subscribe(self, channel: str) -> None:
         """Returns once the broker listens on `channel` (or after SUBSCRIBE_WAIT if it is
@@ -106,9 +108,8 @@ class _Supervised(BroadcastBackend):
             self._channels.add(channel)
             self._changed.set()
         with suppress(TimeoutError):
-            await asyncio.wait_for(
-                self._active.setdefault(channel, asyncio.Event()).wait(), SUBSCRIBE_WAIT
-            )
+            async with asyncio.timeout(SUBSCRIBE_WAIT):
+                await self._active.setdefault(channel, asyncio.Event()).wait()
 
     def _confirm(self, channels: set[str]) -> None:
         for channel in channels:
@@ -229,7 +230,8 @@ class RedisBackend(_Supervised):
     async def _idle(self) -> None:
         """Nothing to listen to yet: wait for a channel, but keep checking the server."""
         try:
-            await asyncio.wait_for(self._changed.wait(), PING_EVERY)
+            async with asyncio.timeout(PING_EVERY):
+                await self._changed.wait()
         except TimeoutError:
             await self._client.ping()
 

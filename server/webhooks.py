@@ -150,7 +150,8 @@ class WebhookSender:
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     async def _serve(self, endpoint_id: int) -> None:
         """Deliver to one endpoint while this instance holds its lease."""

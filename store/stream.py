@@ -201,7 +201,8 @@ class Stream:
             if len(found) == self.page:
                 continue
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_WAITING if waiting else POLL_SAFETY)
+                async with asyncio.timeout(POLL_WAITING if waiting else POLL_SAFETY):
+                    await self._wake.wait()
 
     def _publish(self, found: list[Change]) -> None:
         for change in found:

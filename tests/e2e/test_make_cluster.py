@@ -74,10 +74,11 @@ async def make_cluster(env: dict[str, str], ports: list[int]) -> AsyncIterator[s
     output: list[str] = []
     waiting = {f"Uvicorn running on http://127.0.0.1:{port}" for port in ports}
     try:
-        async with asyncio.timeout(STARTUP_TIMEOUT * 3):
-            while waiting and (line := await process.stdout.readline()):
-                output.append(line.decode(errors="replace"))
-                waiting = {w for w in waiting if w not in output[-1]}
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STARTUP_TIMEOUT * 3):
+                while waiting and (line := await process.stdout.readline()):
+                    output.append(line.decode(errors="replace"))
+                    waiting = {w for w in waiting if w not in output[-1]}
         assert not waiting, "".join(output)
         yield "".join(output)
         os.killpg(process.pid, signal.SIGINT)
