@@ -50,7 +50,8 @@ async def _create_database(url: str) -> None:
                 text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
             )
             if found.first() is None:
-                await conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+                quoted = target.database.replace('"', '""')  # an identifier, quoted as one
+                await conn.execute(text(f'CREATE DATABASE "{quoted}"'))
                 print(f"created database {target.database}")
     finally:
         await server.dispose()
@@ -117,6 +118,8 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_tokens(settings, args))
     except (SettingsError, Refused, migrate.NotMigrated, DatabaseUnavailable) as refused:
         sys.exit(f"commpulse: {refused}")
+    except OSError as error:  # a token file that cannot be read or written, say
+        sys.exit(f"commpulse: {error}")
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:

@@ -114,3 +114,13 @@ async def test_client_mistakes_are_one_info_line_with_the_request_id(server: Ser
         assert len(lines) == 1 and lines[0].startswith("INFO:"), server.log
     assert "Traceback" not in server.log
     assert "INVALID_INPUT at communications" in (await _logged(server, "argument-1"))[0]
+
+
+async def test_a_token_file_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    """`commpulse tokens ensure --file` naming a folder: one line and exit 1, no traceback."""
+    env = environment(f"sqlite+aiosqlite:///{tmp_path}/c.db")
+    assert (await run(sys.executable, "-m", "server.cli", "migrate", env=env))[0] == 0
+    ensure = ("tokens", "ensure", "ops", "--role", "admin", "--file", str(tmp_path))
+    code, output = await run(sys.executable, "-m", "server.cli", *ensure, env=env)
+    assert code == 1
+    assert one_line(output).startswith("commpulse: ") and "Is a directory" in output
