@@ -274,7 +274,7 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, settings.database_pool_size)
         stack = ExitStack()
         try:
             try:

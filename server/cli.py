@@ -59,7 +59,7 @@ async def _create_database(url: str) -> None:
 
 async def _preflight(settings: Settings) -> None:
     """What a starting server checks first, so that a mistake is one line, not a traceback."""
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, settings.database_pool_size)
     try:
         await migrate.check(engine)
     finally:
@@ -139,7 +139,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[Store]:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, settings.database_pool_size)
     try:
         await migrate.check(engine)
         async with brokers.broadcast(settings.broadcast_url)[0] as broadcast:

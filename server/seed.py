@@ -83,7 +83,7 @@ EXAMPLES: list[tuple[Kind, str, dict[str, Any], int | None, list[Action]]] = [
 
 
 async def seed(settings: Settings) -> int:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, settings.database_pool_size)
     try:
         await migrate.check(engine)
         async with Broadcast(settings.broadcast_url) as broadcast:
