@@ -42,7 +42,7 @@ async def runtime(
 @asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[AsyncEngine]:
     """The engine alone, for what needs no broker (migrating, the check before serving)."""
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, settings.database_pool_size)
     try:
         yield engine
     finally:

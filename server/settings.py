@@ -13,6 +13,7 @@ def _list(value: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///./commpulse.db"
+    database_pool_size: int = 10  # PostgreSQL connections kept open per instance
     broadcast_url: str = "memory://"
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     scheduler_enabled: bool = True
@@ -62,6 +63,11 @@ class Settings:
         defaults = cls()
         return cls(
             database_url=_database_url(get("COMMPULSE_DATABASE_URL", defaults.database_url)),
+            database_pool_size=_count(
+                get("COMMPULSE_DATABASE_POOL_SIZE"),
+                defaults.database_pool_size,
+                "COMMPULSE_DATABASE_POOL_SIZE",
+            ),
             broadcast_url=_broadcast_url(get("COMMPULSE_BROADCAST_URL", defaults.broadcast_url)),
             allowed_origins=_list(get("COMMPULSE_ALLOWED_ORIGINS", "")),
             scheduler_enabled=_flag(get("COMMPULSE_SCHEDULER", "on"), "COMMPULSE_SCHEDULER"),
