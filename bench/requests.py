@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -52,11 +52,16 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 ROOT = Path(__file__).parents[1]
 ROWS = 1_000
-POSTGRES = os.environ.get("COMMPULSE_BENCH_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+POSTGRES = os.environ.get(
+    "COMMPULSE_BENCH_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432"
+)
 
 # --- the documents, the same for commpulse and the bare app --------------------------------
 
-MEMBERS = "... on LandingPage { id name kind lpStatus: status } ... on InAppMessage { id name kind iaStatus: status }"
+MEMBERS = (
+    "... on LandingPage { id name kind lpStatus: status } "
+    "... on InAppMessage { id name kind iaStatus: status }"
+)
 TYPENAME = "{ __typename }"
 ONE = f"query One($id: ID!) {{ communication(id: $id) {{ {MEMBERS} }} }}"
 LIST = (
@@ -66,6 +71,10 @@ LIST = (
 CREATE_LANDING = (
     "mutation($input: CreateLandingPageInput!) { createLandingPage(input: $input) "
     "{ communication { ... on LandingPage { id } } userErrors { code } } }"
+)
+PAGE = (
+    "query($after: String) { communications(first: 100, after: $after) "
+    "{ edges { cursor node { ... on CommunicationBase { id } } } pageInfo { hasNextPage } } }"
 )
 CREATE_IN_APP = (
     "mutation($input: CreateInAppMessageInput!) { createInAppMessage(input: $input) "
@@ -311,7 +320,7 @@ async def _client(lines: str, url: str, seconds: float, connections: int) -> int
     token = os.environ.get("BENCH_TOKEN")
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
     requests = []
-    for line in Path(lines).read_text().splitlines():
+    for line in Path(lines).read_text().splitlines():  # noqa: ASYNC240 (before the clock starts)
         payload = line.encode()
         requests.append(
             f"POST {target.path} HTTP/1.1\r\nHost: {target.host}\r\n{auth}"
@@ -450,18 +459,16 @@ async def _fill(target: Target) -> None:
                 query, inputs = CREATE_IN_APP, {"name": f"message {i}", "title": "t"}
             else:
                 query, inputs = CREATE_LANDING, {"name": f"page {i}", "slug": f"p{i}", "title": "t"}
-            answer = (await client.post(target.url, json={"query": query, "variables": {"input": inputs}})).json()
+            sent = {"query": query, "variables": {"input": inputs}}
+            answer = (await client.post(target.url, json=sent)).json()
             assert "errors" not in answer, answer
 
         for start in range(0, ROWS, 16):
             await asyncio.gather(*(create(i) for i in range(start, min(ROWS, start + 16))))
         after = None
         while True:
-            query = (
-                "query($after: String) { communications(first: 100, after: $after) "
-                "{ edges { cursor node { ... on CommunicationBase { id } } } pageInfo { hasNextPage } } }"
-            )
-            page = (await client.post(target.url, json={"query": query, "variables": {"after": after}})).json()
+            asked = {"query": PAGE, "variables": {"after": after}}
+            page = (await client.post(target.url, json=asked)).json()
             found = page["data"]["communications"]
             target.ids += [e["node"]["id"] for e in found["edges"]]
             target.cursors += [e["cursor"] for e in found["edges"]]
@@ -509,11 +516,13 @@ def main() -> None:
             rate[scenario.name, target.name] = load(
                 target, scenario.bodies(target), args.seconds, args.connections
             )
-            print(f"  {target.name}: {scenario.name}: {rate[scenario.name, target.name]:,.0f}/s", flush=True)
+            figure = rate[scenario.name, target.name]
+            print(f"  {target.name}: {scenario.name}: {figure:,.0f}/s", flush=True)
 
     with _uvicorn("bench.requests:raw_app") as raw:
         raw_target = Target("raw", raw)
-        rate["{ __typename }", "raw"] = load(raw_target, [body(TYPENAME)], args.seconds, args.connections)
+        typename = [body(TYPENAME)]
+        rate["{ __typename }", "raw"] = load(raw_target, typename, args.seconds, args.connections)
     with bare() as anchor:
         measure(anchor)
     engines = [e for e in args.engines.split(",") if e]
@@ -533,7 +542,7 @@ def main() -> None:
         ]
         for engine in engines:
             figure = rate[scenario.name, f"commpulse, {engine}"]
-            ratio = f" ({figure / anchor:.2f}×)" if anchor else ""
+            ratio = f" ({figure / anchor:.2f}x)" if anchor else ""
             cells.append(f"{figure:,.0f}/s{ratio}")
         print(f"| {scenario.name} | " + " | ".join(cells) + " |")
 

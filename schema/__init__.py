@@ -26,6 +26,7 @@ from schema.limits import Buckets, Limits, MemoryBuckets, RateLimit
 from schema.mutations import Mutation
 from schema.permissions import Authorize
 from schema.queries import Query
+from schema.readcache import ReadCache
 from schema.subscriptions import Subscription
 from schema.tokens import TokenMutation, TokenQuery
 from schema.types import TYPES
@@ -39,11 +40,13 @@ def build(
     limits: Limits | None = None,
     buckets: Buckets | None = None,
     outer: Sequence[Extension] = (),
+    reads: ReadCache | None = None,
 ) -> strawberry.Schema:
     """The schema. Roles are always enforced and unexpected errors always masked; `limits`
     (from the server's settings) add the rest, with the rate and cost budgets kept in
     `buckets` (in this process unless given). Tests at the GraphQL layer go without.
-    `outer` extensions (the server's metrics and traces) wrap all the others."""
+    `outer` extensions (the server's metrics and traces) wrap all the others; `reads`
+    serves repeated queries from memory, after every check has run."""
     # Parsing and validation, once per distinct document text: a polled query is parsed and
     # validated on its first request only. Both caches are bounded, as documents come from
     # clients. The validation cache is keyed by (schema, document, rules), so the rules
@@ -75,7 +78,10 @@ def build(
             disable_field_suggestions=not limits.field_suggestions,
         )
     suggestions = limits is None or limits.field_suggestions
-    extensions += [*checks, Idempotency, lambda: ErrorPolicy(field_suggestions=suggestions)]
+    extensions += [*checks, Idempotency]
+    if reads is not None:
+        extensions.append(reads.extension())
+    extensions.append(lambda: ErrorPolicy(field_suggestions=suggestions))
     return Schema(
         query=merge_types("Query", (Query, DeliveryQuery, TokenQuery, WebhookQuery)),
         mutation=merge_types(

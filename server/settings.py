@@ -42,6 +42,7 @@ class Settings:
     max_cost: int = 25_000  # the most one operation may cost (schema/cost.py)
     cost_budget: int = 50_000  # cost points a token may spend at once
     cost_refill: float = 2_500.0  # cost points a second given back to each token's budget
+    read_cache: int = 1_000  # query results kept for repeated reads (schema/readcache.py); 0: off
     graphiql: bool = True
     introspection: bool = True
     field_suggestions: bool = True
@@ -148,6 +149,9 @@ class Settings:
             cost_refill=_positive(
                 get("COMMPULSE_COST_REFILL"), defaults.cost_refill, "COMMPULSE_COST_REFILL"
             ),
+            read_cache=0
+            if get("COMMPULSE_READ_CACHE") == "off"
+            else _count(get("COMMPULSE_READ_CACHE"), defaults.read_cache, "COMMPULSE_READ_CACHE"),
             graphiql=_flag(get("COMMPULSE_GRAPHIQL", "on"), "COMMPULSE_GRAPHIQL"),
             introspection=_flag(get("COMMPULSE_INTROSPECTION", "on"), "COMMPULSE_INTROSPECTION"),
             field_suggestions=_flag(
