@@ -29,6 +29,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from schema import build
 from schema.context import Context
 from schema.limits import Limits
+from schema.readcache import ReadCache
 from schema.sharing import Frames, Shared
 from server import buckets, http, logs, scheduler, web
 from server.auth import Auth, Unauthenticated
@@ -79,6 +80,9 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
                 limits(settings),
                 buckets.for_broker(settings.broadcast_url),
                 outer=[*tracing.extensions(), metrics.extension()],
+                reads=ReadCache(
+                    settings.read_cache, shared=not settings.broadcast_url.startswith("memory:")
+                ),
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
             allowed_origins=settings.allowed_origins,

@@ -63,6 +63,10 @@ def _flag(value: object) -> object:
     return value
 
 
+def _off_is_zero(value: object) -> object:
+    return 0 if value == "off" else value
+
+
 def _list(value: object) -> object:
     if isinstance(value, str):
         return tuple(item.strip() for item in value.split(",") if item.strip())
@@ -72,6 +76,7 @@ def _list(value: object) -> object:
 Count = Annotated[int, Field(gt=0)]  # a whole number above 0
 Number = Annotated[float, Field(gt=0)]  # a number above 0: seconds, rates
 Flag = Annotated[bool, BeforeValidator(_flag)]  # on/off, true/false, 1/0
+CountOrOff = Annotated[int, BeforeValidator(_off_is_zero), Field(ge=0)]  # `off` (or 0): none
 Names = Annotated[tuple[str, ...], BeforeValidator(_list)]  # comma-separated
 DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 BrokerUrl = Annotated[str, AfterValidator(_broadcast_url)]
@@ -180,6 +185,11 @@ class Settings(BaseSettings):
     )
     cost_refill: Number = setting(
         "COMMPULSE_COST_REFILL", 2_500.0, "cost points a second given back to each token's budget"
+    )
+    read_cache: CountOrOff = setting(
+        "COMMPULSE_READ_CACHE",
+        1_000,
+        "query results kept for repeated reads (`schema/readcache.py`); `off` keeps none",
     )
     graphiql: Flag = setting(
         "COMMPULSE_GRAPHIQL", True, "the GraphiQL page on a browser's GET; `off` for production"
@@ -339,6 +349,7 @@ def _explain(error: ErrorDetails) -> str:
         "int_from_float": "expected a whole number",
         "float_parsing": "expected a number",
         "greater_than": f"expected {kind} above 0",
+        "greater_than_equal": "expected a whole number, or off",
         "literal_error": "expected one of "
         + ", ".join(get_args(Settings.model_fields[name].annotation)),
     }
