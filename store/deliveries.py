@@ -506,7 +506,7 @@ async def report(
         await _lock(session, row, Work.REPORT, "deliveries are reported", progress_at=utcnow())
         found = await _rows(session, row.id or 0, [r.recipient_id for r in results])
         states = {pid: held.state for pid, held in found.items()}
-        changes: list[Report] = []
+        recorded: list[Report] = []  # items whose state this call moves
         moved_from: dict[str, int] = {}
         for item in results:
             refusal = _refusal(item, found.get(item.recipient_id), states.get(item.recipient_id))
@@ -519,22 +519,22 @@ async def report(
                 continue
             states[item.recipient_id] = item.outcome
             moved_from[current] = moved_from.get(current, 0) + 1
-            changes.append(item)
+            recorded.append(item)
             outcomes.append(Outcome(item.recipient_id, True))
-        if changes:
-            await _finalise(session, row.id or 0, kind, changes)
-            sent = sum(1 for c in changes if c.outcome is Delivery.SENT)
+        if recorded:
+            await _finalise(session, row.id or 0, kind, recorded)
+            sent = sum(1 for c in recorded if c.outcome is Delivery.SENT)
             await _count(
                 session,
                 row.id or 0,
                 pending=-moved_from.get(Delivery.PENDING, 0),
                 handed_off=-moved_from.get(Delivery.HANDED_OFF, 0),
                 sent=sent,
-                not_sent=len(changes) - sent,
+                not_sent=len(recorded) - sent,
             )
         drained = await _drained(session, row.id or 0)
         await session.commit()
-    if changes:
+    if recorded:
         await store.feed.publish(Touch(row.id or 0))
     if drained:
         await _finish(store, row.id or 0, actor)

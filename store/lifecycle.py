@@ -84,8 +84,6 @@ STATUSES: dict[Family, tuple[Status, ...]] = {
     Family.PAGE: (S.DRAFT, S.PUBLISHED, S.ERROR),
 }
 
-FINAL: frozenset[Status] = frozenset({S.STOPPED, S.ERROR})
-
 
 @dataclass(frozen=True)
 class Move:
