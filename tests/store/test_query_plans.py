@@ -7,7 +7,7 @@ that can serve it. bench/large_lists.py measures what this means at 1,000,000 ro
 """
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -104,3 +104,17 @@ async def test_history_and_delivery_events_use_an_index(store: Store) -> None:
 
     for plan in await plans(store, read):
         assert served_by_an_index(plan), plan
+
+
+async def test_the_looks_for_expired_leases_use_an_index(store: Store) -> None:
+    """The requeue and claimNext find expired leases without reading every recipient.
+    (claimNext then sorts its candidate campaigns: those with work, a short list.)"""
+
+    async def read() -> None:
+        await deliveries.requeue_expired(store)
+        await deliveries.claim_next(
+            store, [Kind.EMAIL], limit=1, worker_id="w", lease=timedelta(seconds=5), actor="t"
+        )
+
+    for plan in await plans(store, read):
+        assert "SCAN recipient" not in plan and "Seq Scan on recipient" not in plan, plan
