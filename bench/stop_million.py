@@ -1,20 +1,27 @@
 """How fast a stop turns a 1,000,000-recipient campaign's audience into not-sent events.
 
-    python -m bench.stop_million [recipients]
+    python -m bench.stop_million [recipients] [--postgres URL]
 
 Prints recipients per second for `stopCommunication`'s store function, and for a bare
 baseline measured in the same run on an identical campaign: one UPDATE of the same rows
 with no events. Machines here are shared and noisy, so the ratio is the figure to quote.
+On SQLite files by default; with --postgres (a server URL, e.g.
+postgresql://postgres@127.0.0.1:5432/postgres) in a database made and dropped here.
 """
 
+import argparse
 import asyncio
-import sys
 import tempfile
 import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 from broadcaster import Broadcast
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store import Store, changes, communications, migrate
 from store.database import create_engine, sessions
@@ -37,9 +44,31 @@ async def campaign(store: Store, size: int) -> int:
     return row.id
 
 
-async def main(size: int) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
+@asynccontextmanager
+async def _engine(server: str | None) -> AsyncIterator[AsyncEngine]:
+    if server is None:
+        with tempfile.TemporaryDirectory() as folder:
+            engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
+            try:
+                yield engine
+            finally:
+                await engine.dispose()
+        return
+    name = f"commpulse_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    base = server.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    engine = create_engine(f"{base}/{name}")
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def main(size: int, server: str | None) -> None:
+    async with _engine(server) as engine:
         await migrate.upgrade(engine)
         async with Broadcast("memory://") as broadcast:
             store = Store(sessions(engine), Feed(broadcast))
@@ -57,9 +86,11 @@ async def main(size: int) -> None:
             started = time.perf_counter()
             _, summary = await changes.stop(store, stopped, actor="bench", reason="benchmark")
             took = time.perf_counter() - started
-        await engine.dispose()
     assert summary.not_sent_now == size
-    print(f"stop of {size:,} recipients: {took:.2f} s, {size / took:,.0f} recipients/s")
+    print(
+        f"{engine.dialect.name}: stop of {size:,} recipients: {took:.2f} s, "
+        f"{size / took:,.0f} recipients/s"
+    )
     print(
         f"baseline (bare UPDATE, no events): {baseline:.2f} s, {size / baseline:,.0f} recipients/s"
     )
@@ -67,4 +98,8 @@ async def main(size: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("recipients", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("--postgres", help="a PostgreSQL server URL; a SQLite file without it")
+    given = parser.parse_args()
+    asyncio.run(main(given.recipients, given.postgres))
