@@ -1,6 +1,6 @@
 """The GraphQL API: types and thin resolvers over the store."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 import strawberry
@@ -20,7 +20,7 @@ from schema.errors import ErrorPolicy, Schema
 from schema.executor import PerEventMemo
 from schema.idempotency import Idempotency
 from schema.limits import Buckets, Limits, MemoryBuckets, RateLimit
-from schema.mutations import Mutation
+from schema.mutations import KindMutation, Mutation
 from schema.permissions import Authorize
 from schema.queries import Query
 from schema.subscriptions import Subscription
@@ -36,11 +36,15 @@ def build(
     limits: Limits | None = None,
     buckets: Buckets | None = None,
     outer: Sequence[Extension] = (),
+    kinds: type = KindMutation,
+    types: Iterable[type] = TYPES.values(),
 ) -> strawberry.Schema:
     """The schema. Roles are always enforced and unexpected errors always masked; `limits`
     (from the server's settings) add the rest, with the rate and cost budgets kept in
     `buckets` (in this process unless given). Tests at the GraphQL layer go without.
-    `outer` extensions (the server's metrics and traces) wrap all the others."""
+    `outer` extensions (the server's metrics and traces) wrap all the others. `kinds` (the
+    kinds' create and update mutations) and `types` (their output types) default to those of
+    store/kinds.py; a test passes more to add a kind of its own."""
     extensions: list[Extension] = list(outer)
     checks: list[Extension] = [Authorize, StorableStrings]
     config = StrawberryConfig()
@@ -66,10 +70,10 @@ def build(
     return Schema(
         query=merge_types("Query", (Query, DeliveryQuery, TokenQuery, WebhookQuery)),
         mutation=merge_types(
-            "Mutation", (Mutation, DeliveryMutation, TokenMutation, WebhookMutation)
+            "Mutation", (kinds, Mutation, DeliveryMutation, TokenMutation, WebhookMutation)
         ),
         subscription=merge_types("Subscription", (Subscription, DeliverySubscription)),
-        types=list(TYPES.values()),
+        types=list(types),
         extensions=extensions,
         config=config,
         scalar_overrides={datetime: DateTime},

@@ -19,6 +19,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from store.errors import ErrorCode
+
 Path = list[str | int]
 
 
@@ -36,7 +38,7 @@ def storable(text: str) -> bool:
 def invalid_input(message: str, field: Path) -> GraphQLError:
     """INVALID_INPUT, with `field` where it is known (a scalar's parser does not know its
     place; graphql-core's message then names the variable or argument)."""
-    extensions: dict[str, object] = {"code": "INVALID_INPUT"}
+    extensions: dict[str, object] = {"code": ErrorCode.INVALID_INPUT}
     if field:
         extensions["field"] = [str(p) for p in field]
     return GraphQLError(message, extensions=extensions)
