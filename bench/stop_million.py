@@ -9,16 +9,12 @@ with no events. Machines here are shared and noisy, so the ratio is the figure t
 
 import asyncio
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from broadcaster import Broadcast
 from sqlalchemy import text
 
-from store import Store, changes, communications, migrate
-from store.database import create_engine, sessions
-from store.feed import Feed
+from bench import scratch_store
+from store import Store, changes, communications
 from store.lifecycle import Action, Kind, Origin, Role
 
 
@@ -38,26 +34,21 @@ async def campaign(store: Store, size: int) -> int:
 
 
 async def main(size: int) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
-        await migrate.upgrade(engine)
-        async with Broadcast("memory://") as broadcast:
-            store = Store(sessions(engine), Feed(broadcast))
-            stopped, bare = await campaign(store, size), await campaign(store, size)
+    async with scratch_store() as store:
+        stopped, bare = await campaign(store, size), await campaign(store, size)
 
-            started = time.perf_counter()
-            async with store.sessions() as session:
-                await (await session.connection()).execute(
-                    text("UPDATE recipient SET state = 'NOT_SENT' WHERE communication_id = :c"),
-                    {"c": bare},
-                )
-                await session.commit()
-            baseline = time.perf_counter() - started
+        started = time.perf_counter()
+        async with store.sessions() as session:
+            await (await session.connection()).execute(
+                text("UPDATE recipient SET state = 'NOT_SENT' WHERE communication_id = :c"),
+                {"c": bare},
+            )
+            await session.commit()
+        baseline = time.perf_counter() - started
 
-            started = time.perf_counter()
-            _, summary = await changes.stop(store, stopped, actor="bench", reason="benchmark")
-            took = time.perf_counter() - started
-        await engine.dispose()
+        started = time.perf_counter()
+        _, summary = await changes.stop(store, stopped, actor="bench", reason="benchmark")
+        took = time.perf_counter() - started
     assert summary.not_sent_now == size
     print(f"stop of {size:,} recipients: {took:.2f} s, {size / took:,.0f} recipients/s")
     print(

@@ -8,11 +8,11 @@ live in `store/tokens.py`: viewer < editor < admin, sender beside editor.
 
 from collections.abc import Iterable, Iterator
 
-from graphql import GraphQLError, OperationDefinitionNode
+from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from schema.document import Shapes
+from schema.document import Shapes, once, operations
 from schema.errors import Code
 from schema.mutations import kind_mutation_names
 from store.kinds import SPECS, Spec
@@ -113,21 +113,21 @@ class Authorize(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         assert document is not None
-        operations = [
-            d
-            for d in document.definitions
-            if isinstance(d, OperationDefinitionNode)
-            and (
-                context.operation_name is None
-                or (d.name and d.name.value == context.operation_name)
-            )
-        ]
+        name = context.operation_name
         role = getattr(context.context, "role", None)
-        for operation in operations[:1]:
-            kind = OperationType(operation.operation.value)
-            # every root field it selects, through fragments, `@skip`/`@include` ignored:
-            # what could run is checked; each fragment is looked at once
-            for field in sorted(Shapes(document).of(operation.selection_set).fields):
+        for kind, fields in once(document, f"roots {name}", lambda d: _roots(d, name)):
+            for field in fields:
                 if error := refusal(role, kind, field):
                     raise error
         yield
+
+
+def _roots(document: DocumentNode, name: str | None) -> list[tuple[OperationType, list[str]]]:
+    """The kind of the operation that runs and every root field it selects, through
+    fragments, `@skip`/`@include` ignored: what could run is checked; each fragment is
+    looked at once. Remembered per document (`once`): limit checks run once per document."""
+    chosen = [o for o in operations(document) if name is None or (o.name and o.name.value == name)]
+    return [
+        (OperationType(o.operation.value), sorted(Shapes(document).of(o.selection_set).fields))
+        for o in chosen[:1]
+    ]

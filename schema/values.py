@@ -19,6 +19,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from schema.document import once
 from store.errors import ErrorCode
 
 Path = list[str | int]
@@ -74,9 +75,15 @@ class _Literals(Visitor):
 
 def unstorable(document: Node, variables: dict[str, Any] | None) -> Path | None:
     """Where the first string the database cannot store is, if any."""
-    for text, where in _strings(variables or {}, []):
-        if not storable(text):
-            return where
+    where = _in_variables(variables)
+    return _in_literals(document) if where is None else where
+
+
+def _in_variables(variables: dict[str, Any] | None) -> Path | None:
+    return next((w for text, w in _strings(variables or {}, []) if not storable(text)), None)
+
+
+def _in_literals(document: Node) -> Path | None:
     literals = _Literals()
     visit(document, literals)
     return literals.bad[0] if literals.bad else None
@@ -86,7 +93,11 @@ class StorableStrings(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
-        where = unstorable(context.graphql_document, context.variables)
+        document = context.graphql_document
+        # the variables on every request; the document's literals once per document
+        where = _in_variables(context.variables)
+        if where is None:
+            where = once(document, "literals", _in_literals)
         if where is not None:
             raise invalid_input(
                 "a string is not valid UTF-8 or contains NUL (\\u0000)"

@@ -6,8 +6,9 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Coroutine
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -29,13 +30,15 @@ from schema import build
 from schema.context import Context
 from schema.errors import Code
 from schema.limits import Limits
+from schema.readcache import ReadCache
 from schema.sharing import Frames, Shared
-from server import brokers, buckets, http, logs, scheduler, web
+from server import buckets, http, logs, scheduler, web
 from server.auth import Auth, Unauthenticated
 from server.http import LimitBody, RefuseSimplePosts
 from server.logs import RequestIds
 from server.metrics import Metrics
 from server.metrics import endpoint as metrics_endpoint
+from server.runtime import runtime
 from server.sender import SimulatedSender
 from server.settings import Settings
 from server.tracing import Tracing
@@ -44,7 +47,7 @@ from server.webhooks import Config as WebhookConfig
 from server.webhooks import WebhookSender
 from server.websockets import Frame, LegacyWSHandler, TransportWSHandler
 from store import Store, idempotency, migrate, stream
-from store.database import DatabaseUnavailable, create_engine, sessions
+from store.database import DatabaseUnavailable
 from store.webhooks import backlog as webhook_backlog
 
 log = logging.getLogger("commpulse")
@@ -78,6 +81,9 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
                 limits(settings),
                 buckets.for_broker(settings.broadcast_url),
                 outer=[*tracing.extensions(), metrics.extension()],
+                reads=ReadCache(
+                    settings.read_cache, shared=not settings.broadcast_url.startswith("memory:")
+                ),
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
             allowed_origins=settings.allowed_origins,
@@ -279,42 +285,31 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        engine = create_engine(settings.database_url)
-        stack = ExitStack()
-        try:
+        async with AsyncExitStack() as stack:
+            stack.callback(tracing.shutdown)
+            metered = runtime(settings, feed=lambda broadcast: metrics.feed(broadcast, tracing))
             try:
-                await migrate.check(engine)
+                parts = await stack.enter_async_context(metered)
             except (migrate.NotMigrated, DatabaseUnavailable) as error:
                 # `commpulse serve` checks this before uvicorn starts, in one line; here it
                 # is for a server started by uvicorn itself, where Starlette adds a traceback
                 log.critical("commpulse cannot start: %s", error)
                 raise SystemExit(3) from None
-            broadcast, broker = brokers.broadcast(settings.broadcast_url)
-            async with broadcast:
-                stack.enter_context(tracing.database(engine))
-                store = Store(sessions(engine), metrics.feed(broadcast, tracing))
-                metrics.watch(engine, broker)
-                metrics.backlog = webhook_backlog
-                reading = stream.serving(
-                    store, tail=settings.stream_tail, queue=settings.subscriber_queue
+            stack.enter_context(tracing.database(parts.engine))
+            metrics.watch(parts.engine, parts.broker)
+            metrics.backlog = webhook_backlog
+            store = parts.store
+            tail, queue = settings.stream_tail, settings.subscriber_queue
+            await stack.enter_async_context(stream.serving(store, tail=tail, queue=queue))
+            await stack.enter_async_context(_background(store, settings, auth, metrics, tracing))
+            log.info("commpulse ready: %s, %s", parts.engine.url, settings.broadcast_url)
+            if not settings.auth:
+                log.warning(
+                    "!!! AUTH IS OFF: anyone who can reach %s acts as admin. "
+                    "For a local session only; loopback connections only. !!!",
+                    settings.host,
                 )
-                async with reading, _background(store, settings, auth, metrics, tracing):
-                    log.info(
-                        "commpulse ready: %s, %s",
-                        engine.url,
-                        settings.broadcast_url,
-                    )
-                    if not settings.auth:
-                        log.warning(
-                            "!!! AUTH IS OFF: anyone who can reach %s acts as admin. "
-                            "For a local session only; loopback connections only. !!!",
-                            settings.host,
-                        )
-                    yield {"store": store, "engine": engine, "broker": broker}
-        finally:
-            stack.close()
-            tracing.shutdown()
-            await engine.dispose()
+            yield {"store": store, "engine": parts.engine, "broker": parts.broker}
 
     graphql = CommpulseGraphQL(settings, auth, metrics, tracing)
     routes = [
@@ -345,4 +340,15 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> Starlette:
+    """`server.app:app`, configured from the environment, for deployments that start uvicorn
+    themselves; built when first asked for, so importing this module reads nothing.
+    `commpulse serve` passes its own settings to create_app instead."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _app_from_environment()
+
+
+@cache
+def _app_from_environment() -> Starlette:
+    return create_app()

@@ -13,6 +13,7 @@ def _list(value: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///./commpulse.db"
+    database_pool_size: int = 10  # PostgreSQL connections kept open per instance
     broadcast_url: str = "memory://"
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     scheduler_enabled: bool = True
@@ -41,6 +42,7 @@ class Settings:
     max_cost: int = 25_000  # the most one operation may cost (schema/cost.py)
     cost_budget: int = 50_000  # cost points a token may spend at once
     cost_refill: float = 2_500.0  # cost points a second given back to each token's budget
+    read_cache: int = 1_000  # query results kept for repeated reads (schema/readcache.py); 0: off
     graphiql: bool = True
     introspection: bool = True
     field_suggestions: bool = True
@@ -62,6 +64,11 @@ class Settings:
         defaults = cls()
         return cls(
             database_url=_database_url(get("COMMPULSE_DATABASE_URL", defaults.database_url)),
+            database_pool_size=_count(
+                get("COMMPULSE_DATABASE_POOL_SIZE"),
+                defaults.database_pool_size,
+                "COMMPULSE_DATABASE_POOL_SIZE",
+            ),
             broadcast_url=_broadcast_url(get("COMMPULSE_BROADCAST_URL", defaults.broadcast_url)),
             allowed_origins=_list(get("COMMPULSE_ALLOWED_ORIGINS", "")),
             scheduler_enabled=_flag(get("COMMPULSE_SCHEDULER", "on"), "COMMPULSE_SCHEDULER"),
@@ -142,6 +149,9 @@ class Settings:
             cost_refill=_positive(
                 get("COMMPULSE_COST_REFILL"), defaults.cost_refill, "COMMPULSE_COST_REFILL"
             ),
+            read_cache=0
+            if get("COMMPULSE_READ_CACHE") == "off"
+            else _count(get("COMMPULSE_READ_CACHE"), defaults.read_cache, "COMMPULSE_READ_CACHE"),
             graphiql=_flag(get("COMMPULSE_GRAPHIQL", "on"), "COMMPULSE_GRAPHIQL"),
             introspection=_flag(get("COMMPULSE_INTROSPECTION", "on"), "COMMPULSE_INTROSPECTION"),
             field_suggestions=_flag(

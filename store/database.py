@@ -32,9 +32,18 @@ async def reachable(engine: AsyncEngine) -> None:
         raise DatabaseUnavailable(f"cannot reach the database at {where}: {reason}") from None
 
 
-def create_engine(url: str) -> AsyncEngine:
-    options = {"timeout": CONNECT_TIMEOUT} if url.startswith("postgresql") else {}
-    engine = create_async_engine(url, connect_args=options)
+def create_engine(url: str, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+    """An engine for `url`. On PostgreSQL, `pool_size` connections stay open and up to
+    `max_overflow` more are opened under load; SQLite's pool is SQLAlchemy's default."""
+    if url.startswith("postgresql"):
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": CONNECT_TIMEOUT},
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
+    else:
+        engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
