@@ -20,6 +20,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from schema.document import once
+from store.errors import ErrorCode
 
 Path = list[str | int]
 
@@ -38,7 +39,7 @@ def storable(text: str) -> bool:
 def invalid_input(message: str, field: Path) -> GraphQLError:
     """INVALID_INPUT, with `field` where it is known (a scalar's parser does not know its
     place; graphql-core's message then names the variable or argument)."""
-    extensions: dict[str, object] = {"code": "INVALID_INPUT"}
+    extensions: dict[str, object] = {"code": ErrorCode.INVALID_INPUT}
     if field:
         extensions["field"] = [str(p) for p in field]
     return GraphQLError(message, extensions=extensions)

@@ -25,7 +25,6 @@ from store.lifecycle import (
     Family,
     Kind,
     Origin,
-    Refusal,
     Role,
     Status,
     Work,
@@ -161,12 +160,12 @@ def moved_meanwhile(action: Action, seen: str, row: Communication) -> Refused:
 def _target(row: Communication, action: Action, by: Role) -> Status:
     kind, status = Kind(row.kind), Status(row.status)
     target = check(kind, Origin(row.origin), status, action, by)
-    if target is Refusal.STOP_NOT_AVAILABLE_FOR_AUTOMATION:
+    if target is ErrorCode.STOP_NOT_AVAILABLE_FOR_AUTOMATION:
         raise Refused(
             ErrorCode.STOP_NOT_AVAILABLE_FOR_AUTOMATION,
             "stop is not available for communications sent through Automation",
         )
-    if isinstance(target, Refusal):
+    if isinstance(target, ErrorCode):
         raise Refused(
             ErrorCode.INVALID_TRANSITION,
             f"{action} is not possible for a {status} {kind} communication",
