@@ -26,7 +26,7 @@ from schema.queries import Query
 from schema.subscriptions import Subscription
 from schema.tokens import TokenMutation, TokenQuery
 from schema.types import TYPES
-from schema.values import DateTime, StorableStrings
+from schema.values import DateTime, StorableStrings, ValidDateTimes
 from schema.webhooks import WebhookMutation, WebhookQuery
 
 Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
@@ -42,7 +42,7 @@ def build(
     `buckets` (in this process unless given). Tests at the GraphQL layer go without.
     `outer` extensions (the server's metrics and traces) wrap all the others."""
     extensions: list[Extension] = list(outer)
-    checks: list[Extension] = [Authorize, StorableStrings]
+    checks: list[Extension] = [ValidDateTimes, Authorize, StorableStrings]
     config = StrawberryConfig()
     if limits is not None:
         kept: Buckets = buckets or MemoryBuckets()
