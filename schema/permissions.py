@@ -19,6 +19,7 @@ V, E, S, A = ApiRole.VIEWER, ApiRole.EDITOR, ApiRole.SENDER, ApiRole.ADMIN
 
 REQUIRED: dict[OperationType, dict[str, ApiRole]] = {
     OperationType.QUERY: {
+        "viewer": V,
         "node": V,
         "communication": V,
         "communications": V,
