@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from schema import ids, sharing
 from schema.context import Info
 from schema.enums import CommunicationKind, CommunicationStatus
+from schema.errors import Code
 from schema.types import Communication as CommunicationType
 from schema.types import StatusChange, to_graphql, to_graphql_error
 from store import Store
@@ -68,7 +69,7 @@ async def watched(
 
 
 def _behind(error: stream_.Behind) -> GraphQLError:
-    return GraphQLError(str(error), extensions={"code": "SLOW_CONSUMER", "limit": error.limit})
+    return GraphQLError(str(error), extensions={"code": Code.SLOW_CONSUMER, "limit": error.limit})
 
 
 @strawberry.type

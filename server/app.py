@@ -28,6 +28,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from schema import build
 from schema.context import Context
+from schema.errors import Code
 from schema.limits import Limits
 from schema.readcache import ReadCache
 from schema.sharing import Frames, Shared
@@ -108,7 +109,11 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
                 await super().__call__(scope, receive, send)
         except Unauthenticated as refused:
             response = JSONResponse(
-                {"errors": [{"message": str(refused), "extensions": {"code": "UNAUTHENTICATED"}}]},
+                {
+                    "errors": [
+                        {"message": str(refused), "extensions": {"code": Code.UNAUTHENTICATED}}
+                    ]
+                },
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
@@ -128,7 +133,7 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
             if isinstance(request, WebSocket):
                 raise
             return JSONResponse(
-                {"errors": [{"message": refused.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                {"errors": [{"message": refused.reason, "extensions": {"code": Code.BAD_REQUEST}}]},
                 status_code=refused.status_code,
             )
 

@@ -63,21 +63,21 @@ def _flag(value: object) -> object:
     return value
 
 
-def _off_is_zero(value: object) -> object:
-    return 0 if value == "off" else value
-
-
 def _list(value: object) -> object:
     if isinstance(value, str):
         return tuple(item.strip() for item in value.split(",") if item.strip())
     return value
 
 
+def _off_is_zero(value: object) -> object:
+    return 0 if isinstance(value, str) and value.lower() == "off" else value
+
+
 Count = Annotated[int, Field(gt=0)]  # a whole number above 0
 Number = Annotated[float, Field(gt=0)]  # a number above 0: seconds, rates
 Flag = Annotated[bool, BeforeValidator(_flag)]  # on/off, true/false, 1/0
-CountOrOff = Annotated[int, BeforeValidator(_off_is_zero), Field(ge=0)]  # `off` (or 0): none
 Names = Annotated[tuple[str, ...], BeforeValidator(_list)]  # comma-separated
+ReadCache = Annotated[int, BeforeValidator(_off_is_zero), Field(ge=0)]  # entries, or `off`
 DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 BrokerUrl = Annotated[str, AfterValidator(_broadcast_url)]
 
@@ -186,10 +186,11 @@ class Settings(BaseSettings):
     cost_refill: Number = setting(
         "COMMPULSE_COST_REFILL", 2_500.0, "cost points a second given back to each token's budget"
     )
-    read_cache: CountOrOff = setting(
+    read_cache: ReadCache = setting(
         "COMMPULSE_READ_CACHE",
         1_000,
-        "query results kept for repeated reads (`schema/readcache.py`); `off` keeps none",
+        "query results kept for repeated reads, dropped on every change (schema/readcache.py); "
+        "`off` turns the cache off",
     )
     graphiql: Flag = setting(
         "COMMPULSE_GRAPHIQL", True, "the GraphiQL page on a browser's GET; `off` for production"
