@@ -15,23 +15,17 @@ import argparse
 import asyncio
 import random
 import statistics
-import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import asyncpg
-from broadcaster import Broadcast
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store import Store, communications, migrate
+from bench import scratch
+from store import Store, communications
 from store.communications import Filter, Order
-from store.database import create_engine, sessions
-from store.feed import Feed
 from store.lifecycle import Kind, Origin, Status, statuses
 
 SMALL = 1_000
@@ -93,7 +87,6 @@ def _fill(dialect: str, rows: int) -> str:
 
 
 async def _filled(engine: AsyncEngine, rows: int) -> None:
-    await migrate.upgrade(engine)
     async with engine.begin() as conn:
         await conn.execute(text(_fill(engine.dialect.name, rows)), {"rows": rows})
     if engine.dialect.name == "postgresql":
@@ -126,46 +119,28 @@ async def _p99(store: Store, flt: Filter, order: Order, rows: int) -> float:
 
 
 @asynccontextmanager
-async def _database(server: str | None, folder: Path, rows: int) -> AsyncIterator[Store]:
-    if server is None:
-        engine = create_engine(f"sqlite+aiosqlite:///{folder / f'{rows}.db'}")
-    else:
-        name = f"commpulse_bench_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(server)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        base = server.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-        engine = create_engine(f"{base}/{name}")
-    try:
+async def _database(server: str | None, rows: int) -> AsyncIterator[Store]:
+    async with scratch(server) as parts:
         started = time.perf_counter()
-        await _filled(engine, rows)
+        await _filled(parts.engine, rows)
         print(f"filled {rows:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
-        async with Broadcast("memory://") as broadcast:
-            yield Store(sessions(engine), Feed(broadcast))
-    finally:
-        await engine.dispose()
-        if server is not None:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            await admin.close()
+        yield parts.store
 
 
 async def main(rows: int, server: str | None) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        async with (
-            _database(server, Path(folder), SMALL) as small,
-            _database(server, Path(folder), rows) as large,
-        ):
-            print(f"{'filter':<16}{'order':<14}{'p99 1K':>10}{'p99 large':>11}{'ratio':>8}")
-            worst = 0.0
-            for fname, flt in FILTERS.items():
-                for oname, order in ORDERS.items():
-                    base = await _p99(small, flt, order, SMALL)
-                    big = await _p99(large, flt, order, rows)
-                    worst = max(worst, big / base)
-                    print(
-                        f"{fname:<16}{oname:<14}{base:>8.2f}ms{big:>9.2f}ms{big / base:>7.2f}x",
-                        flush=True,
-                    )
-            print(f"worst ratio: {worst:.2f}x (target: at most 1.5x)")
+    async with _database(server, SMALL) as small, _database(server, rows) as large:
+        print(f"{'filter':<16}{'order':<14}{'p99 1K':>10}{'p99 large':>11}{'ratio':>8}")
+        worst = 0.0
+        for fname, flt in FILTERS.items():
+            for oname, order in ORDERS.items():
+                base = await _p99(small, flt, order, SMALL)
+                big = await _p99(large, flt, order, rows)
+                worst = max(worst, big / base)
+                print(
+                    f"{fname:<16}{oname:<14}{base:>8.2f}ms{big:>9.2f}ms{big / base:>7.2f}x",
+                    flush=True,
+                )
+        print(f"worst ratio: {worst:.2f}x (target: at most 1.5x)")
 
 
 if __name__ == "__main__":
