@@ -1,9 +1,12 @@
 """Benchmarks: each prints its figure as a ratio to an anchor measured in the same run."""
 
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+
+import asyncpg
 
 from server.runtime import runtime, upgrade
 from server.settings import Settings
@@ -11,11 +14,29 @@ from store import Store
 
 
 @asynccontextmanager
-async def scratch_store() -> AsyncIterator[Store]:
-    """The store on a fresh, migrated SQLite file, with the memory broker, as a server
-    assembles it (server/runtime.py)."""
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(database_url=f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
-        await upgrade(settings)
-        async with runtime(settings) as parts:
-            yield parts.store
+async def scratch_store(postgres: str | None = None) -> AsyncIterator[Store]:
+    """The store on a fresh, migrated database with the memory broker, as a server assembles
+    it (server/runtime.py): a SQLite file, or with `postgres` (a server URL such as
+    postgresql://postgres@127.0.0.1:5432/postgres) a database made here and dropped after."""
+    if postgres is None:
+        with tempfile.TemporaryDirectory() as folder:
+            async with _store(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}") as store:
+                yield store
+        return
+    name = f"commpulse_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(postgres)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        async with _store(f"{postgres.rsplit('/', 1)[0]}/{name}") as store:
+            yield store
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@asynccontextmanager
+async def _store(database_url: str) -> AsyncIterator[Store]:
+    settings = Settings(database_url=database_url)
+    await upgrade(settings)
+    async with runtime(settings) as parts:
+        yield parts.store

@@ -30,7 +30,7 @@ from schema.readcache import ReadCache
 from schema.subscriptions import Subscription
 from schema.tokens import TokenMutation, TokenQuery
 from schema.types import TYPES
-from schema.values import DateTime, StorableStrings
+from schema.values import DateTime, StorableStrings, ValidDateTimes
 from schema.webhooks import WebhookMutation, WebhookQuery
 
 Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
@@ -60,7 +60,7 @@ def build(
         lambda: ParserCache(maxsize=DOCUMENTS),
         lambda: ValidationCache(maxsize=DOCUMENTS),
     ]
-    checks: list[Extension] = [Authorize, StorableStrings]
+    checks: list[Extension] = [ValidDateTimes, Authorize, StorableStrings]
     config = StrawberryConfig()
     if limits is not None:
         kept: Buckets = buckets or MemoryBuckets()

@@ -25,6 +25,7 @@ def table(specs: Iterable[Spec]) -> dict[OperationType, dict[str, ApiRole]]:
     """The table for a schema with these kinds: each kind's create and update are editors'."""
     return {
         OperationType.QUERY: {
+            "viewer": V,
             "node": V,
             "communication": V,
             "communications": V,

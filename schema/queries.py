@@ -1,4 +1,4 @@
-"""Queries: one communication, pages of them, and counts for dashboard tiles."""
+"""Queries: one communication, pages of them, counts for dashboard tiles, and who is asking."""
 
 from typing import Any, Self
 
@@ -7,6 +7,7 @@ import strawberry
 from schema import ids
 from schema.context import Info
 from schema.inputs import CommunicationFilter, CommunicationOrder
+from schema.tokens import Role
 from schema.types import (
     Communication,
     Node,
@@ -71,8 +72,20 @@ async def _communication(info: Info, id: strawberry.ID) -> Any:
     return to_graphql(row)
 
 
+@strawberry.type(description="The caller: its token's name and role (`local`, ADMIN without auth).")
+class Viewer:
+    name: str
+    role: Role
+
+
 @strawberry.type
 class Query:
+    @strawberry.field(description="Who is asking: what a client shows or offers depends on it.")
+    def viewer(self, info: Info) -> Viewer:
+        role = info.context.role
+        assert role is not None  # Authorize refuses an operation without one
+        return Viewer(name=info.context.actor, role=role)
+
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await _communication(info, id)  # type: ignore[no-any-return]

@@ -122,9 +122,9 @@ async def insert_synthetic(session: AsyncSession, communication_id: int, count: 
     )
 
 
-async def copy(session: AsyncSession, source: int, target: int) -> None:
-    """The same profiles, all PENDING, for a duplicate."""
-    await (await session.connection()).execute(
+async def copy(session: AsyncSession, source: int, target: int) -> int:
+    """The same profiles, all PENDING, for a duplicate; how many there are."""
+    result = await (await session.connection()).execute(
         text(
             "INSERT INTO recipient (communication_id, position, profile_id, state) "
             "SELECT :target, position, profile_id, :state FROM recipient "
@@ -132,6 +132,7 @@ async def copy(session: AsyncSession, source: int, target: int) -> None:
         ),
         {"source": source, "target": target, "state": Delivery.PENDING.value},
     )
+    return int(result.rowcount)
 
 
 async def clear(session: AsyncSession, communication_id: int) -> None:

@@ -34,11 +34,13 @@ from store.audience import (
     Failure,
 )
 from store.communications import get
+from store.database import writing
 from store.errors import ErrorCode, Refused, invalid
 from store.feed import Touch
 from store.kinds import channels
 from store.lifecycle import FAMILY, WORK, Action, Family, Kind, Role, Status, Work
 from store.tables import Communication, DeliveryEvent, Recipient, utcnow
+from store.writes import compare_and_set
 
 REPORT_MAX = 1_000  # results per reportDeliveries call, events per recordDisplayEvents call
 CLAIM_MAX = 1_000
@@ -160,7 +162,7 @@ async def add_recipients(
         raise invalid(
             "recipients", "this campaign has a synthetic audience (audienceSize); it takes no ids"
         )
-    async with store.sessions() as session:
+    async with writing(store.sessions) as session:
         await _lock(
             session,
             row,
@@ -263,7 +265,7 @@ async def _claim(
     now = utcnow()
     until = now + lease
     lease_id = uuid.uuid4().hex
-    async with store.sessions() as session:
+    async with writing(store.sessions) as session:
         await _lock(
             session, row, Work.CLAIM, "recipients are claimed", progress_at=now, claimed_at=now
         )
@@ -327,7 +329,7 @@ async def requeue_expired(store: Store) -> int:
         rows = list(await session.exec(expired))
     total = 0
     for row in rows:
-        async with store.sessions() as session:
+        async with writing(store.sessions) as session:
             try:
                 await _lock(session, row, Work.CLAIM, "expired leases are requeued")
             except Refused:
@@ -363,7 +365,7 @@ async def renew(
     """A heartbeat: the recipients these leases still hold stay with them for `lease` more."""
     row = await _message(store, communication_id)
     until = utcnow() + lease
-    async with store.sessions() as session:
+    async with writing(store.sessions) as session:
         await _lock(session, row, Work.CLAIM, "leases are renewed")
         outcomes, held = await _holding(session, row.id or 0, items)
         if held:
@@ -377,7 +379,7 @@ async def release(
 ) -> list[Outcome]:
     """Give held recipients back to PENDING (a deferral): the next claim hands them out."""
     row = await _message(store, communication_id)
-    async with store.sessions() as session:
+    async with writing(store.sessions) as session:
         await _lock(session, row, Work.CLAIM, "recipients are released", progress_at=utcnow())
         outcomes, held = await _holding(session, row.id or 0, items)
         if held:
@@ -489,11 +491,11 @@ async def report(
     row = await _message(store, communication_id)
     kind = Kind(row.kind)
     outcomes: list[Outcome] = []
-    async with store.sessions() as session:
+    async with writing(store.sessions) as session:
         await _lock(session, row, Work.REPORT, "deliveries are reported", progress_at=utcnow())
         found = await _rows(session, row.id or 0, [r.recipient_id for r in results])
         states = {pid: held.state for pid, held in found.items()}
-        changes: list[Report] = []
+        recorded: list[Report] = []  # items whose state this call moves
         moved_from: dict[str, int] = {}
         for item in results:
             refusal = _refusal(item, found.get(item.recipient_id), states.get(item.recipient_id))
@@ -506,22 +508,22 @@ async def report(
                 continue
             states[item.recipient_id] = item.outcome
             moved_from[current] = moved_from.get(current, 0) + 1
-            changes.append(item)
+            recorded.append(item)
             outcomes.append(Outcome(item.recipient_id, True))
-        if changes:
-            await _finalise(session, row.id or 0, kind, changes)
-            sent = sum(1 for c in changes if c.outcome is Delivery.SENT)
+        if recorded:
+            await _finalise(session, row.id or 0, kind, recorded)
+            sent = sum(1 for c in recorded if c.outcome is Delivery.SENT)
             await _count(
                 session,
                 row.id or 0,
                 pending=-moved_from.get(Delivery.PENDING, 0),
                 handed_off=-moved_from.get(Delivery.HANDED_OFF, 0),
                 sent=sent,
-                not_sent=len(changes) - sent,
+                not_sent=len(recorded) - sent,
             )
         drained = await _drained(session, row.id or 0)
         await session.commit()
-    if changes:
+    if recorded:
         await store.feed.publish(Touch(row.id or 0))
     if drained:
         await _finish(store, row.id or 0, actor)
@@ -611,7 +613,7 @@ async def record_provider_events(
         raise invalid("events", f"at most {REPORT_MAX} events per call")
     results: list[EventOutcome | None] = []
     wanted: list[tuple[int, int, str, str, ProviderEvent]] = []  # (index, cid, pid, name, e)
-    async with store.sessions() as session:
+    async with writing(store.sessions) as session:
         matches = await _by_provider_id(session, [e.provider_message_id for e in events])
         seen: set[tuple[int, str]] = set()
         for e in events:
@@ -764,16 +766,12 @@ async def record_display(
     ]
     if not good:
         return row, outcomes
-    async with store.sessions() as session:
-        counted = await session.exec(
-            update(Communication)
-            .where(
-                col(Communication.id) == row.id,
-                col(Communication.status).in_(WORK[Work.COLLECT]),
-            )
-            .values(progress_at=utcnow())
+    async with writing(store.sessions) as session:
+        collecting = [s for s in Status if s in WORK[Work.COLLECT]]
+        counted = await compare_and_set(
+            session, row.id, statuses=collecting, values={"progress_at": utcnow()}
         )
-        if counted.rowcount != 1:
+        if counted is None:
             await session.rollback()
             current = await get(store, communication_id)
             reason = f"statistics are not collected while {current.status}"
@@ -913,16 +911,11 @@ async def _lock(
 ) -> None:
     """Take the campaign's row for this transaction, if `work` may happen in its status.
 
-    The guarded UPDATE is the transaction's first statement: SQLite takes its write lock,
+    The compare-and-set is the transaction's first statement: SQLite takes its write lock,
     PostgreSQL the row lock, so stops, claims and reports of one campaign never interleave.
     """
     statuses = [s for s in Status if s in WORK[work]]
-    result = await session.exec(
-        update(Communication)
-        .where(col(Communication.id) == row.id, col(Communication.status).in_(statuses))
-        .values(**(values or {"version": col(Communication.version)}))
-    )
-    if result.rowcount != 1:
+    if await compare_and_set(session, row.id, statuses=statuses, values=values) is None:
         await session.rollback()
         raise Refused(
             ErrorCode.INVALID_TRANSITION,

@@ -63,8 +63,6 @@ STATUSES: dict[Family, tuple[Status, ...]] = {
     Family.PAGE: (S.DRAFT, S.PUBLISHED, S.ERROR),
 }
 
-FINAL: frozenset[Status] = frozenset({S.STOPPED, S.ERROR})
-
 
 @dataclass(frozen=True)
 class Move:
