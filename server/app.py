@@ -72,10 +72,11 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
     graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, settings: Settings, auth: Auth, metrics: Metrics, tracing: Tracing) -> None:
+        self.buckets = buckets.for_broker(settings.broadcast_url)  # closed by the lifespan
         super().__init__(
             build(
                 limits(settings),
-                buckets.for_broker(settings.broadcast_url),
+                self.buckets,
                 outer=[*tracing.extensions(), metrics.extension()],
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
@@ -309,6 +310,7 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
         finally:
             stack.close()
             tracing.shutdown()
+            await buckets.close(graphql.buckets)
             await engine.dispose()
 
     graphql = CommpulseGraphQL(settings, auth, metrics, tracing)
