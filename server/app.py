@@ -41,7 +41,7 @@ from server.tracing import Tracing
 from server.tracing import from_env as traces_from_env
 from server.webhooks import Config as WebhookConfig
 from server.webhooks import WebhookSender
-from server.websockets import Frame, LegacyWSHandler, TransportWSHandler
+from server.websockets import Frame, LegacyWSHandler, TransportWSHandler, WebSocketAdapter
 from store import Store, idempotency, migrate, stream
 from store.database import DatabaseUnavailable, create_engine, sessions
 from store.webhooks import backlog as webhook_backlog
@@ -70,6 +70,7 @@ def limits(settings: Settings) -> Limits:
 class CommpulseGraphQL(GraphQL[Context, Shared | None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+    websocket_adapter_class = WebSocketAdapter
 
     def __init__(self, settings: Settings, auth: Auth, metrics: Metrics, tracing: Tracing) -> None:
         self.buckets = buckets.for_broker(settings.broadcast_url)  # closed by the lifespan
