@@ -45,7 +45,7 @@ from server.tracing import Tracing
 from server.tracing import from_env as traces_from_env
 from server.webhooks import Config as WebhookConfig
 from server.webhooks import WebhookSender
-from server.websockets import Frame, LegacyWSHandler, TransportWSHandler
+from server.websockets import Frame, LegacyWSHandler, TransportWSHandler, WebSocketAdapter
 from store import Store, idempotency, migrate, stream
 from store.database import DatabaseUnavailable
 from store.webhooks import backlog as webhook_backlog
@@ -74,12 +74,14 @@ def limits(settings: Settings) -> Limits:
 class CommpulseGraphQL(GraphQL[Context, Shared | None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+    websocket_adapter_class = WebSocketAdapter
 
     def __init__(self, settings: Settings, auth: Auth, metrics: Metrics, tracing: Tracing) -> None:
+        self.buckets = buckets.for_broker(settings.broadcast_url)  # closed by the lifespan
         super().__init__(
             build(
                 limits(settings),
-                buckets.for_broker(settings.broadcast_url),
+                self.buckets,
                 outer=[*tracing.extensions(), metrics.extension()],
                 reads=ReadCache(
                     settings.read_cache, shared=not settings.broadcast_url.startswith("memory:")
@@ -287,6 +289,7 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
             stack.callback(tracing.shutdown)
+            stack.push_async_callback(buckets.close, graphql.buckets)  # the limits' Redis client
             metered = runtime(settings, feed=lambda broadcast: metrics.feed(broadcast, tracing))
             try:
                 parts = await stack.enter_async_context(metered)
