@@ -38,8 +38,8 @@ from server.http import LimitBody, RefuseSimplePosts
 from server.logs import RequestIds
 from server.metrics import Metrics
 from server.metrics import endpoint as metrics_endpoint
-from server.runtime import runtime
 from server.reads import CachedAnswers
+from server.runtime import runtime
 from server.sender import SimulatedSender
 from server.settings import Settings
 from server.tracing import Tracing
