@@ -66,80 +66,48 @@ def spec(kind: Kind, name: str, family: Family, channel: str | None, *fields: Ru
     return Spec(kind, name, family, fields, channel)
 
 
-M, D, P = Family.MESSAGE, Family.DISPLAY, Family.PAGE
+def need(name: str, max_length: int) -> Rule:
+    """A text field a create must give, not blank."""
+    return text(name, max_length, required=True)
+
+
+K, M, D, P = Kind, Family.MESSAGE, Family.DISPLAY, Family.PAGE
+HTML = text("html", 500_000)
+# a kind on one line where it fits, so the table reads as a table
+# fmt: off
 SPECS: dict[Kind, Spec] = {
     Kind(s.kind): s
     for s in (
         spec(
-            Kind.EMAIL,
-            "EmailCampaign",
-            M,
-            "message",
-            text("subject", 200, required=True),
+            K.EMAIL, "EmailCampaign", M, "message",
+            need("subject", 200),
             Rule("from_address", False, 320, EMAIL_ADDRESS, "an email address"),
             text("body", 500_000),
         ),
+        spec(K.SMS, "SmsCampaign", M, "sms", need("text", 1_600), text("sender_name", 11)),
         spec(
-            Kind.SMS,
-            "SmsCampaign",
-            M,
-            "sms",
-            text("text", 1_600, required=True),
-            text("sender_name", 11),
-        ),
-        spec(
-            Kind.WEB_PUSH,
-            "WebPushCampaign",
-            M,
-            "webpush",
-            text("title", 100, required=True),
-            text("body", 500),
+            K.WEB_PUSH, "WebPushCampaign", M, "webpush",
+            need("title", 100), text("body", 500),
             Rule("url", False, 2_000, WEB_URL, "an http(s) URL"),
         ),
         spec(
-            Kind.MOBILE_PUSH,
-            "MobilePushCampaign",
-            M,
-            "push",
-            text("title", 100, required=True),
-            text("body", 500),
+            K.MOBILE_PUSH, "MobilePushCampaign", M, "push",
+            need("title", 100), text("body", 500),
             Rule("deep_link", False, 2_000, URI, "a URI such as app://offers"),
         ),
         spec(
-            Kind.DYNAMIC_CONTENT,
-            "DynamicContent",
-            D,
-            "dynamicContent",
-            text("placement", 100, required=True),
-            text("html", 500_000),
+            K.DYNAMIC_CONTENT, "DynamicContent", D, "dynamicContent", need("placement", 100), HTML
         ),
+        spec(K.IN_APP, "InAppMessage", D, "inApp", need("title", 100), text("body", 2_000)),
+        spec(K.SCREEN_VIEW, "ScreenView", D, "screenView", need("screen", 100), HTML),
         spec(
-            Kind.IN_APP,
-            "InAppMessage",
-            D,
-            "inApp",
-            text("title", 100, required=True),
-            text("body", 2_000),
-        ),
-        spec(
-            Kind.SCREEN_VIEW,
-            "ScreenView",
-            D,
-            "screenView",
-            text("screen", 100, required=True),
-            text("html", 500_000),
-        ),
-        spec(
-            Kind.LANDING_PAGE,
-            "LandingPage",
-            P,
-            None,
+            K.LANDING_PAGE, "LandingPage", P, None,
             Rule("slug", True, 100, SLUG, "lowercase letters, digits and single dashes"),
-            text("title", 200, required=True),
-            text("html", 500_000),
+            need("title", 200), HTML,
         ),
     )
-}  # fmt: skip  (a kind's name and channel on one line, its fields below)
+}
+# fmt: on
 
 # a Kind without a spec (or a spec for no Kind) would fail at its first use, far from here
 assert list(SPECS) == list(Kind), "store/kinds.py: every Kind needs exactly one Spec, in order"
