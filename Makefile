@@ -66,7 +66,10 @@ test: $(VENV)/.installed-test node_modules/.installed  ## lint, type-check and r
 	$(MAKE) --no-print-directory typecheck
 	$(BIN)/pytest
 
-bench: $(VENV)/.installed-test  ## fan-out p99 against a raw websocket broadcast, 1,000 and 5,000 subscribers
+# requests a second against a bare strawberry app and raw Starlette (wrk when installed, else
+# Python clients); fan-out p99 against a raw websocket broadcast, 1,000 and 5,000 subscribers
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.requests
 	$(BIN)/python -m bench.fanout 1000 5000
 
 lint: $(VENV)/.installed-test

@@ -13,8 +13,8 @@ from schema.types import (
     Node,
     PageInfo,
     StatusCount,
+    refusals_as_errors,
     to_graphql,
-    to_graphql_error,
 )
 from store import communications
 from store.communications import Filter, Order, Page
@@ -95,6 +95,7 @@ class Query:
         return await _communication(info, id)  # type: ignore[no-any-return]
 
     @strawberry.field(description="A page of communications; first and last are capped at 100.")
+    @refusals_as_errors
     async def communications(
         self,
         info: Info,
@@ -107,27 +108,22 @@ class Query:
     ) -> CommunicationConnection:
         flt = filter.to_store() if filter else Filter()
         order = order_by.to_store() if order_by else Order()
-        try:
-            page = await communications.page(
-                info.context.store,
-                flt,
-                order,
-                first=first,
-                after=_position(after, order, "after"),
-                last=last,
-                before=_position(before, order, "before"),
-            )
-        except Refused as refused:
-            raise to_graphql_error(refused) from None
+        page = await communications.page(
+            info.context.store,
+            flt,
+            order,
+            first=first,
+            after=_position(after, order, "after"),
+            last=last,
+            before=_position(before, order, "before"),
+        )
         return CommunicationConnection.of(page, order, flt)
 
     @strawberry.field(description="Counts by kind and status, zeros included, for dashboard tiles.")
+    @refusals_as_errors
     async def status_counts(
         self, info: Info, filter: CommunicationFilter | None = None
     ) -> list[StatusCount]:
         flt = filter.to_store() if filter else Filter()
-        try:
-            found = await communications.status_counts(info.context.store, flt)
-        except Refused as refused:
-            raise to_graphql_error(refused) from None
+        found = await communications.status_counts(info.context.store, flt)
         return [StatusCount(kind=k, status=s, count=n) for k, s, n in found]

@@ -33,6 +33,9 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from schema.document import once
+from store.errors import ErrorCode
+
 Path = list[str | int]
 
 
@@ -50,7 +53,7 @@ def storable(text: str) -> bool:
 def invalid_input(message: str, field: Path) -> GraphQLError:
     """INVALID_INPUT, with `field` where it is known (a scalar's parser does not know its
     place; graphql-core's message then names the variable or argument)."""
-    extensions: dict[str, object] = {"code": "INVALID_INPUT"}
+    extensions: dict[str, object] = {"code": ErrorCode.INVALID_INPUT}
     if field:
         extensions["field"] = [str(p) for p in field]
     return GraphQLError(message, extensions=extensions)
@@ -86,9 +89,15 @@ class _Literals(Visitor):
 
 def unstorable(document: Node, variables: dict[str, Any] | None) -> Path | None:
     """Where the first string the database cannot store is, if any."""
-    for text, where in _strings(variables or {}, []):
-        if not storable(text):
-            return where
+    where = _in_variables(variables)
+    return _in_literals(document) if where is None else where
+
+
+def _in_variables(variables: dict[str, Any] | None) -> Path | None:
+    return next((w for text, w in _strings(variables or {}, []) if not storable(text)), None)
+
+
+def _in_literals(document: Node) -> Path | None:
     literals = _Literals()
     visit(document, literals)
     return literals.bad[0] if literals.bad else None
@@ -98,7 +107,11 @@ class StorableStrings(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
-        where = unstorable(context.graphql_document, context.variables)
+        document = context.graphql_document
+        # the variables on every request; the document's literals once per document
+        where = _in_variables(context.variables)
+        if where is None:
+            where = once(document, "literals", _in_literals)
         if where is not None:
             raise invalid_input(
                 "a string is not valid UTF-8 or contains NUL (\\u0000)"
