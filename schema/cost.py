@@ -9,7 +9,8 @@ analysis is linear in the document's size whatever its spreads multiply.
 `Cost` refuses an operation over the maximum before it runs (COST_EXCEEDED), takes its cost
 from the token's budget (COST_LIMITED when too little is left; the budget refills over
 time), gives back what the answer did not use, and reports
-`extensions.cost {requested, actual, remaining}` on every response.
+`extensions.cost {requested, actual, remaining}` on every response (a subscription's events:
+`requested` and `actual`).
 """
 
 import math
@@ -249,8 +250,10 @@ class Cost(SchemaExtension):
 
     async def get_results(self) -> dict[str, Any]:
         if self.subscription:
-            # no `remaining` on a subscription's events: the same payload goes to every
-            # subscriber of its group (schema/sharing.py), and a budget is one token's
+            # no `remaining` on a subscription's events: it was charged once, at subscribe,
+            # which neither protocol answers, so an event's figure would be stale or a
+            # bucket read per subscriber per event, in a payload shared by the group
+            # (schema/sharing.py) although a budget is one token's (README, "cost")
             requested = self.requested or 0
             return {"cost": {"requested": requested, "actual": requested}}
         if self.remaining is None:  # refused before execution: nothing was charged

@@ -41,10 +41,22 @@ class WebhookEndpoint:
     next_attempt_at: datetime | None
     last_error: str | None
     created_at: datetime
+    row: strawberry.Private[EndpointRow]
+
+    @strawberry.field(description="Matching changes not delivered yet: how far it lags.")
+    async def lag(self, info: Info) -> int:
+        return await webhooks.lag(info.context.store, self.row)
+
+    @strawberry.field(description="The newest attempt, delivered or not; null before any.")
+    async def last_attempt(self, info: Info) -> "WebhookDelivery | None":
+        assert self.row.id is not None
+        row = await webhooks.last_attempt(info.context.store, self.row.id)
+        return None if row is None else WebhookDelivery.of(row)
 
     @classmethod
     def of(cls, row: EndpointRow) -> Self:
         return cls(
+            row=row,
             id=ids.webhook_endpoint_id(row.id),
             url=row.url,
             kinds=None if row.kinds is None else [Kind(k) for k in row.kinds],
