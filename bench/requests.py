@@ -177,7 +177,8 @@ class BareQuery:
 
 bare_app = GraphQL[None, None](
     strawberry.Schema(
-        query=BareQuery, extensions=[ParserCache(maxsize=None), ValidationCache(maxsize=None)]
+        query=BareQuery,
+        extensions=[lambda: ParserCache(maxsize=None), lambda: ValidationCache(maxsize=None)],
     ),
     graphql_ide=None,
 )
@@ -522,7 +523,7 @@ def main() -> None:
     parser.add_argument("--only", help="scenarios whose name contains this")
     args = parser.parse_args()
     scenarios = [s for s in SCENARIOS if not args.only or args.only in s.name]
-    rate = {}
+    rate: dict[tuple[str, str], float] = {}
 
     def measure(target: Target) -> None:
         for scenario in scenarios:
@@ -551,14 +552,14 @@ def main() -> None:
     print("| request | " + " | ".join(columns) + " |")
     print("|---|" + "---|" * len(columns))
     for scenario in scenarios:
-        anchor = rate.get((scenario.name, "bare strawberry"))
+        bare_rate = rate.get((scenario.name, "bare strawberry"))
         cells = [
             f"{rate[scenario.name, 'raw']:,.0f}/s" if (scenario.name, "raw") in rate else "",
-            f"{anchor:,.0f}/s" if anchor else "",
+            f"{bare_rate:,.0f}/s" if bare_rate else "",
         ]
         for engine in engines:
             figure = rate[scenario.name, f"commpulse, {engine}"]
-            ratio = f" ({figure / anchor:.2f}x)" if anchor else ""
+            ratio = f" ({figure / bare_rate:.2f}x)" if bare_rate else ""
             cells.append(f"{figure:,.0f}/s{ratio}")
         print(f"| {scenario.name} | " + " | ".join(cells) + " |")
 
