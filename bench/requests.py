@@ -525,27 +525,25 @@ def main() -> None:
     scenarios = [s for s in SCENARIOS if not args.only or args.only in s.name]
     rate: dict[tuple[str, str], float] = {}
 
-    def measure(target: Target) -> None:
-        for scenario in scenarios:
-            rate[scenario.name, target.name] = load(
-                target, scenario.bodies(target), args.seconds, args.connections
-            )
-            figure = rate[scenario.name, target.name]
-            print(f"  {target.name}: {scenario.name}: {figure:,.0f}/s", flush=True)
-
-    with _uvicorn("bench.requests:raw_app") as raw:
-        raw_target = Target("raw", raw)
-        typename = [body(TYPENAME)]
-        rate["{ __typename }", "raw"] = load(raw_target, typename, args.seconds, args.connections)
-    with bare() as anchor:
-        measure(anchor)
     engines = [e for e in args.engines.split(",") if e]
     if "postgres" in engines and not _postgres_reachable():
         print(f"PostgreSQL not reachable at {POSTGRES} (COMMPULSE_BENCH_POSTGRES): skipped")
         engines.remove("postgres")
-    for engine in engines:
-        with commpulse(engine) as target:
-            measure(target)
+    with contextlib.ExitStack() as servers:
+        # every server up at once, and each scenario measured on each back to back: the
+        # machine's load drifts, and a ratio should compare figures taken under the same
+        raw = Target("raw", servers.enter_context(_uvicorn("bench.requests:raw_app")))
+        targets = [servers.enter_context(bare())]
+        targets += [servers.enter_context(commpulse(engine)) for engine in engines]
+        for scenario in scenarios:
+            if "raw" in scenario.anchors:
+                rate[scenario.name, "raw"] = load(
+                    raw, [body(TYPENAME)], args.seconds, args.connections
+                )
+            for target in targets:
+                figure = load(target, scenario.bodies(target), args.seconds, args.connections)
+                rate[scenario.name, target.name] = figure
+                print(f"  {target.name}: {scenario.name}: {figure:,.0f}/s", flush=True)
 
     columns = ["raw JSON", "bare strawberry", *(f"commpulse, {e}" for e in engines)]
     print()
