@@ -1,24 +1,22 @@
 """How fast a stop turns a 1,000,000-recipient campaign's audience into not-sent events.
 
-    python -m bench.stop_million [recipients]
+    python -m bench.stop_million [recipients] [--postgres URL]
 
 Prints recipients per second for `stopCommunication`'s store function, and for a bare
 baseline measured in the same run on an identical campaign: one UPDATE of the same rows
 with no events. Machines here are shared and noisy, so the ratio is the figure to quote.
+On SQLite files by default; with --postgres (a server URL, e.g.
+postgresql://postgres@127.0.0.1:5432/postgres) in a database made and dropped here.
 """
 
+import argparse
 import asyncio
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-from broadcaster import Broadcast
 from sqlalchemy import text
 
-from store import Store, changes, communications, migrate
-from store.database import create_engine, sessions
-from store.feed import Feed
+from bench import scratch_store
+from store import Store, changes, communications
 from store.lifecycle import Action, Kind, Origin, Role
 
 
@@ -37,29 +35,27 @@ async def campaign(store: Store, size: int) -> int:
     return row.id
 
 
-async def main(size: int) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
-        await migrate.upgrade(engine)
-        async with Broadcast("memory://") as broadcast:
-            store = Store(sessions(engine), Feed(broadcast))
-            stopped, bare = await campaign(store, size), await campaign(store, size)
+async def main(size: int, server: str | None) -> None:
+    async with scratch_store(server) as store:
+        stopped, bare = await campaign(store, size), await campaign(store, size)
 
-            started = time.perf_counter()
-            async with store.sessions() as session:
-                await (await session.connection()).execute(
-                    text("UPDATE recipient SET state = 'NOT_SENT' WHERE communication_id = :c"),
-                    {"c": bare},
-                )
-                await session.commit()
-            baseline = time.perf_counter() - started
+        started = time.perf_counter()
+        async with store.sessions() as session:
+            await (await session.connection()).execute(
+                text("UPDATE recipient SET state = 'NOT_SENT' WHERE communication_id = :c"),
+                {"c": bare},
+            )
+            await session.commit()
+        baseline = time.perf_counter() - started
 
-            started = time.perf_counter()
-            _, summary = await changes.stop(store, stopped, actor="bench", reason="benchmark")
-            took = time.perf_counter() - started
-        await engine.dispose()
+        started = time.perf_counter()
+        _, summary = await changes.stop(store, stopped, actor="bench", reason="benchmark")
+        took = time.perf_counter() - started
     assert summary.not_sent_now == size
-    print(f"stop of {size:,} recipients: {took:.2f} s, {size / took:,.0f} recipients/s")
+    print(
+        f"{'postgresql' if server else 'sqlite'}: stop of {size:,} recipients: {took:.2f} s, "
+        f"{size / took:,.0f} recipients/s"
+    )
     print(
         f"baseline (bare UPDATE, no events): {baseline:.2f} s, {size / baseline:,.0f} recipients/s"
     )
@@ -67,4 +63,8 @@ async def main(size: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("recipients", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("--postgres", help="a PostgreSQL server URL; a SQLite file without it")
+    given = parser.parse_args()
+    asyncio.run(main(given.recipients, given.postgres))

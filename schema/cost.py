@@ -41,6 +41,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from schema.document import once
+from schema.errors import Code
 from schema.limits import Buckets, Limits, caller, take
 
 OBJECT = 1
@@ -193,7 +194,7 @@ def too_costly(cost: int, most: int) -> GraphQLError:
     return GraphQLError(
         f"this operation costs {cost}, over the maximum of {most}: ask for fewer items "
         "(first/last) or fewer fields",
-        extensions={"code": "COST_EXCEEDED", "cost": cost, "maxCost": most},
+        extensions={"code": Code.COST_EXCEEDED, "cost": cost, "maxCost": most},
     )
 
 
@@ -202,7 +203,7 @@ def budget_spent(cost: int, left: float, wait: float) -> GraphQLError:
     return GraphQLError(
         f"this operation costs {cost} and this token has {math.floor(left)} left: "
         f"retry in {seconds:g} s",
-        extensions={"code": "COST_LIMITED", "cost": cost, "retryAfter": seconds},
+        extensions={"code": Code.COST_LIMITED, "cost": cost, "retryAfter": seconds},
     )
 
 

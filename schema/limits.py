@@ -16,6 +16,8 @@ from typing import Protocol
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from schema.errors import Code
+
 log = logging.getLogger("commpulse.limits")
 
 
@@ -99,7 +101,7 @@ def rate_limited(retry_after: float) -> GraphQLError:
     seconds = math.ceil(retry_after * 10) / 10
     return GraphQLError(
         f"too many operations for this token: retry in {seconds:g} s",
-        extensions={"code": "RATE_LIMITED", "retryAfter": seconds},
+        extensions={"code": Code.RATE_LIMITED, "retryAfter": seconds},
     )
 
 

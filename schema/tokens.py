@@ -6,9 +6,8 @@ from typing import Annotated, Self
 import strawberry
 
 from schema.context import Info
-from schema.types import UserError
+from schema.types import UserError, refusals_as_user_errors
 from store import tokens
-from store.errors import Refused
 from store.tables import ApiToken as Row
 from store.tokens import ApiRole
 
@@ -57,21 +56,15 @@ class TokenQuery:
 @strawberry.type
 class TokenMutation:
     @strawberry.mutation(description="A new API token with one role.")
+    @refusals_as_user_errors(CreateApiTokenPayload, token=None, secret=None)
     async def create_api_token(self, info: Info, name: str, role: Role) -> CreateApiTokenPayload:
-        try:
-            row, secret = await tokens.create(info.context.store, name, role)
-        except Refused as refused:
-            return CreateApiTokenPayload(
-                token=None, secret=None, user_errors=[UserError.from_refusal(refused)]
-            )
+        row, secret = await tokens.create(info.context.store, name, role)
         return CreateApiTokenPayload(token=ApiToken.of(row), secret=secret, user_errors=[])
 
     @strawberry.mutation(
         description="Revoke a token now; its open websockets are closed (code 4403)."
     )
+    @refusals_as_user_errors(RevokeApiTokenPayload, token=None)
     async def revoke_api_token(self, info: Info, name: str) -> RevokeApiTokenPayload:
-        try:
-            row = await tokens.revoke(info.context.store, name)
-        except Refused as refused:
-            return RevokeApiTokenPayload(token=None, user_errors=[UserError.from_refusal(refused)])
+        row = await tokens.revoke(info.context.store, name)
         return RevokeApiTokenPayload(token=ApiToken.of(row), user_errors=[])

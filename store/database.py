@@ -1,5 +1,9 @@
 """Engine and sessions. SQLite gets WAL and a busy timeout so readers never block writers."""
 
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import BigInteger, event, literal_column, text
@@ -32,9 +36,18 @@ async def reachable(engine: AsyncEngine) -> None:
         raise DatabaseUnavailable(f"cannot reach the database at {where}: {reason}") from None
 
 
-def create_engine(url: str) -> AsyncEngine:
-    options = {"timeout": CONNECT_TIMEOUT} if url.startswith("postgresql") else {}
-    engine = create_async_engine(url, connect_args=options)
+def create_engine(url: str, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+    """An engine for `url`. On PostgreSQL, `pool_size` connections stay open and up to
+    `max_overflow` more are opened under load; SQLite's pool is SQLAlchemy's default."""
+    if url.startswith("postgresql"):
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": CONNECT_TIMEOUT},
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
+    else:
+        engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
@@ -51,6 +64,40 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def sessions(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+# SQLite lets one transaction write at a time. Left to themselves, this process's writers
+# would each take a pooled connection and poll the file lock with busy_timeout's backoff
+# (sleeps of up to 100 ms); queued on one asyncio lock per engine they run back to back.
+# The lock is made per event loop, as an asyncio.Lock cannot move between loops.
+_WRITERS: "weakref.WeakKeyDictionary[Any, tuple[asyncio.AbstractEventLoop, asyncio.Lock]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _writer_lock(engine: AsyncEngine) -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    held = _WRITERS.get(engine.sync_engine)
+    if held is None or held[0] is not loop:
+        held = _WRITERS[engine.sync_engine] = (loop, asyncio.Lock())
+    return held[1]
+
+
+@asynccontextmanager
+async def writing(factory: Sessions) -> AsyncIterator[AsyncSession]:
+    """A session for a write transaction. On SQLite, writers of this process queue for
+    their turn and the transaction starts with BEGIN IMMEDIATE, taking the file's write
+    lock first: another process's writer then waits at the start (busy_timeout), never
+    half way through. Never open one inside another: the second would wait for the first.
+    On PostgreSQL, a plain session: rows lock one by one, so writers run side by side."""
+    engine = factory.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        async with factory() as session:
+            yield session
+        return
+    async with _writer_lock(engine), factory() as session:
+        await (await session.connection()).exec_driver_sql("BEGIN IMMEDIATE")
+        yield session
 
 
 async def current_tx(session: AsyncSession) -> int:
