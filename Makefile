@@ -66,8 +66,8 @@ test: $(VENV)/.installed-test node_modules/.installed  ## lint, type-check and r
 	$(MAKE) --no-print-directory typecheck
 	$(BIN)/pytest
 
-bench: $(VENV)/.installed-test  ## fan-out p99 against a raw websocket broadcast, 1,000 and 5,000 subscribers
-	$(BIN)/python -m bench.fanout 1000 5000
+bench: $(VENV)/.installed-test  ## fan-out p99 against a raw websocket broadcast, 1,000, 5,000 and 10,000 subscribers
+	$(BIN)/python -m bench.fanout 1000 5000 10000
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
