@@ -2,10 +2,11 @@
 
 import functools
 import inspect
+import operator
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar, cast
 
 import strawberry
 
@@ -129,7 +130,7 @@ C = TypeVar("C", bound=type[CommunicationBase])
 
 def output(kind: Kind) -> Callable[[C], C]:
     """A kind's output type: a strawberry type whose first field is its own status enum
-    (store/kinds.py names the kind), registered in `TYPES`."""
+    (store/kinds.py names the kind), registered in `TYPES` and so in the union."""
 
     def register(cls: C) -> C:
         fields = {"status": Any, **inspect.get_annotations(cls)}
@@ -248,17 +249,11 @@ class LandingPage(CommunicationBase):
     html: str | None
 
 
-CommunicationUnion = Annotated[
-    EmailCampaign
-    | SmsCampaign
-    | WebPushCampaign
-    | MobilePushCampaign
-    | DynamicContent
-    | InAppMessage
-    | ScreenView
-    | LandingPage,
-    strawberry.union("Communication"),
-]
+if TYPE_CHECKING:  # to mypy, any kind's type; the union itself is made at run time
+    CommunicationUnion = CommunicationBase
+else:  # every kind's output type, in the order they are declared above
+    _members = functools.reduce(operator.or_, TYPES.values())  # EmailCampaign | SmsCampaign…
+    CommunicationUnion = Annotated[_members, strawberry.union("Communication")]
 
 
 def to_graphql(row: Row) -> Any:
