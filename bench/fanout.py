@@ -498,11 +498,12 @@ async def scenario(
     variables: list[Any]
     async with httpx.AsyncClient(timeout=WAIT) as client:
         if kind == "statusChanged":
-            # from the very first change: every subscriber gets the changes made so far, then
-            # is live, however long its subscribe took (no race with the next change)
+            # from the change before the last: every subscriber gets the last one, then is
+            # live, however long its subscribe took (no race with the next change)
             if not _made:
                 await _toggle(client, base, pages[0])
-            query, variables, first = STATUS_CHANGED, [{"after": BEGINNING}], len(_made)
+            after = await _last_but_one(servers[0])
+            query, variables, first = STATUS_CHANGED, [{"after": after}], 1
         else:  # the current state first, then live
             spread = pages if kind == "spread" else pages[:1]
             query, variables, first = WATCH, [{"id": p} for p in spread], 1
@@ -525,6 +526,19 @@ async def scenario(
     await crowd.close()
     await asyncio.sleep(2)  # the server lets go of the closed sockets before the next figure
     return Figure(p99(samples), memory)
+
+
+async def _last_but_one(server: Server) -> str:
+    """The cursor of the change before the last: the stream holds one per page made (its
+    creation) and one per change made since."""
+    url = server.base.replace("http", "ws") + "/graphql"
+    ws = await _subscriber(url, STATUS_CHANGED, {"after": BEGINNING})
+    async with ws:
+        cursors = []
+        for _ in range(PAGES + len(_made)):
+            message = json.loads(await ws.recv())
+            cursors.append(message["payload"]["data"]["statusChanged"]["cursor"])
+    return str(cursors[-2])
 
 
 async def _profile(server: Server, kind: str) -> asyncio.subprocess.Process | None:
@@ -608,7 +622,7 @@ async def soak(options: argparse.Namespace) -> None:
     count, rate, seconds = options.subscribers[0], options.rate, options.soak
     deployment = Deployment(options.broker, options.instances)
     print(f"soak: {count} statusChanged subscribers, {rate} changes/s for {seconds} s")
-    print(f"{'s':>6} {'changes':>8} {'frames':>10} {'behind':>8} {'RSS MiB':>8}")
+    print(f"{'s':>6} {'changes':>8} {'per s':>6} {'frames':>10} {'behind':>8} {'RSS MiB':>8}")
     async with clients(options.clients) as processes, commpulse(deployment) as servers:
         crowd = Crowd(processes)
         pages = await _pages(servers[0].base, PAGES)
@@ -634,9 +648,10 @@ async def soak(options: argparse.Namespace) -> None:
                     next_report += options.every
                     frames = await crowd.received()
                     rss = sum(s.rss() for s in servers) / 2**20
+                    wanted = (PAGES + made) * count  # every page's creation is a change too
                     print(
-                        f"{elapsed:>6.0f} {made:>8} {frames:>10} {made * count - frames:>8}"
-                        f" {rss:>8.1f}",
+                        f"{elapsed:>6.0f} {made:>8} {made / elapsed:>6.1f} {frames:>10}"
+                        f" {wanted - frames:>8} {rss:>8.1f}",
                         flush=True,
                     )
         await crowd.close()

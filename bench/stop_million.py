@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from bench import scratch_store
 from store import Store, changes, communications
-from store.lifecycle import Action, Kind, Origin, Role
+from store.lifecycle import Action, Kind, Origin, Trigger
 
 
 async def campaign(store: Store, size: int) -> int:
@@ -30,7 +30,7 @@ async def campaign(store: Store, size: int) -> int:
         audience_size=size,
         actor="bench",
     )
-    await changes.apply(store, row.id, Action.LAUNCH, by=Role.PERSON, actor="bench")
+    await changes.apply(store, row.id, Action.LAUNCH, by=Trigger.PERSON, actor="bench")
     assert row.id is not None
     return row.id
 

@@ -12,7 +12,7 @@ from schema.context import Info
 from schema.enums import CommunicationKind, CommunicationStatus, ItemErrorCode
 from schema.subscriptions import watched
 from schema.types import (
-    Communication,
+    CommunicationUnion,
     UserError,
     refusals_as_errors,
     refusals_as_user_errors,
@@ -75,7 +75,7 @@ class ItemResult:
 
 @strawberry.type
 class ResultsPayload:
-    communication: Communication | None
+    communication: CommunicationUnion | None
     results: list[ItemResult]
     user_errors: list[UserError]
 

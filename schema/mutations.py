@@ -20,7 +20,7 @@ from store import changes, communications, deliveries
 from store.content import has_audience
 from store.errors import invalid
 from store.kinds import SPECS, Spec
-from store.lifecycle import Action, Kind, Origin, Role
+from store.lifecycle import Action, Kind, Origin, Trigger
 from store.tables import Communication as Row
 
 
@@ -80,7 +80,7 @@ async def _act(
             info.context.store,
             ids.communication_pk(id),
             action,
-            by=Role.PERSON,
+            by=Trigger.PERSON,
             actor=info.context.actor,
             reason=reason,
             expected_version=expected_version,
@@ -224,7 +224,7 @@ class Mutation:
                 info.context.store,
                 ids.communication_pk(id),
                 Action.FAIL,
-                by=Role.SENDER,
+                by=Trigger.SENDER,
                 actor=info.context.actor,
                 reason=reason,
                 expected_version=expected_version,

@@ -7,9 +7,9 @@ import strawberry
 from schema import ids
 from schema.context import Info
 from schema.inputs import CommunicationFilter, CommunicationOrder
-from schema.tokens import Role
+from schema.tokens import ApiRole
 from schema.types import (
-    Communication,
+    CommunicationUnion,
     Node,
     PageInfo,
     StatusCount,
@@ -24,7 +24,7 @@ from store.errors import Refused, invalid
 @strawberry.type
 class CommunicationEdge:
     cursor: str
-    node: Communication
+    node: CommunicationUnion
 
 
 @strawberry.type
@@ -75,7 +75,7 @@ async def _communication(info: Info, id: strawberry.ID) -> Any:
 @strawberry.type(description="The caller: its token's name and role (`local`, ADMIN without auth).")
 class Viewer:
     name: str
-    role: Role
+    role: ApiRole
 
 
 @strawberry.type
@@ -91,7 +91,7 @@ class Query:
         return await _communication(info, id)  # type: ignore[no-any-return]
 
     @strawberry.field(description="One communication, or null if the id names none.")
-    async def communication(self, info: Info, id: strawberry.ID) -> Communication | None:
+    async def communication(self, info: Info, id: strawberry.ID) -> CommunicationUnion | None:
         return await _communication(info, id)  # type: ignore[no-any-return]
 
     @strawberry.field(description="A page of communications; first and last are capped at 100.")

@@ -12,8 +12,7 @@ from schema import ids, sharing
 from schema.context import Info
 from schema.enums import CommunicationKind, CommunicationStatus
 from schema.errors import Code
-from schema.types import Communication as CommunicationType
-from schema.types import StatusChange, to_graphql, to_graphql_error
+from schema.types import CommunicationUnion, StatusChange, to_graphql, to_graphql_error
 from store import Store
 from store import stream as stream_
 from store.changes import Position
@@ -118,7 +117,7 @@ class Subscription:
     )
     async def communication(
         self, info: Info, id: strawberry.ID
-    ) -> AsyncGenerator[CommunicationType, None]:
+    ) -> AsyncGenerator[CommunicationUnion, None]:
         async for item in watched(info, id, to_graphql):
             yield item
 

@@ -9,15 +9,14 @@ from schema.context import Info
 from schema.types import UserError, refusals_as_user_errors
 from store import tokens
 from store.tables import ApiToken as Row
-from store.tokens import ApiRole
 
-Role = Annotated[ApiRole, strawberry.enum(name="ApiRole")]
+ApiRole = Annotated[tokens.ApiRole, strawberry.enum(name="ApiRole")]
 
 
 @strawberry.type(description="A named API token; its secret is never shown again.")
 class ApiToken:
     name: str
-    role: Role
+    role: ApiRole
     created_at: datetime
     revoked_at: datetime | None
 
@@ -25,7 +24,7 @@ class ApiToken:
     def of(cls, row: Row) -> Self:
         return cls(
             name=row.name,
-            role=ApiRole(row.role),
+            role=tokens.ApiRole(row.role),
             created_at=row.created_at,
             revoked_at=row.revoked_at,
         )
@@ -57,7 +56,7 @@ class TokenQuery:
 class TokenMutation:
     @strawberry.mutation(description="A new API token with one role.")
     @refusals_as_user_errors(CreateApiTokenPayload, token=None, secret=None)
-    async def create_api_token(self, info: Info, name: str, role: Role) -> CreateApiTokenPayload:
+    async def create_api_token(self, info: Info, name: str, role: ApiRole) -> CreateApiTokenPayload:
         row, secret = await tokens.create(info.context.store, name, role)
         return CreateApiTokenPayload(token=ApiToken.of(row), secret=secret, user_errors=[])
 

@@ -248,7 +248,7 @@ class LandingPage(CommunicationBase):
     html: str | None
 
 
-Communication = Annotated[
+CommunicationUnion = Annotated[
     EmailCampaign
     | SmsCampaign
     | WebPushCampaign
@@ -322,7 +322,7 @@ class StatusChange:
     at: datetime
 
     @strawberry.field(description="The communication as it is now.")
-    async def communication(self, info: Info) -> Communication:
+    async def communication(self, info: Info) -> CommunicationUnion:
         row = await info.context.communications_by_id.load(self.change.communication_id)
         assert row is not None, "status changes are never orphaned: rows are only soft-deleted"
         return to_graphql(row)  # type: ignore[no-any-return]
@@ -381,7 +381,7 @@ class StopSummary:
 
 @strawberry.type
 class CommunicationPayload:
-    communication: Communication | None
+    communication: CommunicationUnion | None
     user_errors: list[UserError]
     stop_summary: StopSummary | None = strawberry.field(
         default=None, description="Set by stopCommunication, dry run or not."

@@ -38,7 +38,7 @@ from store.database import writing
 from store.errors import ErrorCode, Refused, invalid
 from store.feed import Touch
 from store.kinds import channels
-from store.lifecycle import FAMILY, WORK, Action, Family, Kind, Role, Status, Work
+from store.lifecycle import FAMILY, WORK, Action, Family, Kind, Status, Trigger, Work
 from store.tables import Communication, DeliveryEvent, Recipient, utcnow
 from store.writes import compare_and_set
 
@@ -889,7 +889,7 @@ async def _drained(session: AsyncSession, communication_id: int) -> bool:
 
 async def _finish(store: Store, communication_id: int, actor: str) -> None:
     with suppress(Refused):  # someone else finished or stopped it meanwhile
-        await changes.apply(store, communication_id, Action.FINISH, by=Role.SENDER, actor=actor)
+        await changes.apply(store, communication_id, Action.FINISH, by=Trigger.SENDER, actor=actor)
 
 
 async def _message(store: Store, communication_id: int | None) -> Communication:

@@ -45,7 +45,7 @@ class Origin(StrEnum):
     AUTOMATION = "AUTOMATION"
 
 
-class Role(StrEnum):
+class Trigger(StrEnum):
     """Who triggers an action: a person through the API, or the service itself."""
 
     PERSON = "PERSON"
@@ -68,14 +68,19 @@ STATUSES: dict[Family, tuple[Status, ...]] = {
 class Move:
     sources: frozenset[Status]
     target: Status
-    by: frozenset[Role]
+    by: frozenset[Trigger]
 
 
-def _move(sources: set[Status], target: Status, *by: Role) -> Move:
+def _move(sources: set[Status], target: Status, *by: Trigger) -> Move:
     return Move(frozenset(sources), target, frozenset(by))
 
 
-PERSON, SCHEDULER, SENDER, SYSTEM = Role.PERSON, Role.SCHEDULER, Role.SENDER, Role.SYSTEM
+PERSON, SCHEDULER, SENDER, SYSTEM = (
+    Trigger.PERSON,
+    Trigger.SCHEDULER,
+    Trigger.SENDER,
+    Trigger.SYSTEM,
+)
 A = Action
 
 TRANSITIONS: dict[Family, dict[Action, Move]] = {
@@ -135,7 +140,7 @@ def statuses(kind: Kind) -> tuple[Status, ...]:
 
 
 def check(
-    kind: Kind, origin: Origin, status: Status, action: Action, by: Role
+    kind: Kind, origin: Origin, status: Status, action: Action, by: Trigger
 ) -> Status | ErrorCode:
     """The status `action` moves to from `status`, or why it may not."""
     move = TRANSITIONS[FAMILY[kind]].get(action)

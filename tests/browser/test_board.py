@@ -11,7 +11,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 from schema.ids import communication_id
 from store import changes
-from store.lifecycle import Action, Kind, Role
+from store.lifecycle import Action, Kind, Trigger
 from store.tokens import ApiRole
 from tests import factories
 from tests.browser.conftest import Tab, open_tab
@@ -265,7 +265,7 @@ async def test_after_a_server_restart_the_feed_resumes_with_nothing_missing(
         for name in ("While down 1", "While down 2"):
             made = await factories.create(store, Kind.EMAIL, name=name)
             expected.append((communication_id(made.id), "DRAFT"))
-        await changes.apply(store, made.id, Action.LAUNCH, by=Role.PERSON, actor="cli")
+        await changes.apply(store, made.id, Action.LAUNCH, by=Trigger.PERSON, actor="cli")
         expected.append((communication_id(made.id), "SENDING"))
 
     # the same port, so the page reconnects to its own origin

@@ -9,7 +9,7 @@ from schema import build, schema
 from schema.enums import status_enum
 from schema.mutations import kind_mutations
 from schema.permissions import table
-from schema.types import TYPES, Communication, MessageCampaign
+from schema.types import TYPES, CommunicationUnion, MessageCampaign
 from server.seed import EXAMPLES
 from store.kinds import SPECS, Family, Rule, Spec, text
 from store.tokens import ApiRole
@@ -62,7 +62,7 @@ def test_the_union_holds_every_kind_once() -> None:
     union = schema._schema.type_map["Communication"]
     assert isinstance(union, GraphQLUnionType)
     assert sorted(t.name for t in union.types) == sorted(s.name for s in SPECS.values())
-    assert set(get_args(get_args(Communication)[0])) == set(TYPES.values())
+    assert set(get_args(get_args(CommunicationUnion)[0])) == set(TYPES.values())
 
 
 def test_every_kind_has_a_seed_example() -> None:

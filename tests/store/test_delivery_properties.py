@@ -34,7 +34,7 @@ from store.database import create_engine, sessions
 from store.deliveries import Leased, Report
 from store.errors import ErrorCode, Refused
 from store.feed import Feed
-from store.lifecycle import Action, Kind, Origin, Role, Status
+from store.lifecycle import Action, Kind, Origin, Status, Trigger
 from store.tables import DeliveryEvent, Recipient, utcnow
 from tests.conftest import ENGINES, sqlite_url
 from tests.factories import CONTENT
@@ -122,7 +122,7 @@ def test_no_interleaving_breaks_the_recipients_invariants(
                     recipients=AUDIENCE,
                 )
             )
-            run(changes.apply(store, row.id, Action.LAUNCH, by=Role.PERSON, actor="t"))
+            run(changes.apply(store, row.id, Action.LAUNCH, by=Trigger.PERSON, actor="t"))
             self.id = row.id
             self.kind = kind
 
@@ -243,7 +243,7 @@ def test_no_interleaving_breaks_the_recipients_invariants(
         def finish(self) -> None:
             """The sender or scheduler finishing early leaves PENDING ones claimable."""
             with suppress(Refused):
-                run(changes.apply(store, self.id, Action.FINISH, by=Role.SENDER, actor="s"))
+                run(changes.apply(store, self.id, Action.FINISH, by=Trigger.SENDER, actor="s"))
 
         def teardown(self) -> None:
             """Stop it, so that the next example's claimNext finds only its own campaign."""
