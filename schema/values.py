@@ -5,6 +5,7 @@ value is outside the years 1 to 9999 (or that are no ISO-8601 datetime at all). 
 refused as INVALID_INPUT naming the field."""
 
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,8 +23,10 @@ from graphql import (
     TypeInfo,
     TypeInfoVisitor,
     Undefined,
+    ValueNode,
     VariableDefinitionNode,
     Visitor,
+    get_named_type,
     get_nullable_type,
     get_operation_ast,
     is_input_object_type,
@@ -158,31 +161,61 @@ def _at_datetimes(value: Any, kind: GraphQLInputType, path: Path) -> Iterator[tu
             yield item, where
 
 
-class _DateTimeArguments(Visitor):
-    """Each argument (and each variable's default) holding a DateTime place, as a JSON value
-    with the request's variables put in, so a variable's bad value is named by where it is
-    used: `field` is the path from the argument."""
+def _holds_datetime(kind: Any, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether a value of this input type can hold a DateTime anywhere."""
+    named = get_named_type(kind)
+    if isinstance(named, GraphQLScalarType):
+        return named.name == "DateTime"
+    if not is_input_object_type(named) or named.name in seen:
+        return False
+    inner = seen | {named.name}
+    return any(_holds_datetime(f.type, inner) for f in named.fields.values())
 
-    def __init__(self, info: TypeInfo, variables: dict[str, Any]) -> None:
+
+# (the value's node, its type, the argument or variable it starts from)
+Site = tuple[ValueNode, GraphQLInputType, str]
+
+
+class _DateTimeSites(Visitor):
+    """Each argument (and each variable's default) whose type can hold a DateTime."""
+
+    def __init__(self, info: TypeInfo) -> None:
         super().__init__()
         self.info = info
-        self.variables = variables
-        self.found: list[tuple[Any, Path]] = []
+        self.found: list[Site] = []
 
-    def _add(self, node: Any, kind: Any, path: Path) -> None:
-        if kind is not None:
-            value = value_from_ast_untyped(node, self.variables)
-            self.found.extend(_at_datetimes(value, kind, path))
+    def _add(self, node: ValueNode, kind: Any, name: str) -> None:
+        if kind is not None and _holds_datetime(kind):
+            self.found.append((node, kind, name))
 
     def enter_argument(self, node: ArgumentNode, *_: Any) -> bool:
         argument = self.info.get_argument()
-        self._add(node.value, argument and argument.type, [node.name.value])
-        return False  # the value is walked already
+        self._add(node.value, argument and argument.type, node.name.value)
+        return False  # its value holds no field with arguments
 
     def enter_variable_definition(self, node: VariableDefinitionNode, *_: Any) -> bool:
         if node.default_value is not None:
-            self._add(node.default_value, self.info.get_input_type(), [node.variable.name.value])
+            self._add(node.default_value, self.info.get_input_type(), node.variable.name.value)
         return False
+
+
+SITES = 1_000  # documents whose sites are kept: the parser cache hands back the same one
+_sites: OrderedDict[int, tuple[GraphQLSchema, DocumentNode, list[Site]]] = OrderedDict()
+
+
+def _sites_of(schema: GraphQLSchema, document: DocumentNode) -> list[Site]:
+    """The document's sites, found with one walk per distinct document (a polled query's
+    document comes back from the parser cache as the same object)."""
+    kept = _sites.get(id(document))
+    if kept is not None and kept[0] is schema and kept[1] is document:
+        return kept[2]
+    info = TypeInfo(schema)
+    sites = _DateTimeSites(info)
+    visit(document, TypeInfoVisitor(info, sites))
+    _sites[id(document)] = (schema, document, sites.found)
+    while len(_sites) > SITES:
+        _sites.popitem(last=False)
+    return sites.found
 
 
 def datetime_places(
@@ -191,16 +224,21 @@ def datetime_places(
     variables: dict[str, Any] | None,
     operation_name: str | None,
 ) -> list[tuple[Any, Path]]:
-    """Every value the document and variables give at a DateTime place, and where."""
-    info = TypeInfo(schema)
+    """Every value the document and variables give at a DateTime place, and where: the
+    path from the argument, with the request's variables put in, so a variable's bad value
+    is named by where it is used."""
+    sites = _sites_of(schema, document)
+    if not sites:
+        return []
     # the variables of the operation that runs: another's definitions do not apply
     operation = get_operation_ast(document, operation_name)
     definitions = (operation and operation.variable_definitions) or ()
     declared = {d.variable.name.value for d in definitions}
     given = {k: v for k, v in (variables or {}).items() if k in declared}
-    arguments = _DateTimeArguments(info, given)
-    visit(document, TypeInfoVisitor(info, arguments))
-    return arguments.found
+    found: list[tuple[Any, Path]] = []
+    for node, kind, name in sites:
+        found.extend(_at_datetimes(value_from_ast_untyped(node, given), kind, [name]))
+    return found
 
 
 class ValidDateTimes(SchemaExtension):
