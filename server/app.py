@@ -329,6 +329,8 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     ]
     if settings.metrics != "off":
         routes.append(Route("/metrics", metrics_endpoint))
+    # all plain ASGI (no BaseHTTPMiddleware: no task and no body copy per request), each a
+    # call or two per message: request ids for the logs, CORS, and the two refusals
     middleware = [
         Middleware(RequestIds),
         Middleware(
