@@ -45,7 +45,9 @@ async def campaign(store: Store, size: int) -> int:
 
 
 @asynccontextmanager
-async def _engine(server: str | None) -> AsyncIterator[AsyncEngine]:
+async def scratch_engine(server: str | None) -> AsyncIterator[AsyncEngine]:
+    """An empty engine: a SQLite file in a temporary folder, or a database of its own on
+    the PostgreSQL server `server`, dropped at the end."""
     if server is None:
         with tempfile.TemporaryDirectory() as folder:
             engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
@@ -68,7 +70,7 @@ async def _engine(server: str | None) -> AsyncIterator[AsyncEngine]:
 
 
 async def main(size: int, server: str | None) -> None:
-    async with _engine(server) as engine:
+    async with scratch_engine(server) as engine:
         await migrate.upgrade(engine)
         async with Broadcast("memory://") as broadcast:
             store = Store(sessions(engine), Feed(broadcast))
