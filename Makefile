@@ -68,6 +68,7 @@ test: $(VENV)/.installed-test node_modules/.installed  ## lint, type-check and r
 
 bench: $(VENV)/.installed-test  ## fan-out p99 against a raw websocket broadcast, 1,000 and 5,000 subscribers
 	$(BIN)/python -m bench.fanout 1000 5000
+	$(BIN)/python -m bench.writes
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
