@@ -8,6 +8,10 @@ CLUSTER_BROADCAST_URL ?= redis://127.0.0.1:6379
 CLUSTER_TOKEN ?= .cluster-token
 CLUSTER_PORTS ?= 8001 8002
 PORT ?= 8000
+# `make test` runs pytest on this many processes (pytest-xdist), a whole file to each: most
+# tests wait on a server subprocess or a database, so two keep both cores of a CI machine
+# busy. A file's module-scoped servers start once. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 # a local session serves without auth, on loopback only (the server refuses anything else);
 # COMMPULSE_AUTH=on make run serves with tokens (`commpulse tokens create NAME --role admin`)
 COMMPULSE_AUTH ?= off
@@ -64,11 +68,14 @@ test: $(VENV)/.installed-test node_modules/.installed  ## lint, type-check and r
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(MAKE) --no-print-directory typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
-bench: $(VENV)/.installed-test  ## fan-out p99 against a raw websocket broadcast, 1,000 and 5,000 subscribers
-	$(BIN)/python -m bench.fanout 1000 5000
+# requests a second against a bare strawberry app and raw Starlette (wrk when installed, else
+# Python clients); fan-out p99 against a raw websocket broadcast, 1,000, 5,000 and 10,000 subscribers
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.requests
 	$(BIN)/python -m bench.writes
+	$(BIN)/python -m bench.fanout 1000 5000 10000
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .

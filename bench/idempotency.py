@@ -10,15 +10,10 @@ anchor, measured in the same run, are the figures to quote.
 
 import asyncio
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from broadcaster import Broadcast
-
-from store import Store, communications, idempotency, migrate
-from store.database import create_engine, sessions
-from store.feed import Feed
+from bench import scratch_store
+from store import Store, communications, idempotency
 from store.lifecycle import Kind, Origin
 
 
@@ -51,16 +46,11 @@ async def timed(store: Store, work: object, count: int) -> float:
 
 
 async def main(count: int) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
-        await migrate.upgrade(engine)
-        async with Broadcast("memory://") as broadcast:
-            store = Store(sessions(engine), Feed(broadcast))
-            await timed(store, create, 20)  # warm up
-            anchor = await timed(store, create, count)
-            with_key = await timed(store, keyed, count)
-            replayed = await timed(store, replay, count)
-        await engine.dispose()
+    async with scratch_store() as store:
+        await timed(store, create, 20)  # warm up
+        anchor = await timed(store, create, count)
+        with_key = await timed(store, keyed, count)
+        replayed = await timed(store, replay, count)
     print(f"create alone:        {anchor / count * 1000:6.2f} ms  (anchor)")
     print(f"create with a key:   {with_key / count * 1000:6.2f} ms  {with_key / anchor:4.2f} x")
     print(f"replay of a key:     {replayed / count * 1000:6.2f} ms  {replayed / anchor:4.2f} x")

@@ -20,15 +20,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from broadcaster import Broadcast
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.stop_million import scratch_engine
-from store import Store, communications, migrate
+from bench import scratch
+from store import Store, communications
 from store.communications import Filter, Order
-from store.database import sessions
-from store.feed import Feed
 from store.lifecycle import Kind, Origin, Status, statuses
 
 SMALL = 1_000
@@ -90,7 +87,6 @@ def _fill(dialect: str, rows: int) -> str:
 
 
 async def _filled(engine: AsyncEngine, rows: int) -> None:
-    await migrate.upgrade(engine)
     async with engine.begin() as conn:
         await conn.execute(text(_fill(engine.dialect.name, rows)), {"rows": rows})
     if engine.dialect.name == "postgresql":
@@ -134,12 +130,11 @@ async def _p99s(
 
 @asynccontextmanager
 async def _database(server: str | None, rows: int) -> AsyncIterator[Store]:
-    async with scratch_engine(server) as engine:
+    async with scratch(server) as parts:
         started = time.perf_counter()
-        await _filled(engine, rows)
+        await _filled(parts.engine, rows)
         print(f"filled {rows:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
-        async with Broadcast("memory://") as broadcast:
-            yield Store(sessions(engine), Feed(broadcast))
+        yield parts.store
 
 
 async def main(rows: int, server: str | None) -> None:

@@ -11,22 +11,13 @@ postgresql://postgres@127.0.0.1:5432/postgres) in a database made and dropped he
 
 import argparse
 import asyncio
-import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 
-import asyncpg
-from broadcaster import Broadcast
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store import Store, changes, communications, migrate
-from store.database import create_engine, sessions
-from store.feed import Feed
-from store.lifecycle import Action, Kind, Origin, Role
+from bench import scratch_store
+from store import Store, changes, communications
+from store.lifecycle import Action, Kind, Origin, Trigger
 
 
 async def campaign(store: Store, size: int) -> int:
@@ -39,58 +30,30 @@ async def campaign(store: Store, size: int) -> int:
         audience_size=size,
         actor="bench",
     )
-    await changes.apply(store, row.id, Action.LAUNCH, by=Role.PERSON, actor="bench")
+    await changes.apply(store, row.id, Action.LAUNCH, by=Trigger.PERSON, actor="bench")
     assert row.id is not None
     return row.id
 
 
-@asynccontextmanager
-async def scratch_engine(server: str | None) -> AsyncIterator[AsyncEngine]:
-    """An empty engine: a SQLite file in a temporary folder, or a database of its own on
-    the PostgreSQL server `server`, dropped at the end."""
-    if server is None:
-        with tempfile.TemporaryDirectory() as folder:
-            engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
-            try:
-                yield engine
-            finally:
-                await engine.dispose()
-        return
-    name = f"commpulse_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    base = server.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    engine = create_engine(f"{base}/{name}")
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def main(size: int, server: str | None) -> None:
-    async with scratch_engine(server) as engine:
-        await migrate.upgrade(engine)
-        async with Broadcast("memory://") as broadcast:
-            store = Store(sessions(engine), Feed(broadcast))
-            stopped, bare = await campaign(store, size), await campaign(store, size)
+    async with scratch_store(server) as store:
+        stopped, bare = await campaign(store, size), await campaign(store, size)
 
-            started = time.perf_counter()
-            async with store.sessions() as session:
-                await (await session.connection()).execute(
-                    text("UPDATE recipient SET state = 'NOT_SENT' WHERE communication_id = :c"),
-                    {"c": bare},
-                )
-                await session.commit()
-            baseline = time.perf_counter() - started
+        started = time.perf_counter()
+        async with store.sessions() as session:
+            await (await session.connection()).execute(
+                text("UPDATE recipient SET state = 'NOT_SENT' WHERE communication_id = :c"),
+                {"c": bare},
+            )
+            await session.commit()
+        baseline = time.perf_counter() - started
 
-            started = time.perf_counter()
-            _, summary = await changes.stop(store, stopped, actor="bench", reason="benchmark")
-            took = time.perf_counter() - started
+        started = time.perf_counter()
+        _, summary = await changes.stop(store, stopped, actor="bench", reason="benchmark")
+        took = time.perf_counter() - started
     assert summary.not_sent_now == size
     print(
-        f"{engine.dialect.name}: stop of {size:,} recipients: {took:.2f} s, "
+        f"{'postgresql' if server else 'sqlite'}: stop of {size:,} recipients: {took:.2f} s, "
         f"{size / took:,.0f} recipients/s"
     )
     print(

@@ -1,32 +1,36 @@
 """The GraphQL API: types and thin resolvers over the store."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 import strawberry
+from graphql import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxTokensLimiter,
+    ParserCache,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.cost import Cost
 from schema.deliveries import DeliveryMutation, DeliveryQuery, DeliverySubscription
-from schema.document import max_aliases, max_depth
+from schema.document import DOCUMENTS, max_aliases, max_depth
 from schema.errors import ErrorPolicy, Schema
 from schema.executor import PerEventMemo
 from schema.idempotency import Idempotency
 from schema.limits import Buckets, Limits, MemoryBuckets, RateLimit
-from schema.mutations import Mutation
+from schema.mutations import KindMutation, Mutation
 from schema.permissions import Authorize
 from schema.queries import Query
+from schema.readcache import ReadCache
 from schema.subscriptions import Subscription
 from schema.tokens import TokenMutation, TokenQuery
 from schema.types import TYPES
-from schema.values import DateTime, StorableStrings
+from schema.values import DateTime, StorableStrings, ValidDateTimes
 from schema.webhooks import WebhookMutation, WebhookQuery
 
 Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
@@ -36,23 +40,39 @@ def build(
     limits: Limits | None = None,
     buckets: Buckets | None = None,
     outer: Sequence[Extension] = (),
+    kinds: type = KindMutation,
+    types: Iterable[type] = TYPES.values(),
+    reads: ReadCache | None = None,
 ) -> strawberry.Schema:
     """The schema. Roles are always enforced and unexpected errors always masked; `limits`
     (from the server's settings) add the rest, with the rate and cost budgets kept in
     `buckets` (in this process unless given). Tests at the GraphQL layer go without.
-    `outer` extensions (the server's metrics and traces) wrap all the others."""
-    extensions: list[Extension] = list(outer)
-    checks: list[Extension] = [Authorize, StorableStrings]
+    `outer` extensions (the server's metrics and traces) wrap all the others; `reads`
+    serves repeated queries from memory, after every check has run. `kinds` (the kinds'
+    create and update mutations) and `types` (their output types) default to those of
+    store/kinds.py; a test passes more to add a kind of its own."""
+    # Parsing and validation, once per distinct document text: a polled query is parsed and
+    # validated on its first request only. Both caches are bounded, as documents come from
+    # clients. The validation cache is keyed by (schema, document, rules), so the rules
+    # below are made once, not per request.
+    extensions: list[Extension] = [
+        *outer,
+        lambda: ParserCache(maxsize=DOCUMENTS),
+        lambda: ValidationCache(maxsize=DOCUMENTS),
+    ]
+    checks: list[Extension] = [ValidDateTimes, Authorize, StorableStrings]
     config = StrawberryConfig()
     if limits is not None:
         kept: Buckets = buckets or MemoryBuckets()
         checks.append(lambda: Cost(kept, limits))  # after the checks: a refusal costs nothing
+        # our own depth and alias rules: strawberry's walk every path of every spread
+        rules: list[type[ASTValidationRule]] = [
+            max_depth(limits.max_depth),
+            max_aliases(limits.max_aliases),
+        ]
         extensions += [
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-            # our own depth and alias rules: strawberry's walk every path of every spread
-            lambda: AddValidationRules(
-                [max_depth(limits.max_depth), max_aliases(limits.max_aliases)]
-            ),
+            lambda: AddValidationRules(rules),
             lambda: RateLimit(kept, limits),
         ]
         if not limits.introspection:
@@ -62,14 +82,17 @@ def build(
             disable_field_suggestions=not limits.field_suggestions,
         )
     suggestions = limits is None or limits.field_suggestions
-    extensions += [*checks, Idempotency, lambda: ErrorPolicy(field_suggestions=suggestions)]
+    extensions += [*checks, Idempotency]
+    if reads is not None:
+        extensions.append(reads.extension())
+    extensions.append(lambda: ErrorPolicy(field_suggestions=suggestions))
     return Schema(
         query=merge_types("Query", (Query, DeliveryQuery, TokenQuery, WebhookQuery)),
         mutation=merge_types(
-            "Mutation", (Mutation, DeliveryMutation, TokenMutation, WebhookMutation)
+            "Mutation", (kinds, Mutation, DeliveryMutation, TokenMutation, WebhookMutation)
         ),
         subscription=merge_types("Subscription", (Subscription, DeliverySubscription)),
-        types=list(TYPES.values()),
+        types=list(types),
         extensions=extensions,
         config=config,
         scalar_overrides={datetime: DateTime},

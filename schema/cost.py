@@ -9,7 +9,8 @@ analysis is linear in the document's size whatever its spreads multiply.
 `Cost` refuses an operation over the maximum before it runs (COST_EXCEEDED), takes its cost
 from the token's budget (COST_LIMITED when too little is left; the budget refills over
 time), gives back what the answer did not use, and reports
-`extensions.cost {requested, actual, remaining}` on every response.
+`extensions.cost {requested, actual, remaining}` on every response (a subscription's events:
+`requested` and `actual`).
 """
 
 import math
@@ -33,12 +34,15 @@ from graphql import (
     SchemaMetaFieldDef,
     SelectionSetNode,
     TypeMetaFieldDef,
+    VariableNode,
     get_named_type,
     is_composite_type,
     value_from_ast_untyped,
 )
 from strawberry.extensions import SchemaExtension
 
+from schema.document import once
+from schema.errors import Code
 from schema.limits import Buckets, Limits, caller, take
 
 OBJECT = 1
@@ -60,6 +64,7 @@ class Costs:
         }
         self._done: dict[str, int] = {}
         self._open: set[str] = set()
+        self.varied = False  # a page size came from a variable: the cost is not the document's
 
     def operation(self, operation: OperationDefinitionNode) -> int:
         root = self.schema.get_root_type(operation.operation)
@@ -126,6 +131,7 @@ class Costs:
         sizes = []
         for name in paged:
             if name in given:
+                self.varied = self.varied or isinstance(given[name], VariableNode)
                 value = value_from_ast_untyped(given[name], self.variables)
             else:
                 value = definition.args[name].default_value
@@ -141,6 +147,25 @@ def selected(document: DocumentNode, name: str | None) -> OperationDefinitionNod
         ):
             return definition
     return None
+
+
+def requested(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any] | None,
+) -> int:
+    """What the operation costs: once per document (schema/document.py `once`), unless a
+    page size comes from a variable."""
+
+    def fixed(document: DocumentNode) -> int | None:
+        costs = Costs(schema, document, None)
+        cost = costs.operation(operation)
+        return None if costs.varied else cost
+
+    name = operation.name.value if operation.name else None
+    cost = once(document, f"cost {name}", fixed)
+    return Costs(schema, document, variables).operation(operation) if cost is None else cost
 
 
 def returned(data: Any, operation: OperationType) -> int:
@@ -170,7 +195,7 @@ def too_costly(cost: int, most: int) -> GraphQLError:
     return GraphQLError(
         f"this operation costs {cost}, over the maximum of {most}: ask for fewer items "
         "(first/last) or fewer fields",
-        extensions={"code": "COST_EXCEEDED", "cost": cost, "maxCost": most},
+        extensions={"code": Code.COST_EXCEEDED, "cost": cost, "maxCost": most},
     )
 
 
@@ -179,7 +204,7 @@ def budget_spent(cost: int, left: float, wait: float) -> GraphQLError:
     return GraphQLError(
         f"this operation costs {cost} and this token has {math.floor(left)} left: "
         f"retry in {seconds:g} s",
-        extensions={"code": "COST_LIMITED", "cost": cost, "retryAfter": seconds},
+        extensions={"code": Code.COST_LIMITED, "cost": cost, "retryAfter": seconds},
     )
 
 
@@ -203,8 +228,9 @@ class Cost(SchemaExtension):
         operation = selected(context.graphql_document, context.operation_name)
         if operation is not None:
             self.subscription = operation.operation is OperationType.SUBSCRIPTION
-            costs = Costs(context.schema._schema, context.graphql_document, context.variables)
-            self.requested = costs.operation(operation)
+            self.requested = requested(
+                context.schema._schema, context.graphql_document, operation, context.variables
+            )
             if self.requested > self.limits.max_cost:
                 raise too_costly(self.requested, self.limits.max_cost)
             taken = await self._take(self.requested)
@@ -224,8 +250,10 @@ class Cost(SchemaExtension):
 
     async def get_results(self) -> dict[str, Any]:
         if self.subscription:
-            # no `remaining` on a subscription's events: the same payload goes to every
-            # subscriber of its group (schema/sharing.py), and a budget is one token's
+            # no `remaining` on a subscription's events: it was charged once, at subscribe,
+            # which neither protocol answers, so an event's figure would be stale or a
+            # bucket read per subscriber per event, in a payload shared by the group
+            # (schema/sharing.py) although a budget is one token's (README, "cost")
             requested = self.requested or 0
             return {"cost": {"requested": requested, "actual": requested}}
         if self.remaining is None:  # refused before execution: nothing was charged

@@ -8,7 +8,10 @@ document's size, whatever the spreads multiply. The limits (depth, aliases) are 
 rules, refused with the other validation errors before anything runs.
 """
 
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from graphql import (
     DocumentNode,
@@ -34,6 +37,29 @@ class Shape:
 
 
 EMPTY = Shape(0, 0, frozenset())
+
+DOCUMENTS = 1_000  # distinct documents whose parse, validation and checks are remembered
+T = TypeVar("T")
+_memo: OrderedDict[tuple[int, str], tuple[DocumentNode, Any]] = OrderedDict()
+
+
+def once(document: DocumentNode, what: str, compute: Callable[[DocumentNode], T]) -> T:
+    """`compute(document)`, remembered for this document. The parser cache (schema/__init__)
+    hands out one DocumentNode per distinct text, so this is once per distinct document
+    text: a dashboard's polled query pays for its checks once, not on every request. Keyed
+    by identity (hashing a node hashes its whole tree); the node is kept with the value, so
+    an id reused after it is gone is never mistaken for it."""
+    key = (id(document), what)
+    found = _memo.get(key)
+    if found is not None and found[0] is document:
+        _memo.move_to_end(key)
+        value: T = found[1]
+        return value
+    value = compute(document)
+    _memo[key] = (document, value)
+    if len(_memo) > DOCUMENTS * 4:  # a few checks per document
+        _memo.popitem(last=False)
+    return value
 
 
 class Shapes:

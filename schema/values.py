@@ -1,7 +1,8 @@
 """Values the database cannot hold, refused before anything runs: strings that are not
 UTF-8 (lone surrogates, which JSON's \\ud800 escapes can carry) or contain NUL (PostgreSQL
 text cannot), wherever they are in the variables or the document; and datetimes whose UTC
-value is outside the years 1 to 9999. Each is refused as INVALID_INPUT naming the field."""
+value is outside the years 1 to 9999 (or that are no ISO-8601 datetime at all). Each is
+refused as INVALID_INPUT naming the field."""
 
 import datetime as dt
 from collections.abc import Iterator
@@ -10,14 +11,30 @@ from typing import Any
 import strawberry
 from graphql import (
     ArgumentNode,
+    DocumentNode,
     GraphQLError,
+    GraphQLInputType,
+    GraphQLScalarType,
+    GraphQLSchema,
     Node,
     ObjectFieldNode,
     StringValueNode,
+    TypeInfo,
+    TypeInfoVisitor,
+    Undefined,
+    VariableDefinitionNode,
     Visitor,
+    get_nullable_type,
+    get_operation_ast,
+    is_input_object_type,
+    is_list_type,
+    value_from_ast_untyped,
     visit,
 )
 from strawberry.extensions import SchemaExtension
+
+from schema.document import once
+from store.errors import ErrorCode
 
 Path = list[str | int]
 
@@ -36,7 +53,7 @@ def storable(text: str) -> bool:
 def invalid_input(message: str, field: Path) -> GraphQLError:
     """INVALID_INPUT, with `field` where it is known (a scalar's parser does not know its
     place; graphql-core's message then names the variable or argument)."""
-    extensions: dict[str, object] = {"code": "INVALID_INPUT"}
+    extensions: dict[str, object] = {"code": ErrorCode.INVALID_INPUT}
     if field:
         extensions["field"] = [str(p) for p in field]
     return GraphQLError(message, extensions=extensions)
@@ -72,9 +89,15 @@ class _Literals(Visitor):
 
 def unstorable(document: Node, variables: dict[str, Any] | None) -> Path | None:
     """Where the first string the database cannot store is, if any."""
-    for text, where in _strings(variables or {}, []):
-        if not storable(text):
-            return where
+    where = _in_variables(variables)
+    return _in_literals(document) if where is None else where
+
+
+def _in_variables(variables: dict[str, Any] | None) -> Path | None:
+    return next((w for text, w in _strings(variables or {}, []) if not storable(text)), None)
+
+
+def _in_literals(document: Node) -> Path | None:
     literals = _Literals()
     visit(document, literals)
     return literals.bad[0] if literals.bad else None
@@ -84,7 +107,11 @@ class StorableStrings(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
-        where = unstorable(context.graphql_document, context.variables)
+        document = context.graphql_document
+        # the variables on every request; the document's literals once per document
+        where = _in_variables(context.variables)
+        if where is None:
+            where = once(document, "literals", _in_literals)
         if where is not None:
             raise invalid_input(
                 "a string is not valid UTF-8 or contains NUL (\\u0000)"
@@ -107,6 +134,94 @@ def _parse_datetime(value: object) -> dt.datetime:
         except OverflowError:
             raise invalid_input(f"{value[:40]} is outside the years 1 to 9999 in UTC", []) from None
     return parsed
+
+
+def _at_datetimes(value: Any, kind: GraphQLInputType, path: Path) -> Iterator[tuple[Any, Path]]:
+    """Every value at a DateTime place of `kind` in a JSON value, with where it is (no
+    recursion, as in `_strings`)."""
+    stack: list[tuple[Any, Any, Path]] = [(value, kind, path)]
+    while stack:
+        item, place, where = stack.pop()
+        place = get_nullable_type(place)
+        if item is None or item is Undefined:  # null, or a variable not given
+            continue
+        if is_list_type(place):
+            if isinstance(item, list):  # else a list of one, as GraphQL coerces it
+                stack.extend((v, place.of_type, [*where, i]) for i, v in enumerate(item))
+            else:
+                stack.append((item, place.of_type, where))
+        elif is_input_object_type(place):
+            if isinstance(item, dict):
+                fields = place.fields.items()
+                stack.extend((item[n], f.type, [*where, n]) for n, f in fields if n in item)
+        elif isinstance(place, GraphQLScalarType) and place.name == "DateTime":
+            yield item, where
+
+
+class _DateTimeArguments(Visitor):
+    """Each argument (and each variable's default) holding a DateTime place, as a JSON value
+    with the request's variables put in, so a variable's bad value is named by where it is
+    used: `field` is the path from the argument."""
+
+    def __init__(self, info: TypeInfo, variables: dict[str, Any]) -> None:
+        super().__init__()
+        self.info = info
+        self.variables = variables
+        self.found: list[tuple[Any, Path]] = []
+
+    def _add(self, node: Any, kind: Any, path: Path) -> None:
+        if kind is not None:
+            value = value_from_ast_untyped(node, self.variables)
+            self.found.extend(_at_datetimes(value, kind, path))
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> bool:
+        argument = self.info.get_argument()
+        self._add(node.value, argument and argument.type, [node.name.value])
+        return False  # the value is walked already
+
+    def enter_variable_definition(self, node: VariableDefinitionNode, *_: Any) -> bool:
+        if node.default_value is not None:
+            self._add(node.default_value, self.info.get_input_type(), [node.variable.name.value])
+        return False
+
+
+def datetime_places(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+) -> list[tuple[Any, Path]]:
+    """Every value the document and variables give at a DateTime place, and where."""
+    info = TypeInfo(schema)
+    # the variables of the operation that runs: another's definitions do not apply
+    operation = get_operation_ast(document, operation_name)
+    definitions = (operation and operation.variable_definitions) or ()
+    declared = {d.variable.name.value for d in definitions}
+    given = {k: v for k, v in (variables or {}).items() if k in declared}
+    arguments = _DateTimeArguments(info, given)
+    visit(document, TypeInfoVisitor(info, arguments))
+    return arguments.found
+
+
+class ValidDateTimes(SchemaExtension):
+    """Refuses a bad DateTime with the place it is in, before validation: the scalar's parser
+    refuses it too, but cannot know where it is (graphql-core keeps the place only in its
+    message), and INVALID_INPUT names the field."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None:
+            schema = context.schema._schema
+            document, variables = context.graphql_document, context.variables
+            for value, where in datetime_places(
+                schema, document, variables, context.operation_name
+            ):
+                try:
+                    _parse_datetime(value)
+                except GraphQLError as refused:
+                    place = ".".join(map(str, where))
+                    raise invalid_input(f"{refused.message} at {place}", where) from None
+        yield
 
 
 DateTime = strawberry.scalar(

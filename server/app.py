@@ -6,8 +6,9 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Coroutine
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -27,28 +28,32 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from schema import build
 from schema.context import Context
+from schema.errors import Code
 from schema.limits import Limits
+from schema.readcache import ReadCache
 from schema.sharing import Frames, Shared
-from server import brokers, buckets, http, logs, scheduler, web
+from server import buckets, http, logs, scheduler, web
 from server.auth import Auth, Unauthenticated
 from server.http import LimitBody, RefuseSimplePosts
 from server.logs import RequestIds
 from server.metrics import Metrics
 from server.metrics import endpoint as metrics_endpoint
+from server.reads import CachedAnswers
+from server.runtime import runtime
 from server.sender import SimulatedSender
 from server.settings import Settings
 from server.tracing import Tracing
 from server.tracing import from_env as traces_from_env
 from server.webhooks import Config as WebhookConfig
 from server.webhooks import WebhookSender
-from server.websockets import Frame, LegacyWSHandler, TransportWSHandler
+from server.websockets import Frame, LegacyWSHandler, TransportWSHandler, WebSocketAdapter
 from store import Store, idempotency, migrate, stream
-from store.database import DatabaseUnavailable, create_engine, sessions
+from store.database import DatabaseUnavailable
 from store.webhooks import backlog as webhook_backlog
 
 log = logging.getLogger("commpulse")
 
-GRAPHQL_RESPONSE = "application/graphql-response+json"
+GRAPHQL_RESPONSE = http.GRAPHQL_RESPONSE
 
 
 def limits(settings: Settings) -> Limits:
@@ -70,13 +75,21 @@ def limits(settings: Settings) -> Limits:
 class CommpulseGraphQL(GraphQL[Context, Shared | None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+    websocket_adapter_class = WebSocketAdapter
 
     def __init__(self, settings: Settings, auth: Auth, metrics: Metrics, tracing: Tracing) -> None:
+        self.buckets = buckets.for_broker(settings.broadcast_url)  # closed by the lifespan
+        metered = settings.metrics != "off"
+        reads = ReadCache(
+            settings.read_cache, shared=not settings.broadcast_url.startswith("memory:")
+        )
         super().__init__(
             build(
                 limits(settings),
-                buckets.for_broker(settings.broadcast_url),
-                outer=[*tracing.extensions(), metrics.extension()],
+                self.buckets,
+                # metrics cost a little on every operation: only when someone can read them
+                outer=[*tracing.extensions(), *([metrics.extension()] if metered else [])],
+                reads=reads,
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
             allowed_origins=settings.allowed_origins,
@@ -89,6 +102,9 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.stalled_after = timedelta(seconds=settings.stalled_after)
         self.webhook_allow_private = settings.webhook_allow_private
+        # repeated reads answered before strawberry runs, unless metrics or traces watch it
+        plain = not metered and not tracing.on
+        self.answers = CachedAnswers(reads, auth, self.buckets, limits(settings)) if plain else None
 
     def encode_json(self, data: object) -> str | bytes:
         return data if isinstance(data, Frame) else super().encode_json(data)
@@ -102,7 +118,11 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
                 await super().__call__(scope, receive, send)
         except Unauthenticated as refused:
             response = JSONResponse(
-                {"errors": [{"message": str(refused), "extensions": {"code": "UNAUTHENTICATED"}}]},
+                {
+                    "errors": [
+                        {"message": str(refused), "extensions": {"code": Code.UNAUTHENTICATED}}
+                    ]
+                },
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
@@ -117,12 +137,16 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
         """A request refused before GraphQL runs (bad JSON, a bad batch, an unknown
         operation) gets its reason as a GraphQL error in JSON, not as plain text."""
         try:
+            if isinstance(request, Request) and self.answers is not None:
+                accept = request.headers.get("accept", "")
+                if answer := await self.answers.answer(request, http.media_type(accept)):
+                    return answer
             return await super().run(request, context, root_value)
         except HTTPException as refused:
             if isinstance(request, WebSocket):
                 raise
             return JSONResponse(
-                {"errors": [{"message": refused.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                {"errors": [{"message": refused.reason, "extensions": {"code": Code.BAD_REQUEST}}]},
                 status_code=refused.status_code,
             )
 
@@ -185,13 +209,7 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
-        accept = request.headers.get("accept", "")
-        # GraphQL over HTTP: the new media type when the client lists it before plain JSON
-        wants = GRAPHQL_RESPONSE in accept and (
-            "application/json" not in accept
-            or accept.index(GRAPHQL_RESPONSE) < accept.index("application/json")
-        )
-        sub_response.media_type = GRAPHQL_RESPONSE if wants else "application/json"
+        sub_response.media_type = http.media_type(request.headers.get("accept", ""))
         return sub_response
 
     def create_response(
@@ -274,42 +292,32 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        engine = create_engine(settings.database_url, settings.database_pool_size)
-        stack = ExitStack()
-        try:
+        async with AsyncExitStack() as stack:
+            stack.callback(tracing.shutdown)
+            stack.push_async_callback(buckets.close, graphql.buckets)  # the limits' Redis client
+            metered = runtime(settings, feed=lambda broadcast: metrics.feed(broadcast, tracing))
             try:
-                await migrate.check(engine)
+                parts = await stack.enter_async_context(metered)
             except (migrate.NotMigrated, DatabaseUnavailable) as error:
                 # `commpulse serve` checks this before uvicorn starts, in one line; here it
                 # is for a server started by uvicorn itself, where Starlette adds a traceback
                 log.critical("commpulse cannot start: %s", error)
                 raise SystemExit(3) from None
-            broadcast, broker = brokers.broadcast(settings.broadcast_url)
-            async with broadcast:
-                stack.enter_context(tracing.database(engine))
-                store = Store(sessions(engine), metrics.feed(broadcast, tracing))
-                metrics.watch(engine, broker)
-                metrics.backlog = webhook_backlog
-                reading = stream.serving(
-                    store, tail=settings.stream_tail, queue=settings.subscriber_queue
+            stack.enter_context(tracing.database(parts.engine))
+            metrics.watch(parts.engine, parts.broker)
+            metrics.backlog = webhook_backlog
+            store = parts.store
+            tail, queue = settings.stream_tail, settings.subscriber_queue
+            await stack.enter_async_context(stream.serving(store, tail=tail, queue=queue))
+            await stack.enter_async_context(_background(store, settings, auth, metrics, tracing))
+            log.info("commpulse ready: %s, %s", parts.engine.url, settings.broadcast_url)
+            if not settings.auth:
+                log.warning(
+                    "!!! AUTH IS OFF: anyone who can reach %s acts as admin. "
+                    "For a local session only; loopback connections only. !!!",
+                    settings.host,
                 )
-                async with reading, _background(store, settings, auth, metrics, tracing):
-                    log.info(
-                        "commpulse ready: %s, %s",
-                        engine.url,
-                        settings.broadcast_url,
-                    )
-                    if not settings.auth:
-                        log.warning(
-                            "!!! AUTH IS OFF: anyone who can reach %s acts as admin. "
-                            "For a local session only; loopback connections only. !!!",
-                            settings.host,
-                        )
-                    yield {"store": store, "engine": engine, "broker": broker}
-        finally:
-            stack.close()
-            tracing.shutdown()
-            await engine.dispose()
+            yield {"store": store, "engine": parts.engine, "broker": parts.broker}
 
     graphql = CommpulseGraphQL(settings, auth, metrics, tracing)
     routes = [
@@ -340,4 +348,15 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> Starlette:
+    """`server.app:app`, configured from the environment, for deployments that start uvicorn
+    themselves; built when first asked for, so importing this module reads nothing.
+    `commpulse serve` passes its own settings to create_app instead."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _app_from_environment()
+
+
+@cache
+def _app_from_environment() -> Starlette:
+    return create_app()

@@ -1,39 +1,29 @@
 """`commpulse migrate` brings the database to this version's schema; `commpulse seed` loads
 examples into an empty database; `commpulse serve` runs the API; `commpulse tokens
-create|list|revoke` manages API tokens."""
+create|list|revoke` manages API tokens; `commpulse settings` lists what the environment may set."""
 
 import argparse
 import asyncio
-import os
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
 from sqlalchemy import make_url, text
 
-from server import brokers, logs
+from server import logs, runtime
 from server.seed import seed
-from server.settings import Settings, SettingsError
+from server.settings import Settings, SettingsError, markdown, plain
 from store import Store, migrate, tokens
-from store.database import DatabaseUnavailable, create_engine, reachable, sessions
+from store.database import DatabaseUnavailable, create_engine, reachable
 from store.errors import Refused
-from store.feed import Feed
 from store.tokens import ApiRole
 
 
-async def _migrate(url: str, create: bool) -> str:
+async def _migrate(settings: Settings, create: bool) -> str:
     if create:
-        await _create_database(url)
-    engine = create_engine(url)
-    try:
-        await migrate.upgrade(engine)
-        return await migrate.current(engine) or "none"
-    finally:
-        await engine.dispose()
+        await _create_database(settings.database_url)
+    return await runtime.upgrade(settings)
 
 
 async def _create_database(url: str) -> None:
@@ -55,15 +45,6 @@ async def _create_database(url: str) -> None:
                 print(f"created database {target.database}")
     finally:
         await server.dispose()
-
-
-async def _preflight(settings: Settings) -> None:
-    """What a starting server checks first, so that a mistake is one line, not a traceback."""
-    engine = create_engine(settings.database_url, settings.database_pool_size)
-    try:
-        await migrate.check(engine)
-    finally:
-        await engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,13 +80,18 @@ def main(argv: list[str] | None = None) -> None:
     token.add_parser("list", help="every token, revoked ones included")
     revoke = token.add_parser("revoke", help="revoke a token now")
     revoke.add_argument("name")
+    described = commands.add_parser("settings", help="every setting: variable, default, meaning")
+    described.add_argument("--markdown", action="store_true", help="as the README's table")
     args = parser.parse_args(argv)
+    if args.command == "settings":  # read no environment: a bad value must not hide the list
+        print(markdown() if args.markdown else plain(), end="")
+        return
     try:
         settings = Settings.from_env()
         if args.command == "serve":
             _serve(settings, args.host, args.port)
         elif args.command == "migrate":
-            revision = asyncio.run(_migrate(settings.database_url, args.create))
+            revision = asyncio.run(_migrate(settings, args.create))
             print(f"database at revision {revision}")
         elif args.command == "seed":
             created = asyncio.run(seed(settings))
@@ -123,12 +109,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
-    settings = replace(settings, host=host or settings.host, port=port or settings.port)
+    settings = settings.model_copy(
+        update={"host": host or settings.host, "port": port or settings.port}
+    )
     settings.checked()  # the bind host decides whether serving without auth is allowed
-    asyncio.run(_preflight(settings))
-    os.environ["HOST"], os.environ["PORT"] = settings.host, str(settings.port)  # for the app
+    asyncio.run(runtime.check(settings))  # so that a mistake is one line, not a traceback
+    from server.app import create_app  # here: the other commands start faster without it
+
     uvicorn.run(
-        "server.app:app",
+        create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level="info",
@@ -137,19 +126,9 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     )
 
 
-@asynccontextmanager
-async def _store(settings: Settings) -> AsyncIterator[Store]:
-    engine = create_engine(settings.database_url, settings.database_pool_size)
-    try:
-        await migrate.check(engine)
-        async with brokers.broadcast(settings.broadcast_url)[0] as broadcast:
-            yield Store(sessions(engine), Feed(broadcast))
-    finally:
-        await engine.dispose()
-
-
 async def _tokens(settings: Settings, args: argparse.Namespace) -> None:
-    async with _store(settings) as store:
+    async with runtime.runtime(settings) as parts:
+        store = parts.store
         if args.action == "create":
             row, secret = await tokens.create(store, args.name, ApiRole(args.role), args.rate)
             rate = f" at {row.rate:g} operations a second" if row.rate else ""

@@ -7,13 +7,10 @@ never invents data.
 from datetime import timedelta
 from typing import Any
 
-from broadcaster import Broadcast
-
+from server.runtime import runtime
 from server.settings import Settings
-from store import Store, changes, communications, migrate
-from store.database import create_engine, sessions
-from store.feed import Feed
-from store.lifecycle import Action, Kind, Origin, Role
+from store import changes, communications
+from store.lifecycle import Action, Kind, Origin, Trigger
 from store.tables import utcnow
 
 ACTOR = "seed"
@@ -83,28 +80,23 @@ EXAMPLES: list[tuple[Kind, str, dict[str, Any], int | None, list[Action]]] = [
 
 
 async def seed(settings: Settings) -> int:
-    engine = create_engine(settings.database_url, settings.database_pool_size)
-    try:
-        await migrate.check(engine)
-        async with Broadcast(settings.broadcast_url) as broadcast:
-            store = Store(sessions(engine), Feed(broadcast))
-            if await communications.count(store, communications.Filter()) > 0:
-                return 0
-            for kind, name, content, audience, actions in EXAMPLES:
-                row = await communications.create(
-                    store,
-                    kind,
-                    name=name,
-                    origin=Origin.CAMPAIGN,
-                    content=content,
-                    audience_size=audience,
-                    actor=ACTOR,
+    async with runtime(settings) as parts:
+        store = parts.store
+        if await communications.count(store, communications.Filter()) > 0:
+            return 0
+        for kind, name, content, audience, actions in EXAMPLES:
+            row = await communications.create(
+                store,
+                kind,
+                name=name,
+                origin=Origin.CAMPAIGN,
+                content=content,
+                audience_size=audience,
+                actor=ACTOR,
+            )
+            for action in actions:
+                start = utcnow() + timedelta(minutes=10) if action is Action.SCHEDULE else None
+                await changes.apply(
+                    store, row.id, action, by=Trigger.PERSON, actor=ACTOR, start_at=start
                 )
-                for action in actions:
-                    start = utcnow() + timedelta(minutes=10) if action is Action.SCHEDULE else None
-                    await changes.apply(
-                        store, row.id, action, by=Role.PERSON, actor=ACTOR, start_at=start
-                    )
-            return len(EXAMPLES)
-    finally:
-        await engine.dispose()
+        return len(EXAMPLES)

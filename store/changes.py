@@ -25,9 +25,8 @@ from store.lifecycle import (
     Family,
     Kind,
     Origin,
-    Refusal,
-    Role,
     Status,
+    Trigger,
     Work,
     check,
 )
@@ -40,7 +39,7 @@ DUE_BATCH = 500
 
 
 @dataclass(frozen=True)
-class StopSummary:
+class StopCounts:
     not_sent_now: int
     already_sent: int
     total: int
@@ -51,7 +50,7 @@ async def apply(
     communication_id: int | None,
     action: Action,
     *,
-    by: Role,
+    by: Trigger,
     actor: str,
     reason: str | None = None,
     expected_version: int | None = None,
@@ -85,13 +84,13 @@ async def stop(
     reason: str | None = None,
     expected_version: int | None = None,
     dry_run: bool = False,
-) -> tuple[Communication, StopSummary]:
+) -> tuple[Communication, StopCounts]:
     """Stop, and say what it did to the recipients; a dry run checks and counts only."""
     row, not_sent_now = await _apply(
         store,
         communication_id,
         Action.STOP,
-        by=Role.PERSON,
+        by=Trigger.PERSON,
         actor=actor,
         reason=reason,
         expected_version=expected_version,
@@ -99,7 +98,7 @@ async def stop(
     )
     if dry_run:
         not_sent_now = row.pending_count + row.handed_off_count
-    summary = StopSummary(not_sent_now, already_sent=row.sent_count, total=row.audience_size or 0)
+    summary = StopCounts(not_sent_now, already_sent=row.sent_count, total=row.audience_size or 0)
     return row, summary
 
 
@@ -108,7 +107,7 @@ async def _apply(
     communication_id: int | None,
     action: Action,
     *,
-    by: Role,
+    by: Trigger,
     actor: str,
     reason: str | None = None,
     expected_version: int | None = None,
@@ -158,15 +157,15 @@ def moved_meanwhile(action: Action, seen: str, row: Communication) -> Refused:
     )
 
 
-def _target(row: Communication, action: Action, by: Role) -> Status:
+def _target(row: Communication, action: Action, by: Trigger) -> Status:
     kind, status = Kind(row.kind), Status(row.status)
     target = check(kind, Origin(row.origin), status, action, by)
-    if target is Refusal.STOP_NOT_AVAILABLE_FOR_AUTOMATION:
+    if target is ErrorCode.STOP_NOT_AVAILABLE_FOR_AUTOMATION:
         raise Refused(
             ErrorCode.STOP_NOT_AVAILABLE_FOR_AUTOMATION,
             "stop is not available for communications sent through Automation",
         )
-    if isinstance(target, Refusal):
+    if isinstance(target, ErrorCode):
         raise Refused(
             ErrorCode.INVALID_TRANSITION,
             f"{action} is not possible for a {status} {kind} communication",

@@ -109,6 +109,9 @@ class Feed:
     def __init__(self, broadcast: Broadcast) -> None:
         self._broadcast = broadcast
         self._revoked_here: list[Callable[[str], None]] = []
+        # moves whenever this process publishes a notice or a listener receives one: what
+        # was read before it moved may be stale (schema/readcache.py)
+        self.generation = 0
 
     def on_revoked_here(self, forget: Callable[[str], None]) -> None:
         """Call `forget(name)` as soon as this process revokes a token, before the broker's
@@ -117,6 +120,7 @@ class Feed:
 
     async def publish(self, *notices: Change | Touch) -> None:
         """Best effort: the change is committed already; listeners catch up from the table."""
+        self.generation += 1  # before the mutation answers, whenever the broker delivers
         for notice in notices:
             try:
                 await self._broadcast.publish(CHANNEL, encode(notice))
@@ -151,6 +155,7 @@ class Feed:
             async def notices() -> AsyncIterator[Notice]:
                 async for event in subscriber:  # type: ignore[union-attr]
                     if event is not None:
+                        self.generation += 1
                         yield decode(event.message)
 
             yield notices()

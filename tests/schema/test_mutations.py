@@ -118,6 +118,7 @@ async def test_unknown_or_malformed_ids_are_not_found(gql: Run, bad_id: str) -> 
         ("2026-01-01T09:00:00", "startAt"),  # no offset
         ((datetime.now(UTC) - timedelta(hours=1)).isoformat(), "startAt"),  # in the past
     ],
+    ids=["no-offset", "in-the-past"],  # fixed names: pytest-xdist's workers must agree on them
 )
 async def test_bad_schedule_times_are_invalid_input(gql: Run, start: str, field: str) -> None:
     """A start without offset or in the past is INVALID_INPUT naming the field."""

@@ -1,0 +1,200 @@
+"""A read cache for dashboards: many screens poll the same lists and counts.
+
+An executed query's `data` is kept by (document, operation, variables, role) and served
+again while nothing has changed. The rule for "changed" is the simplest correct one:
+- any notice this process publishes or receives (store/feed.py `generation`: every write
+  that changes what the cached root fields read publishes one) drops every result;
+- with more than one instance (a shared broker), a result is served only while the
+  database's commit mark (store/committed.py) is the one read before it was made, since
+  a write on another instance may have answered its client before its notice got here.
+  One read of the mark serves every request that arrived before it started. A database
+  that cannot give a mark (SQLite) is not cached across instances.
+
+A result is stored only if nothing changed while it was executed (the stamp is taken
+before), so a read racing a write never stores what the write made stale. Only queries are
+cached, only over root fields whose data notices cover (`CACHEABLE`), never a document
+selecting a field that changes with the clock (`VOLATILE`), never a result with errors.
+The role is part of the key (it decides `availableActions` and what may be read at all);
+nothing these fields return depends on the token beyond its role. The checks before
+execution (roles, rate, cost) run for a cached read as for any other, and the cost is
+measured from the data as before, so `extensions.cost` is unchanged.
+"""
+
+import json
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+)
+from strawberry.extensions import SchemaExtension
+
+from schema.cost import requested, returned, selected
+from schema.document import Shapes, once, operations
+from schema.limits import Buckets, Limits, rates, take
+from store import Store
+from store.committed import Marks
+
+CACHEABLE = frozenset({"communication", "communications", "node", "statusCounts", "__typename"})
+VOLATILE = frozenset({"stalled"})  # computed from the clock: no notice says it changed
+
+Key = tuple[str, str | None, str, str]
+Stamp = tuple[int, str | None]  # the feed's generation, the database's commit mark
+
+
+@dataclass(frozen=True)
+class Entry:
+    stamp: Stamp
+    data: dict[str, Any]
+    requested: int  # its cost before it ran and from its data, as schema/cost.py counts them
+    actual: int
+
+
+def cacheable(document: DocumentNode, name: str | None) -> bool:
+    """A query selecting only CACHEABLE root fields and no VOLATILE field anywhere."""
+    chosen = [o for o in operations(document) if name is None or (o.name and o.name.value == name)]
+    if len(chosen) != 1 or chosen[0].operation.value != "query":
+        return False
+    roots = Shapes(document).of(chosen[0].selection_set).fields
+    return roots <= CACHEABLE and not _fields(document) & VOLATILE
+
+
+def _fields(document: DocumentNode) -> set[str]:
+    """Every field name the document mentions, in any definition."""
+    names: set[str] = set()
+    stack: list[SelectionSetNode] = [
+        d.selection_set
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode | FragmentDefinitionNode)
+    ]
+    while stack:
+        for selection in stack.pop().selections:
+            if isinstance(selection, FieldNode):
+                names.add(selection.name.value)
+            inner = getattr(selection, "selection_set", None)
+            if inner is not None:
+                stack.append(inner)
+    return names
+
+
+class ReadCache:
+    """The results of one app (one process), at most `size` of them, least recently used
+    dropped first. `shared`: other instances write to the same database."""
+
+    def __init__(self, size: int, shared: bool) -> None:
+        self.size = size
+        self.shared = shared
+        self._entries: OrderedDict[Key, Entry] = OrderedDict()
+        self._generation = 0
+        self._marks: Marks | None = None
+
+    def extension(self) -> Callable[[], SchemaExtension]:
+        return lambda: CachedReads(self)
+
+    def key(self, execution: Any) -> Key | None:
+        document = execution.graphql_document
+        name = execution.operation_name
+        if self.size <= 0 or document is None or execution.pre_execution_errors:
+            return None
+        if not once(document, f"cacheable {name}", lambda d: cacheable(d, name)):
+            return None
+        role = getattr(execution.context, "role", None)
+        return key_of(execution.query or "", name, execution.variables, role)
+
+    async def stamp(self, store: Store) -> Stamp | None:
+        """Where things stand now; None when nothing may be cached."""
+        generation = store.feed.generation
+        if generation != self._generation:  # something changed: every result may be stale
+            self._entries.clear()
+            self._generation = generation
+        if not self.shared:
+            return generation, None
+        if self._marks is None or self._marks.store is not store:
+            self._marks = Marks(store)
+        mark = await self._marks.current()
+        return None if mark is None else (generation, mark)
+
+    def get(self, key: Key, stamp: Stamp) -> Entry | None:
+        found = self._entries.get(key)
+        if found is None or found.stamp != stamp:
+            return None
+        self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: Key, entry: Entry, store: Store) -> None:
+        if store.feed.generation != entry.stamp[0]:
+            return  # a change arrived while it executed: it may be stale already
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+class CachedReads(SchemaExtension):
+    """Serves a cached result instead of executing; stores what executed cleanly. Innermost
+    of the extensions: every check before execution has run, for a hit as for a miss."""
+
+    def __init__(self, cache: ReadCache) -> None:
+        self.cache = cache
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        key = self.cache.key(execution)
+        store: Store | None = getattr(execution.context, "store", None)
+        stamp = None if key is None or store is None else await self.cache.stamp(store)
+        if key is None or store is None or stamp is None:
+            yield
+            return
+        hit = self.cache.get(key, stamp)
+        if hit is not None:
+            execution.result = ExecutionResult(data=hit.data)
+            yield
+            return
+        yield
+        result = execution.result
+        document = execution.graphql_document
+        assert document is not None  # a key is made only for a parsed document
+        operation = selected(document, execution.operation_name)
+        if (
+            isinstance(result, ExecutionResult)
+            and not result.errors
+            and result.data is not None
+            and operation is not None
+        ):
+            schema = execution.schema._schema
+            cost = requested(schema, document, operation, execution.variables)
+            actual = returned(result.data, OperationType.QUERY)
+            self.cache.put(key, Entry(stamp, result.data, cost, actual), store)
+
+
+def key_of(query: str, name: str | None, variables: Any, role: object) -> Key:
+    return query, name, json.dumps(variables or {}, sort_keys=True, default=str), str(role)
+
+
+async def charge(
+    buckets: Buckets, limits: Limits, actor: str, rate: float | None, entry: Entry
+) -> float | None:
+    """What a read answered from the cache without running strawberry (server/reads.py)
+    takes, as RateLimit and Cost take it: one operation from the rate, the cost from the
+    budget. The budget's remainder, or None, having taken nothing, when either refuses
+    (the full path then answers with the refusal)."""
+    sustained, burst = rates(limits, rate)
+    if not (await take(buckets, "rate:" + actor, 1, burst, sustained)).ok:
+        return None
+    key = "cost:" + actor
+    taken = await take(buckets, key, entry.requested, limits.cost_budget, limits.cost_refill)
+    if not taken.ok:
+        await take(buckets, "rate:" + actor, -1, burst, sustained)
+        return None
+    if entry.actual != entry.requested:
+        extra = entry.actual - entry.requested
+        taken = await take(buckets, key, extra, limits.cost_budget, limits.cost_refill)
+    return taken.left
