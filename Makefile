@@ -74,6 +74,7 @@ test: $(VENV)/.installed-test node_modules/.installed  ## lint, type-check and r
 # Python clients); fan-out p99 against a raw websocket broadcast, 1,000, 5,000 and 10,000 subscribers
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.requests
+	$(BIN)/python -m bench.writes
 	$(BIN)/python -m bench.fanout 1000 5000 10000
 
 lint: $(VENV)/.installed-test

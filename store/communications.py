@@ -342,10 +342,19 @@ async def page(
     key = tuple_(sort, col(Communication.id))
     descending = order.descending != backward  # walking backward flips the order
     where = _where(flt, ordered=True)
+    # each row-value bound comes with the same bound on the sort column alone, which the
+    # planner can join to a range of the filter's (createdAfter, say): without it, SQLite
+    # takes one of the two as the index range and reads the other's rows one by one
     if after is not None:
-        where.append(key < after if order.descending else key > after)
+        where += (
+            [key < after, sort <= after[0]] if order.descending else [key > after, sort >= after[0]]
+        )
     if before is not None:
-        where.append(key > before if order.descending else key < before)
+        where += (
+            [key > before, sort >= before[0]]
+            if order.descending
+            else [key < before, sort <= before[0]]
+        )
     ordering = (
         [sort.desc(), col(Communication.id).desc()]
         if descending

@@ -47,7 +47,9 @@ def create_engine(url: str, pool_size: int = 10, max_overflow: int = 10) -> Asyn
             max_overflow=max_overflow,
         )
     else:
-        engine = create_async_engine(url)
+        # A session ends its own transaction (commit, or rollback on close), so the pool's
+        # second rollback on return is a wasted trip to aiosqlite's thread, once per session
+        engine = create_async_engine(url, pool_reset_on_return=None)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
@@ -85,18 +87,20 @@ def _writer_lock(engine: AsyncEngine) -> asyncio.Lock:
 
 @asynccontextmanager
 async def writing(factory: Sessions) -> AsyncIterator[AsyncSession]:
-    """A session for a write transaction. On SQLite, writers of this process queue for
-    their turn and the transaction starts with BEGIN IMMEDIATE, taking the file's write
-    lock first: another process's writer then waits at the start (busy_timeout), never
-    half way through. Never open one inside another: the second would wait for the first.
-    On PostgreSQL, a plain session: rows lock one by one, so writers run side by side."""
+    """A session for a write transaction. On SQLite, writers of this process queue here
+    for their turn. Each write transaction's first statement writes (a compare-and-set or
+    an INSERT), so it takes the file's write lock at once, as BEGIN IMMEDIATE would, without
+    a statement of its own: a writer of another process then waits at the start
+    (busy_timeout), never half way through. Never open one inside another: the second
+    would wait for the first. On PostgreSQL, a plain session: rows lock one by one, so
+    writers of different rows run side by side."""
     engine = factory.kw["bind"]
     if engine.dialect.name != "sqlite":
         async with factory() as session:
             yield session
         return
-    async with _writer_lock(engine), factory() as session:
-        await (await session.connection()).exec_driver_sql("BEGIN IMMEDIATE")
+    # the next writer goes in as soon as this one is done, before this session's close
+    async with factory() as session, _writer_lock(engine):
         yield session
 
 
