@@ -6,9 +6,12 @@ import hashlib
 import os
 import sqlite3
 import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from store.tokens import ApiRole
 from tests.e2e.conftest import (
@@ -26,13 +29,16 @@ from tests.e2e.conftest import (
     execute,
     http_session,
     init,
+    launch,
     make_token,
     raw_ws,
     receive,
     send,
+    stop_all,
 )
 
 pytestmark = pytest.mark.e2e
+SHARED = pytest.mark.asyncio(loop_scope="module")  # the tests on the module's `secured` server
 
 STATUS_CHANGED = "subscription { statusChanged { cursor } }"
 READ_HISTORY = (
@@ -43,10 +49,16 @@ mutation($name: String!) { revokeApiToken(name: $name) { token { revokedAt } use
 """
 
 
-@pytest.fixture
-async def secured(start_server: StartServer) -> Server:
-    """A server with auth on, re-checking open websockets' tokens every 0.2 s."""
-    return await start_server(COMMPULSE_AUTH="on", COMMPULSE_TOKEN_RECHECK="0.2")
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def secured(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    """The module's server with auth on, re-checking open websockets' tokens every 0.2 s.
+    Its tests share it, so each makes tokens of its own name."""
+    started: list[Server] = []
+    database: Path = tmp_path_factory.mktemp("auth") / "e2e.db"
+    try:
+        yield await launch(database, started, COMMPULSE_AUTH="on", COMMPULSE_TOKEN_RECHECK="0.2")
+    finally:
+        await stop_all(started)
 
 
 async def post(
@@ -79,6 +91,7 @@ async def run_cli(server: Server | None, *args: str, **env: str) -> tuple[int, s
     return process.returncode, out.decode(), err.decode()
 
 
+@SHARED
 async def test_http_without_a_valid_token_is_401(secured: Server) -> None:
     """No token, a malformed header, an unknown or made-up token: 401 UNAUTHENTICATED."""
     async with httpx.AsyncClient() as client:
@@ -96,6 +109,7 @@ async def test_http_without_a_valid_token_is_401(secured: Server) -> None:
             assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+@SHARED
 async def test_the_history_actor_is_the_token_name(secured: Server) -> None:
     """What an editor's token does is written in the history under the token's name."""
     alice = await make_token(secured, "alice", ApiRole.EDITOR)
@@ -131,6 +145,7 @@ async def test_revoking_through_the_api_closes_http_and_websockets_at_once(
     assert (await post(server, "{ __typename }", admin)).status_code == 200
 
 
+@SHARED
 async def test_revoking_from_the_cli_closes_websockets_at_the_next_recheck(secured: Server) -> None:
     """`commpulse tokens revoke` in another process: the server's periodic re-check closes
     the token's subscription with 4403 and stops accepting it over HTTP."""
@@ -147,6 +162,7 @@ async def test_revoking_from_the_cli_closes_websockets_at_the_next_recheck(secur
     assert (await post(secured, "{ __typename }", viewer)).status_code == 401
 
 
+@SHARED
 async def test_websocket_with_a_bad_token_is_refused_by_each_protocol(secured: Server) -> None:
     """A bad or missing token in connection_init: graphql-transport-ws closes with 4403,
     the legacy graphql-ws answers connection_error and closes."""
@@ -160,6 +176,7 @@ async def test_websocket_with_a_bad_token_is_refused_by_each_protocol(secured: S
             assert await close_code(ws) == 1011
 
 
+@SHARED
 async def test_both_payload_forms_work_on_both_subprotocols(secured: Server) -> None:
     """{"Authorization": "Bearer …"} and {"token": "…"} are both accepted, on both protocols."""
     viewer = await make_token(secured, "screen", ApiRole.VIEWER)
@@ -169,6 +186,7 @@ async def test_both_payload_forms_work_on_both_subprotocols(secured: Server) -> 
                 await init(ws, payload)
 
 
+@SHARED
 async def test_cli_creates_lists_and_revokes_tokens_storing_only_a_hash(secured: Server) -> None:
     """`commpulse tokens create` prints the secret once; the database keeps only its SHA-256;
     `list` never shows it; the printed secret works until `revoke`."""
