@@ -38,7 +38,8 @@ from store.tokens import ApiRole
 from tests.conftest import POSTGRES, unavailable
 
 ROOT = Path(__file__).parents[2]
-STARTUP_TIMEOUT = 20.0  # seconds for uvicorn to import the app and run the lifespan
+STARTUP_TIMEOUT = 60.0  # seconds for uvicorn to import the app and run the lifespan: a deadline for
+# failing, not a measure (a loaded 2-core machine took 30 s to import the server)
 SHUTDOWN_TIMEOUT = 10.0
 ITEM_TIMEOUT = 10.0  # seconds to wait for one subscription item before failing
 
