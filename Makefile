@@ -70,8 +70,12 @@ test: $(VENV)/.installed-test node_modules/.installed  ## lint, type-check and r
 	$(MAKE) --no-print-directory typecheck
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
-bench: $(VENV)/.installed-test  ## fan-out p99 against a raw websocket broadcast, 1,000 and 5,000 subscribers
-	$(BIN)/python -m bench.fanout 1000 5000
+# requests a second against a bare strawberry app and raw Starlette (wrk when installed, else
+# Python clients); fan-out p99 against a raw websocket broadcast, 1,000, 5,000 and 10,000 subscribers
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.requests
+	$(BIN)/python -m bench.writes
+	$(BIN)/python -m bench.fanout 1000 5000 10000
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .

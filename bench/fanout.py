@@ -1,19 +1,27 @@
 """Fan-out: p99 from a change's commit to the last subscriber, against a raw broadcast.
 
-    python -m bench.fanout [subscribers ...] [--changes N]     (make bench: 1000 5000)
+    python -m bench.fanout [subscribers ...] [--changes N] [--only KIND] [--clients K]
+        [--broker memory|redis|postgres] [--instances N] [--soak SECONDS]
+    (make bench: 1000 5000 10000)
 
 For each number of subscribers, each on a websocket of its own (graphql-transport-ws),
-it measures, against one commpulse server (a uvicorn process, SQLite, memory://):
+it measures, against commpulse (uvicorn processes; SQLite, or PostgreSQL with its broker):
 
 - `statusChanged`: every subscriber gets every change;
 - `communication(id)`, everyone watching one landing page;
 - `communication(id)`, spread over 100 landing pages (a change reaches its watchers);
 
-and, as the anchor, a raw Starlette websocket route (its own uvicorn process) that sends
-one pre-serialized frame to every socket. A sample is the time from sending the request
-(the mutation; the anchor's broadcast request) to one subscriber's receipt; the figure is
-the p99 of all samples, and the ratio to the anchor's p99 is what to quote: machines here
-are shared and noisy.
+and, as the anchor, a raw Starlette websocket route (uvicorn processes of its own, as many
+as commpulse's) that sends one pre-serialized frame to every socket. A sample is the time
+from sending the request (the mutation; the anchor's broadcast request) to one
+subscriber's receipt; the figure is the p99 of all samples, and the ratio to the anchor's
+p99 is what to quote: machines here are shared and noisy. The subscribers live in `K`
+client processes (the same ones for the anchor and for commpulse), so the client is not
+what is measured. Beside each figure: the server's RSS growth per subscriber while the
+subscribers sit idle (attached, after their first frame), the anchor's beside commpulse's.
+
+`--soak SECONDS` instead runs 1,000 (the first count) `statusChanged` subscribers while
+changes are made at `--rate` a second, and prints the server's RSS every `--every` seconds.
 """
 
 import argparse
@@ -21,13 +29,19 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
+import signal
 import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,9 +51,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from schema import ids
+
 ROOT = Path(__file__).parents[1]
 PAGES = 100
-BATCH = 100  # websockets opened at once
+BATCH = 50  # websockets opened at once, per client process
+POSTGRES = os.environ.get("COMMPULSE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_SERVER = "/usr/bin/redis-server"
+WAIT = 600.0  # seconds for every expected frame; only so a lost one fails instead of hanging
 
 # --- the anchor: a raw broadcast of one pre-serialized frame ------------------------------
 
@@ -77,8 +96,20 @@ def _free_port() -> int:
         return port
 
 
+@dataclass
+class Server:
+    base: str
+    pid: int
+
+    def rss(self) -> int:
+        """Resident set size in bytes."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        [line] = [line for line in status.splitlines() if line.startswith("VmRSS:")]
+        return int(line.split()[1]) * 1024
+
+
 @contextlib.asynccontextmanager
-async def _process(args: list[str], port: int, env: dict[str, str]) -> AsyncIterator[str]:
+async def _process(args: list[str], port: int, env: dict[str, str]) -> AsyncIterator[Server]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *args,
@@ -87,26 +118,91 @@ async def _process(args: list[str], port: int, env: dict[str, str]) -> AsyncIter
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
+    if os.environ.get("BENCH_PIDS"):  # for a profiler to attach to
+        print(f"pid {process.pid}: {' '.join(args)}", flush=True)
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as client:
-            for _ in range(200):
+            for _ in range(600):
                 with contextlib.suppress(httpx.TransportError):
                     await client.get(base + "/healthz")
                     break
                 await asyncio.sleep(0.1)
-        yield base
+        yield Server(base, process.pid)
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+@dataclass
+class Deployment:
+    """How commpulse runs: its broker, its database, how many instances."""
+
+    broker: str = "memory"
+    instances: int = 1
+
+    @contextlib.asynccontextmanager
+    async def database(self) -> AsyncIterator[str]:
+        # several instances share a PostgreSQL database, as deployed; the LISTEN/NOTIFY
+        # broker lives in its database
+        if self.broker != "postgres" and self.instances == 1:
+            with tempfile.TemporaryDirectory() as directory:
+                yield f"sqlite+aiosqlite:///{directory}/bench.db"
+            return
+        name = f"commpulse_bench_{uuid.uuid4().hex[:8]}"
+        await _postgres(f'CREATE DATABASE "{name}"')
+        try:
+            yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            await _postgres(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+    @contextlib.asynccontextmanager
+    async def broadcast(self, database: str) -> AsyncIterator[str]:
+        if self.broker == "memory":
+            yield "memory://"
+        elif self.broker == "postgres":
+            yield database
+        else:
+            async with _redis() as url:
+                yield url
+
+
+async def _postgres(statement: str) -> None:
+    connection = await asyncpg.connect(POSTGRES, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def _redis() -> AsyncIterator[str]:
+    """A private redis-server, so nobody else's traffic shares it."""
+    port = _free_port()
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    process = await asyncio.create_subprocess_exec(
+        REDIS_SERVER, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    assert process.stdout is not None
+    try:
+        while b"Ready to accept connections" not in await process.stdout.readline():
+            pass
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
         await process.wait()
 
 
 @contextlib.asynccontextmanager
-async def commpulse() -> AsyncIterator[str]:
-    with tempfile.TemporaryDirectory() as directory:
-        url = f"sqlite+aiosqlite:///{directory}/bench.db"
+async def commpulse(deployment: Deployment) -> AsyncIterator[list[Server]]:
+    async with (
+        deployment.database() as url,
+        deployment.broadcast(url) as broker,
+        contextlib.AsyncExitStack() as stack,
+    ):
         env = {
             "COMMPULSE_DATABASE_URL": url,
+            "COMMPULSE_BROADCAST_URL": broker,
             "COMMPULSE_AUTH": "off",
             "COMMPULSE_SENDER": "none",
             "COMMPULSE_SCHEDULER": "off",
@@ -120,63 +216,86 @@ async def commpulse() -> AsyncIterator[str]:
             stdout=asyncio.subprocess.DEVNULL,
         )
         await migrate.wait()
-        port = _free_port()
-        args = ["-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        async with _process(args, port, env) as base:
-            yield base
+        servers = []
+        for _ in range(deployment.instances):
+            port = _free_port()
+            args = ["-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+            servers.append(await stack.enter_async_context(_process(args, port, env)))
+        yield servers
 
 
 @contextlib.asynccontextmanager
-async def raw() -> AsyncIterator[str]:
-    port = _free_port()
-    args = ["-m", "uvicorn", "bench.fanout:raw_app", "--port", str(port), "--log-level", "error"]
-    async with _process(args, port, {}) as base:
-        yield base
+async def raw(instances: int) -> AsyncIterator[list[Server]]:
+    async with contextlib.AsyncExitStack() as stack:
+        servers = []
+        for _ in range(instances):
+            port = _free_port()
+            args = ["-m", "uvicorn", "bench.fanout:raw_app", "--port", str(port)]
+            args += ["--log-level", "error"]
+            servers.append(await stack.enter_async_context(_process(args, port, {})))
+        yield servers
 
 
-# --- subscribers ------------------------------------------------------------------------
+# --- subscribers: client processes, driven over their stdin and stdout --------------------
 
 
-class Crowd:
+class Worker:
+    """In a client process: websockets that record when each frame arrived."""
+
     def __init__(self) -> None:
         self.sockets: list[ClientConnection] = []
+        self.readers: list[asyncio.Task[None]] = []
         self.times: list[float] = []
         self.wanted = 0
+        self.frames = 0  # every frame ever received
         self.done = asyncio.Event()
-        self.readers: list[asyncio.Task[None]] = []
+
+    async def open(self, urls: list[str], query: str | None, variables: list[Any]) -> int:
+        for batch in range(0, len(urls), BATCH):
+            chunk = range(batch, min(len(urls), batch + BATCH))
+            self.sockets += await asyncio.gather(
+                *(_subscriber(urls[i], query, variables[i]) for i in chunk)
+            )
+        self.readers = [asyncio.create_task(self._read(ws)) for ws in self.sockets]
+        return len(self.sockets)
 
     async def _read(self, ws: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for _ in ws:
-                self.times.append(time.perf_counter())
-                if len(self.times) >= self.wanted:
-                    self.done.set()
+                self.frames += 1
+                if len(self.times) < self.wanted:
+                    self.times.append(time.monotonic())  # one clock for every process here
+                    if len(self.times) == self.wanted:
+                        self.done.set()
 
     def expect(self, count: int) -> None:
         self.times, self.wanted = [], count
         self.done.clear()
+        if count <= 0:
+            self.done.set()
 
     async def wait(self) -> list[float]:
-        async with asyncio.timeout(120):
+        async with asyncio.timeout(WAIT):
             await self.done.wait()
         return self.times
-
-    def start(self) -> None:
-        self.readers = [asyncio.create_task(self._read(ws)) for ws in self.sockets]
 
     async def close(self) -> None:
         for reader in self.readers:
             reader.cancel()
         for batch in range(0, len(self.sockets), BATCH):
             await asyncio.gather(*(ws.close() for ws in self.sockets[batch : batch + BATCH]))
+        self.sockets, self.readers = [], []
 
 
-async def _subscriber(base: str, query: str | None, variables: dict[str, str]) -> ClientConnection:
+async def _subscriber(url: str, query: str | None, variables: Any) -> ClientConnection:
     if query is None:
-        return await connect(base.replace("http", "ws") + "/ws", open_timeout=120)
+        return await connect(url, open_timeout=WAIT, max_queue=None)
     ws = await connect(
-        base.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]
-    )  # type: ignore[list-item]
+        url,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        open_timeout=WAIT,
+        max_queue=None,
+    )
     await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
     assert json.loads(await ws.recv())["type"] == "connection_ack"
     payload = {"query": query, "variables": variables}
@@ -184,16 +303,142 @@ async def _subscriber(base: str, query: str | None, variables: dict[str, str]) -
     return ws
 
 
-async def crowd(base: str, count: int, query: str | None, variables: list[dict[str, str]]) -> Crowd:
-    opened = Crowd()
-    for batch in range(0, count, BATCH):
-        opened.sockets += await asyncio.gather(
+async def worker_main() -> None:
+    """A client process: one JSON command a line on stdin, one JSON answer a line on stdout."""
+    worker = Worker()
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=2**26)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    waiting: asyncio.Task[None] | None = None
+
+    def answer(value: object) -> None:
+        sys.stdout.write(json.dumps(value) + "\n")
+        sys.stdout.flush()
+
+    async def times() -> None:
+        answer({"times": await worker.wait()})
+
+    while line := await reader.readline():
+        command = json.loads(line)
+        match command["op"]:
+            case "open":
+                answer({"opened": await worker.open(**command["args"])})
+            case "expect":
+                worker.expect(command["count"])
+                waiting = asyncio.create_task(times())
+                answer({"ok": True})
+            case "count":
+                answer({"count": worker.frames})
+            case "close":
+                if waiting is not None:
+                    waiting.cancel()
+                await worker.close()
+                answer({"closed": True})
+
+
+class Client:
+    """The coordinator's handle on one client process."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    async def ask(self, op: str, **fields: object) -> Any:
+        await self.send(op, **fields)
+        return await self.read()
+
+    async def send(self, op: str, **fields: object) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"op": op, **fields}).encode() + b"\n")
+        await self.process.stdin.drain()
+
+    async def read(self) -> Any:
+        assert self.process.stdout is not None
+        line = await self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("a client process ended")
+        return json.loads(line)
+
+
+@dataclass
+class Crowd:
+    """Subscribers spread over the client processes; subscriber i uses variables[i % len]."""
+
+    clients: list[Client]
+    slices: list[range] = field(default_factory=list)
+    variables: list[Any] = field(default_factory=list)
+
+    async def open(
+        self, servers: list[Server], path: str, count: int, query: str | None, variables: list[Any]
+    ) -> None:
+        self.variables = variables
+        size = -(-count // len(self.clients))
+        self.slices = [range(i, min(count, i + size)) for i in range(0, count, size)]
+
+        def url(i: int) -> str:  # subscribers spread evenly over the instances
+            return servers[i % len(servers)].base.replace("http", "ws") + path
+
+        await asyncio.gather(
             *(
-                _subscriber(base, query, variables[i % len(variables)])
-                for i in range(batch, min(count, batch + BATCH))
+                client.ask(
+                    "open",
+                    args={
+                        "urls": [url(i) for i in part],
+                        "query": query,
+                        "variables": [variables[i % len(variables)] for i in part],
+                    },
+                )
+                for client, part in zip(self.clients, self.slices, strict=False)
             )
         )
-    return opened
+
+    async def expect(self, reach: Any = None, frames: int = 1) -> None:
+        """Expect `frames` frames at every subscriber whose variables are `reach` (None: all)."""
+        await asyncio.gather(
+            *(
+                client.ask("expect", count=frames * sum(self._reached(i, reach) for i in part))
+                for client, part in self._pairs()
+            )
+        )
+
+    def _reached(self, i: int, reach: Any) -> bool:
+        return reach is None or self.variables[i % len(self.variables)] == reach
+
+    async def wait(self) -> list[float]:
+        answers = await asyncio.gather(*(client.read() for client, _ in self._pairs()))
+        return [t for answer in answers for t in answer["times"]]
+
+    async def received(self) -> int:
+        answers = await asyncio.gather(*(client.ask("count") for client, _ in self._pairs()))
+        return sum(answer["count"] for answer in answers)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(client.ask("close") for client, _ in self._pairs()))
+
+    def _pairs(self) -> list[tuple[Client, range]]:
+        return list(zip(self.clients, self.slices, strict=False))
+
+
+@contextlib.asynccontextmanager
+async def clients(count: int) -> AsyncIterator[list[Client]]:
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "bench.fanout", "--worker"),
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=2**26,  # a line of a few hundred thousand receipt times
+        )
+        for _ in range(count)
+    ]
+    try:
+        yield [Client(process) for process in processes]
+    finally:
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.close()
+        for process in processes:
+            await process.wait()
 
 
 def p99(samples: list[float]) -> float:
@@ -201,104 +446,238 @@ def p99(samples: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
+def per_subscriber(servers: Sequence[Server], before: list[int], count: int) -> float:
+    """RSS growth per subscriber, KiB, over all the instances."""
+    return sum(s.rss() - b for s, b in zip(servers, before, strict=True)) / count / 1024
+
+
 # --- scenarios --------------------------------------------------------------------------
 
-STATUS_CHANGED = "subscription { statusChanged { cursor communicationId action from to at } }"
+STATUS_CHANGED = """subscription($after: String) {
+  statusChanged(after: $after) { cursor communicationId action from to at } }"""
+BEGINNING = ids.change_cursor((0, 0))
 WATCH = """subscription($id: ID!) { communication(id: $id) {
   ... on LandingPage { id status version updatedAt availableActions } } }"""
 CREATE = """mutation($input: CreateLandingPageInput!) {
   createLandingPage(input: $input) { communication { ... on LandingPage { id } } } }"""
 TOGGLE = """mutation($id: ID!) { %s(id: $id) { userErrors { code } } }"""
+KINDS = {
+    "statusChanged": "statusChanged",
+    "one": "communication(id), all on one",
+    "spread": f"communication(id), over {PAGES}",
+}
 
 
-async def anchor(count: int, rounds: int) -> float:
-    async with raw() as base:
-        subscribers = await crowd(base, count, None, [{}])
-        await asyncio.sleep(0.5)  # every socket registered
-        subscribers.start()
+@dataclass
+class Figure:
+    p99: float  # seconds
+    memory: float  # KiB per idle subscriber
+
+
+async def anchor(crowd: Crowd, instances: int, count: int, rounds: int) -> Figure:
+    async with raw(instances) as servers:
+        before = [s.rss() for s in servers]
+        await crowd.open(servers, "/ws", count, None, [{}])
+        await asyncio.sleep(1)  # every socket registered
+        memory = per_subscriber(servers, before, count)
         samples: list[float] = []
-        async with httpx.AsyncClient(timeout=120) as client:
+        async with httpx.AsyncClient(timeout=WAIT) as client:
             for _ in range(rounds):
-                subscribers.expect(count)
-                start = time.perf_counter()
-                await client.post(base + "/send")
-                samples += [t - start for t in await subscribers.wait()]
-        await subscribers.close()
-    return p99(samples)
+                await crowd.expect()
+                start = time.monotonic()
+                await asyncio.gather(*(client.post(s.base + "/send") for s in servers))
+                samples += [t - start for t in await crowd.wait()]
+        await crowd.close()
+    return Figure(p99(samples), memory)
 
 
-async def scenario(base: str, count: int, rounds: int, kind: str, pages: list[str]) -> float:
-    if kind == "statusChanged":
-        query, variables, initial = STATUS_CHANGED, [{}], 0
-    else:
-        spread = pages if kind == "spread" else pages[:1]
-        query, variables, initial = WATCH, [{"id": p} for p in spread], count
-    subscribers = await crowd(base, count, query, variables)
-    subscribers.expect(initial)
-    subscribers.start()
-    async with httpx.AsyncClient(timeout=120) as client:
-        if initial:
-            await subscribers.wait()  # everyone has the current state
-        else:  # every subscription listens: one change reaches everyone
-            subscribers.expect(count)
-            await _toggle(client, base, pages[0], 0)
-            await subscribers.wait()
+async def scenario(
+    crowd: Crowd, servers: list[Server], count: int, rounds: int, kind: str, pages: list[str]
+) -> Figure:
+    base = servers[0].base  # mutations go to the first instance
+    variables: list[Any]
+    async with httpx.AsyncClient(timeout=WAIT) as client:
+        if kind == "statusChanged":
+            # from the change before the last: every subscriber gets the last one, then is
+            # live, however long its subscribe took (no race with the next change)
+            if not _made:
+                await _toggle(client, base, pages[0])
+            after = await _last_but_one(servers[0])
+            query, variables, first = STATUS_CHANGED, [{"after": after}], 1
+        else:  # the current state first, then live
+            spread = pages if kind == "spread" else pages[:1]
+            query, variables, first = WATCH, [{"id": p} for p in spread], 1
+        before = [s.rss() for s in servers]
+        await crowd.expect(frames=first)
+        await crowd.open(servers, "/graphql", count, query, variables)
+        await crowd.wait()
+        memory = per_subscriber(servers, before, count)
         samples: list[float] = []
+        profiler = await _profile(servers[0], kind)
         for round_ in range(1, rounds + 1):
             page = pages[round_ % len(pages)] if kind == "spread" else pages[0]
-            reach = count // PAGES if kind == "spread" else count
-            subscribers.expect(reach)
-            start = time.perf_counter()
-            await _toggle(client, base, page, round_ if kind != "spread" else 0)
-            samples += [t - start for t in await subscribers.wait()]
-    await subscribers.close()
+            await crowd.expect({"id": page} if kind == "spread" else None)
+            start = time.monotonic()
+            await _toggle(client, base, page)
+            samples += [t - start for t in await crowd.wait()]
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            await profiler.wait()
+    await crowd.close()
     await asyncio.sleep(2)  # the server lets go of the closed sockets before the next figure
-    return p99(samples)
+    return Figure(p99(samples), memory)
 
 
-async def _toggle(client: httpx.AsyncClient, base: str, page: str, round_: int) -> None:
+async def _last_but_one(server: Server) -> str:
+    """The cursor of the change before the last: the stream holds one per page made (its
+    creation) and one per change made since."""
+    url = server.base.replace("http", "ws") + "/graphql"
+    ws = await _subscriber(url, STATUS_CHANGED, {"after": BEGINNING})
+    async with ws:
+        cursors = []
+        for _ in range(PAGES + len(_made)):
+            message = json.loads(await ws.recv())
+            cursors.append(message["payload"]["data"]["statusChanged"]["cursor"])
+    return str(cursors[-2])
+
+
+async def _profile(server: Server, kind: str) -> asyncio.subprocess.Process | None:
+    """py-spy recording the server while the changes go out, when BENCH_PROFILE names a
+    directory (py-spy from PyPI, in the venv)."""
+    directory = os.environ.get("BENCH_PROFILE")
+    if not directory:
+        return None
+    output = Path(directory) / f"{kind}-{server.pid}.txt"
+    spy = Path(sys.executable).parent / "py-spy"
+    args = ["record", "-p", str(server.pid), "-r", "200", "-f", "raw", "-o", str(output)]
+    profiler = await asyncio.create_subprocess_exec(
+        spy, *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    await asyncio.sleep(1)  # attached
+    return profiler
+
+
+async def _toggle(client: httpx.AsyncClient, base: str, page: str) -> None:
     # each page starts as a DRAFT: publish it, then unpublish, in turn
     state = _published.setdefault(page, False)
     field = "unpublishLandingPage" if state else "publishLandingPage"
     _published[page] = not state
+    _made.append(page)
     body = {"query": TOGGLE % field, "variables": {"id": page}}
     response = await client.post(base + "/graphql", json=body)
     assert response.json()["data"][field]["userErrors"] == [], response.text
 
 
 _published: dict[str, bool] = {}
+_made: list[str] = []  # the changes made on this server, in order
 
 
-async def main(counts: list[int], rounds: int) -> None:
-    print(f"p99 commit -> last subscriber, {rounds} changes per figure, one websocket each")
-    print(f"{'subscribers':>11} {'what':<34} {'p99 ms':>8} {'x raw':>7}")
-    for count in counts:
-        base_p99 = await anchor(count, rounds)
-        print(f"{count:>11} {'raw broadcast (anchor)':<34} {base_p99 * 1000:>8.0f} {1:>7.2f}")
-        async with commpulse() as base, httpx.AsyncClient() as client:
-            pages = []
-            _published.clear()  # a new database: every page starts as a DRAFT
-            for i in range(PAGES):
-                variables = {"input": {"name": f"p{i}", "title": "t", "slug": f"bench-{i}"}}
-                made = await client.post(
-                    base + "/graphql", json={"query": CREATE, "variables": variables}
-                )
-                pages.append(made.json()["data"]["createLandingPage"]["communication"]["id"])
-            for kind, label in (
-                ("statusChanged", "statusChanged"),
-                ("one", "communication(id), all on one"),
-                ("spread", f"communication(id), over {PAGES}"),
-            ):
-                figure = await scenario(base, count, rounds, kind, pages)
-                print(
-                    f"{count:>11} {label:<34} {figure * 1000:>8.0f} {figure / base_p99:>7.2f}",
-                    flush=True,
-                )
+async def _pages(base: str, count: int) -> list[str]:
+    _published.clear()  # a new database: every page starts as a DRAFT
+    _made.clear()
+    pages = []
+    async with httpx.AsyncClient(timeout=WAIT) as client:
+        for i in range(count):
+            variables = {"input": {"name": f"p{i}", "title": "t", "slug": f"bench-{i}"}}
+            made = await client.post(
+                base + "/graphql", json={"query": CREATE, "variables": variables}
+            )
+            pages.append(made.json()["data"]["createLandingPage"]["communication"]["id"])
+    return pages
+
+
+def _row(count: int, label: str, figure: Figure, anchor: Figure) -> str:
+    return (
+        f"{count:>11} {label:<34} {figure.p99 * 1000:>8.0f} {figure.p99 / anchor.p99:>7.2f}"
+        f" {figure.memory:>9.1f} {anchor.memory:>9.1f}"
+    )
+
+
+async def main(options: argparse.Namespace) -> None:
+    deployment = Deployment(options.broker, options.instances)
+    kinds = options.only or list(KINDS)
+    rounds = options.changes
+    print(
+        f"p99 commit -> last subscriber, {rounds} changes per figure, one websocket each; "
+        f"broker {deployment.broker}, {deployment.instances} instance(s), "
+        f"{options.clients} client processes"
+    )
+    print(
+        f"{'subscribers':>11} {'what':<34} {'p99 ms':>8} {'x raw':>7} {'KiB/sub':>9} {'raw KiB':>9}"
+    )
+    async with clients(options.clients) as processes:
+        crowd = Crowd(processes)
+        for count in options.subscribers:
+            base = await anchor(crowd, deployment.instances, count, rounds)
+            print(_row(count, "raw broadcast (anchor)", base, base), flush=True)
+            async with commpulse(deployment) as servers:
+                pages = await _pages(servers[0].base, PAGES)
+                for kind in kinds:
+                    figure = await scenario(crowd, servers, count, rounds, kind, pages)
+                    print(_row(count, KINDS[kind], figure, base), flush=True)
+
+
+async def soak(options: argparse.Namespace) -> None:
+    """`statusChanged` subscribers while changes come at a steady rate: the servers' RSS."""
+    count, rate, seconds = options.subscribers[0], options.rate, options.soak
+    deployment = Deployment(options.broker, options.instances)
+    print(f"soak: {count} statusChanged subscribers, {rate} changes/s for {seconds} s")
+    print(f"{'s':>6} {'changes':>8} {'per s':>6} {'frames':>10} {'behind':>8} {'RSS MiB':>8}")
+    async with clients(options.clients) as processes, commpulse(deployment) as servers:
+        crowd = Crowd(processes)
+        pages = await _pages(servers[0].base, PAGES)
+        await crowd.open(servers, "/graphql", count, STATUS_CHANGED, [{"after": BEGINNING}])
+        made = 0
+        started = time.monotonic()
+        next_report = options.every
+        async with httpx.AsyncClient(timeout=WAIT) as client:
+            while (elapsed := time.monotonic() - started) < seconds:
+                due = int(elapsed * rate) - made  # changes behind the schedule
+                if due > 0:  # a few at a time, as concurrent writers would
+                    batch = min(due, 10)
+                    await asyncio.gather(
+                        *(
+                            _toggle(client, servers[0].base, pages[(made + i) % PAGES])
+                            for i in range(batch)
+                        )
+                    )
+                    made += batch
+                else:
+                    await asyncio.sleep(1 / rate)
+                if elapsed >= next_report:
+                    next_report += options.every
+                    frames = await crowd.received()
+                    rss = sum(s.rss() for s in servers) / 2**20
+                    wanted = (PAGES + made) * count  # every page's creation is a change too
+                    print(
+                        f"{elapsed:>6.0f} {made:>8} {made / elapsed:>6.1f} {frames:>10}"
+                        f" {wanted - frames:>8} {rss:>8.1f}",
+                        flush=True,
+                    )
+        await crowd.close()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("subscribers", nargs="*", type=int, default=[1_000, 5_000])
     parser.add_argument("--changes", type=int, default=5)
+    parser.add_argument("--only", choices=list(KINDS), action="append", help="these scenarios")
+    parser.add_argument("--clients", type=int, default=4, help="client processes")
+    parser.add_argument("--broker", choices=["memory", "redis", "postgres"], default="memory")
+    parser.add_argument("--instances", type=int, default=1, help="commpulse processes")
+    parser.add_argument("--soak", type=float, help="seconds of steady changes instead")
+    parser.add_argument("--rate", type=float, default=100.0, help="changes a second (soak)")
+    parser.add_argument("--every", type=float, default=30.0, help="seconds between reports")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
-    asyncio.run(main(options.subscribers, options.changes))
+    # every socket is a file descriptor, in the servers and in the client processes
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if options.worker:
+        asyncio.run(worker_main())
+    elif options.instances > 1 and options.broker == "memory":
+        parser.error("several instances need a broker: --broker redis or postgres")
+    elif options.soak:
+        asyncio.run(soak(options))
+    else:
+        asyncio.run(main(options))

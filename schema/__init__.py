@@ -1,6 +1,6 @@
 """The GraphQL API: types and thin resolvers over the store."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 import strawberry
@@ -23,14 +23,14 @@ from schema.errors import ErrorPolicy, Schema
 from schema.executor import PerEventMemo
 from schema.idempotency import Idempotency
 from schema.limits import Buckets, Limits, MemoryBuckets, RateLimit
-from schema.mutations import Mutation
+from schema.mutations import KindMutation, Mutation
 from schema.permissions import Authorize
 from schema.queries import Query
 from schema.readcache import ReadCache
 from schema.subscriptions import Subscription
 from schema.tokens import TokenMutation, TokenQuery
 from schema.types import TYPES
-from schema.values import DateTime, StorableStrings
+from schema.values import DateTime, StorableStrings, ValidDateTimes
 from schema.webhooks import WebhookMutation, WebhookQuery
 
 Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
@@ -40,13 +40,17 @@ def build(
     limits: Limits | None = None,
     buckets: Buckets | None = None,
     outer: Sequence[Extension] = (),
+    kinds: type = KindMutation,
+    types: Iterable[type] = TYPES.values(),
     reads: ReadCache | None = None,
 ) -> strawberry.Schema:
     """The schema. Roles are always enforced and unexpected errors always masked; `limits`
     (from the server's settings) add the rest, with the rate and cost budgets kept in
     `buckets` (in this process unless given). Tests at the GraphQL layer go without.
     `outer` extensions (the server's metrics and traces) wrap all the others; `reads`
-    serves repeated queries from memory, after every check has run."""
+    serves repeated queries from memory, after every check has run. `kinds` (the kinds'
+    create and update mutations) and `types` (their output types) default to those of
+    store/kinds.py; a test passes more to add a kind of its own."""
     # Parsing and validation, once per distinct document text: a polled query is parsed and
     # validated on its first request only. Both caches are bounded, as documents come from
     # clients. The validation cache is keyed by (schema, document, rules), so the rules
@@ -56,7 +60,7 @@ def build(
         lambda: ParserCache(maxsize=DOCUMENTS),
         lambda: ValidationCache(maxsize=DOCUMENTS),
     ]
-    checks: list[Extension] = [Authorize, StorableStrings]
+    checks: list[Extension] = [ValidDateTimes, Authorize, StorableStrings]
     config = StrawberryConfig()
     if limits is not None:
         kept: Buckets = buckets or MemoryBuckets()
@@ -85,10 +89,10 @@ def build(
     return Schema(
         query=merge_types("Query", (Query, DeliveryQuery, TokenQuery, WebhookQuery)),
         mutation=merge_types(
-            "Mutation", (Mutation, DeliveryMutation, TokenMutation, WebhookMutation)
+            "Mutation", (kinds, Mutation, DeliveryMutation, TokenMutation, WebhookMutation)
         ),
         subscription=merge_types("Subscription", (Subscription, DeliverySubscription)),
-        types=list(TYPES.values()),
+        types=list(types),
         extensions=extensions,
         config=config,
         scalar_overrides={datetime: DateTime},

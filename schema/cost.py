@@ -9,7 +9,8 @@ analysis is linear in the document's size whatever its spreads multiply.
 `Cost` refuses an operation over the maximum before it runs (COST_EXCEEDED), takes its cost
 from the token's budget (COST_LIMITED when too little is left; the budget refills over
 time), gives back what the answer did not use, and reports
-`extensions.cost {requested, actual, remaining}` on every response.
+`extensions.cost {requested, actual, remaining}` on every response (a subscription's events:
+`requested` and `actual`).
 """
 
 import math
@@ -41,6 +42,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from schema.document import once
+from schema.errors import Code
 from schema.limits import Buckets, Limits, caller, take
 
 OBJECT = 1
@@ -193,7 +195,7 @@ def too_costly(cost: int, most: int) -> GraphQLError:
     return GraphQLError(
         f"this operation costs {cost}, over the maximum of {most}: ask for fewer items "
         "(first/last) or fewer fields",
-        extensions={"code": "COST_EXCEEDED", "cost": cost, "maxCost": most},
+        extensions={"code": Code.COST_EXCEEDED, "cost": cost, "maxCost": most},
     )
 
 
@@ -202,7 +204,7 @@ def budget_spent(cost: int, left: float, wait: float) -> GraphQLError:
     return GraphQLError(
         f"this operation costs {cost} and this token has {math.floor(left)} left: "
         f"retry in {seconds:g} s",
-        extensions={"code": "COST_LIMITED", "cost": cost, "retryAfter": seconds},
+        extensions={"code": Code.COST_LIMITED, "cost": cost, "retryAfter": seconds},
     )
 
 
@@ -248,8 +250,10 @@ class Cost(SchemaExtension):
 
     async def get_results(self) -> dict[str, Any]:
         if self.subscription:
-            # no `remaining` on a subscription's events: the same payload goes to every
-            # subscriber of its group (schema/sharing.py), and a budget is one token's
+            # no `remaining` on a subscription's events: it was charged once, at subscribe,
+            # which neither protocol answers, so an event's figure would be stale or a
+            # bucket read per subscriber per event, in a payload shared by the group
+            # (schema/sharing.py) although a budget is one token's (README, "cost")
             requested = self.requested or 0
             return {"cost": {"requested": requested, "actual": requested}}
         if self.remaining is None:  # refused before execution: nothing was charged

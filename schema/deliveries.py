@@ -1,22 +1,28 @@
 """Recipients and delivery: the worker API, display statistics and their live views."""
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 import strawberry
 
 from schema import ids
 from schema.context import Info
-from schema.enums import CommunicationKind, CommunicationStatus
+from schema.enums import CommunicationKind, CommunicationStatus, ItemErrorCode
 from schema.subscriptions import watched
-from schema.types import Communication, UserError, to_graphql, to_graphql_error
+from schema.types import (
+    CommunicationUnion,
+    UserError,
+    refusals_as_errors,
+    refusals_as_user_errors,
+    to_graphql,
+)
 from store import communications, deliveries
 from store.audience import After, Delivery, Failure
 from store.content import has_audience
-from store.deliveries import Display, EventOutcome, ItemCode, Leased, Outcome, ProviderEvent
-from store.errors import Refused, invalid
+from store.deliveries import Display, EventOutcome, Leased, Outcome, ProviderEvent
+from store.errors import invalid
 from store.lifecycle import Kind, Status
 from store.tables import Communication as Row
 from store.tables import DeliveryEvent as EventRow
@@ -36,15 +42,6 @@ ProviderEventType = Annotated[
         description="A provider's event after a send; it never changes the outcome SENT.",
     ),
 ]
-ItemErrorCode = Annotated[
-    ItemCode,
-    strawberry.enum(
-        name="ItemErrorCode",
-        description="Why one item was not applied. STALE_LEASE: another lease holds the "
-        "recipient now; NOT_CLAIMED: no worker ever held it; LEASE_ENDED: the lease no "
-        "longer holds it (PENDING again, or final).",
-    ),
-]
 
 
 @strawberry.enum(description="What a worker may report: a final outcome.")
@@ -59,7 +56,7 @@ class ItemResult:
     applied: bool = strawberry.field(
         description="False for a repeat (message says so) or a refusal."
     )
-    code: ItemErrorCode | None
+    code: Any = strawberry.field(graphql_type=ItemErrorCode | None)
     message: str | None
     lease_until: datetime | None = strawberry.field(
         description="After a renewal: when the lease now ends."
@@ -78,7 +75,7 @@ class ItemResult:
 
 @strawberry.type
 class ResultsPayload:
-    communication: Communication | None
+    communication: CommunicationUnion | None
     results: list[ItemResult]
     user_errors: list[UserError]
 
@@ -151,7 +148,7 @@ class ProviderEventInput:
 class ProviderEventResult:
     event_id: str
     applied: bool = strawberry.field(description="False for a repeat or a refusal.")
-    code: ItemErrorCode | None
+    code: Any = strawberry.field(graphql_type=ItemErrorCode | None)
     message: str | None
     communication_id: strawberry.ID | None
     recipient_id: str | None
@@ -270,12 +267,6 @@ class SendingProgress:
         )
 
 
-def _refused(refused: Refused) -> ResultsPayload:
-    return ResultsPayload(
-        communication=None, results=[], user_errors=[UserError.from_refusal(refused)]
-    )
-
-
 def _when(at: datetime | None) -> datetime:
     return utcnow() if at is None else at
 
@@ -286,22 +277,41 @@ def _lease(info: Info, lease_seconds: int | None) -> timedelta:
     return info.context.lease if lease_seconds is None else timedelta(seconds=lease_seconds)
 
 
-def _claimed(found: list[deliveries.Claimed]) -> "ClaimRecipientsPayload":
-    recipients = [ClaimedRecipient.of(c) for c in found]
-    return ClaimRecipientsPayload(recipients=recipients, user_errors=[])
+async def _claim(
+    info: Info,
+    take: Callable[..., Awaitable[list[deliveries.Claimed]]],
+    which: object,
+    limit: int,
+    worker_id: str,
+    lease_seconds: int | None,
+) -> "ClaimRecipientsPayload":
+    """claimRecipients and claimNext: `take` (one campaign's or the next) with `which`."""
+    lease = _lease(info, lease_seconds)
+    store, actor = info.context.store, info.context.actor
+    found = await take(store, which, limit=limit, worker_id=worker_id, lease=lease, actor=actor)
+    return ClaimRecipientsPayload(
+        recipients=[ClaimedRecipient.of(c) for c in found], user_errors=[]
+    )
 
 
-def _claim_refused(refused: Refused) -> "ClaimRecipientsPayload":
-    return ClaimRecipientsPayload(recipients=[], user_errors=[UserError.from_refusal(refused)])
+def _leased(recipients: list["LeasedRecipientInput"]) -> list[Leased]:
+    return [Leased(r.recipient_id, r.lease_id) for r in recipients]
 
 
 async def _results(info: Info, pk: int | None, outcomes: list[Outcome]) -> ResultsPayload:
-    row = await communications.get(info.context.store, pk)
+    return _applied(await communications.get(info.context.store, pk), outcomes)
+
+
+def _applied(row: Row, outcomes: list[Outcome]) -> ResultsPayload:
     return ResultsPayload(
         communication=to_graphql(row),
         results=[ItemResult.of(o) for o in outcomes],
         user_errors=[],
     )
+
+
+_claims = refusals_as_user_errors(ClaimRecipientsPayload, recipients=[])
+_items = refusals_as_user_errors(ResultsPayload, communication=None, results=[])
 
 
 @strawberry.type
@@ -311,6 +321,7 @@ class DeliveryMutation:
         "leased for `leaseSeconds` under one new lease id; unreported ones go back to "
         "PENDING when the lease expires."
     )
+    @_claims
     async def claim_recipients(
         self,
         info: Info,
@@ -319,24 +330,15 @@ class DeliveryMutation:
         worker_id: str,
         lease_seconds: int | None = None,
     ) -> ClaimRecipientsPayload:
-        try:
-            claimed = await deliveries.claim(
-                info.context.store,
-                ids.communication_pk(communication_id),
-                limit=limit,
-                worker_id=worker_id,
-                lease=_lease(info, lease_seconds),
-                actor=info.context.actor,
-            )
-        except Refused as refused:
-            return _claim_refused(refused)
-        return _claimed(claimed)
+        pk = ids.communication_pk(communication_id)
+        return await _claim(info, deliveries.claim, pk, limit, worker_id, lease_seconds)
 
     @strawberry.mutation(
         description="Claim up to `limit` PENDING recipients from whichever SENDING or FINISHED "
         "campaign of these kinds is next in turn: the one claimed from longest ago, so "
         "campaigns take turns, oldest first. Empty when there is no work."
     )
+    @_claims
     async def claim_next(
         self,
         info: Info,
@@ -345,23 +347,14 @@ class DeliveryMutation:
         worker_id: str,
         lease_seconds: int | None = None,
     ) -> ClaimRecipientsPayload:
-        try:
-            claimed = await deliveries.claim_next(
-                info.context.store,
-                [Kind(k.value) for k in kinds],
-                limit=limit,
-                worker_id=worker_id,
-                lease=_lease(info, lease_seconds),
-                actor=info.context.actor,
-            )
-        except Refused as refused:
-            return _claim_refused(refused)
-        return _claimed(claimed)
+        which = [Kind(k.value) for k in kinds]
+        return await _claim(info, deliveries.claim_next, which, limit, worker_id, lease_seconds)
 
     @strawberry.mutation(
         description="A heartbeat: recipients their lease still holds stay with it for "
         "`leaseSeconds` more (default as for a claim). Refused per item otherwise."
     )
+    @_items
     async def renew_leases(
         self,
         info: Info,
@@ -369,57 +362,37 @@ class DeliveryMutation:
         recipients: list[LeasedRecipientInput],
         lease_seconds: int | None = None,
     ) -> ResultsPayload:
-        pk = ids.communication_pk(communication_id)
-        try:
-            outcomes = await deliveries.renew(
-                info.context.store,
-                pk,
-                [Leased(r.recipient_id, r.lease_id) for r in recipients],
-                lease=_lease(info, lease_seconds),
-            )
-        except Refused as refused:
-            return _refused(refused)
-        return await _results(info, pk, outcomes)
+        pk, lease = ids.communication_pk(communication_id), _lease(info, lease_seconds)
+        renewed = await deliveries.renew(info.context.store, pk, _leased(recipients), lease=lease)
+        return await _results(info, pk, renewed)
 
     @strawberry.mutation(
         description="Give held recipients back to PENDING (a deferral); the next claim hands "
         "them out again. Refused per item where the lease no longer holds them."
     )
+    @_items
     async def release_recipients(
         self, info: Info, communication_id: strawberry.ID, recipients: list[LeasedRecipientInput]
     ) -> ResultsPayload:
         pk = ids.communication_pk(communication_id)
-        try:
-            outcomes = await deliveries.release(
-                info.context.store, pk, [Leased(r.recipient_id, r.lease_id) for r in recipients]
-            )
-        except Refused as refused:
-            return _refused(refused)
-        return await _results(info, pk, outcomes)
+        released = await deliveries.release(info.context.store, pk, _leased(recipients))
+        return await _results(info, pk, released)
 
     @strawberry.mutation(
         description="Final outcomes from a worker, each with the lease it holds. Repeats "
         "change nothing; a superseded lease (STALE_LEASE), a recipient never claimed "
         "(NOT_CLAIMED) and an outcome that contradicts a final one are refused in `results`."
     )
+    @_items
     async def report_deliveries(
         self, info: Info, communication_id: strawberry.ID, results: list[DeliveryResultInput]
     ) -> ResultsPayload:
-        try:
-            items = [_report(r) for r in results]
-            row, outcomes = await deliveries.report(
-                info.context.store,
-                ids.communication_pk(communication_id),
-                items,
-                actor=info.context.actor,
-            )
-        except Refused as refused:
-            return _refused(refused)
-        return ResultsPayload(
-            communication=to_graphql(row),
-            results=[ItemResult.of(o) for o in outcomes],
-            user_errors=[],
+        items = [_report(r) for r in results]
+        pk = ids.communication_pk(communication_id)
+        row, outcomes = await deliveries.report(
+            info.context.store, pk, items, actor=info.context.actor
         )
+        return _applied(row, outcomes)
 
     @strawberry.mutation(
         description="Events after the send from a provider's webhook (delivered, opened, "
@@ -427,6 +400,7 @@ class DeliveryMutation:
         "provider message id, across campaigns. Each counts once per event id into the "
         "campaign's counters and never changes SENT or NOT_SENT."
     )
+    @refusals_as_user_errors(ProviderEventsPayload, results=[])
     async def record_provider_events(
         self, info: Info, events: list[ProviderEventInput]
     ) -> ProviderEventsPayload:
@@ -434,10 +408,7 @@ class DeliveryMutation:
             ProviderEvent(e.event_id, e.provider_message_id, e.type, _when(e.at), e.info)
             for e in events
         ]
-        try:
-            outcomes = await deliveries.record_provider_events(info.context.store, items)
-        except Refused as refused:
-            return ProviderEventsPayload(results=[], user_errors=[UserError.from_refusal(refused)])
+        outcomes = await deliveries.record_provider_events(info.context.store, items)
         return ProviderEventsPayload(
             results=[ProviderEventResult.of(o) for o in outcomes], user_errors=[]
         )
@@ -446,23 +417,15 @@ class DeliveryMutation:
         description="Displays and clicks of dynamic content, in-app messages and screen views; "
         "counted only while ACTIVE (statistics are not collected while paused)."
     )
+    @_items
     async def record_display_events(
         self, info: Info, id: strawberry.ID, events: list[DisplayEventInput]
     ) -> ResultsPayload:
         items = [
             deliveries.DisplayEvent(e.recipient_id, e.type, _when(e.at), e.event_id) for e in events
         ]
-        try:
-            row, outcomes = await deliveries.record_display(
-                info.context.store, ids.communication_pk(id), items
-            )
-        except Refused as refused:
-            return _refused(refused)
-        return ResultsPayload(
-            communication=to_graphql(row),
-            results=[ItemResult.of(o) for o in outcomes],
-            user_errors=[],
-        )
+        pk = ids.communication_pk(id)
+        return _applied(*await deliveries.record_display(info.context.store, pk, items))
 
 
 def _report(given: DeliveryResultInput) -> deliveries.Report:
@@ -484,16 +447,15 @@ class DeliveryQuery:
         description="What these leases still hold (HANDED_OFF), for a worker recovering "
         "after a restart: report, renew or release them."
     )
+    @refusals_as_errors
     async def leased_recipients(
         self, info: Info, lease_ids: list[strawberry.ID]
     ) -> list[ClaimedRecipient]:
-        try:
-            found = await deliveries.held(info.context.store, lease_ids)
-        except Refused as refused:
-            raise to_graphql_error(refused) from None
+        found = await deliveries.held(info.context.store, lease_ids)
         return [ClaimedRecipient.of(c) for c in found]
 
     @strawberry.field(description="A campaign's delivery and display events, oldest first.")
+    @refusals_as_errors
     async def delivery_events(
         self,
         info: Info,
@@ -504,21 +466,18 @@ class DeliveryQuery:
     ) -> DeliveryEventConnection:
         size = 20 if first is None else first
         start = 0 if after is None else ids.delivery_seq(after)
-        try:
-            if not 0 <= size <= EVENTS_MAX:
-                raise invalid("first", f"first must be between 0 and {EVENTS_MAX}")
-            if start is None:
-                raise invalid("after", "after is not a delivery event cursor")
-            found, more = await deliveries.events(
-                info.context.store,
-                ids.communication_pk(communication_id),
-                names=filter.names if filter else None,
-                recipient_id=filter.recipient_id if filter else None,
-                after=start,
-                first=size,
-            )
-        except Refused as refused:
-            raise to_graphql_error(refused) from None
+        if not 0 <= size <= EVENTS_MAX:
+            raise invalid("first", f"first must be between 0 and {EVENTS_MAX}")
+        if start is None:
+            raise invalid("after", "after is not a delivery event cursor")
+        found, more = await deliveries.events(
+            info.context.store,
+            ids.communication_pk(communication_id),
+            names=filter.names if filter else None,
+            recipient_id=filter.recipient_id if filter else None,
+            after=start,
+            first=size,
+        )
         edges = [DeliveryEventEdge(cursor=e.cursor, node=e) for e in map(DeliveryEvent.of, found)]
         return DeliveryEventConnection(
             edges=edges, has_next_page=more, end_cursor=edges[-1].cursor if edges else None

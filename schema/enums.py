@@ -1,18 +1,18 @@
-"""GraphQL enums, taken from the store's lifecycle table rather than written again."""
+"""GraphQL enums, taken from the store's lifecycle table and kinds rather than written again."""
 
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
-from store.errors import ErrorCode
-from store.lifecycle import Action, Kind, Origin, Status, statuses
+from store.errors import CALL, ITEM, ErrorCode
+from store.kinds import SPECS, Spec
+from store.lifecycle import STATUSES, Action, Kind, Origin, Status
 
 CommunicationKind = Annotated[Kind, strawberry.enum(name="CommunicationKind")]
 CommunicationStatus = Annotated[Status, strawberry.enum(name="CommunicationStatus")]
 CommunicationOrigin = Annotated[Origin, strawberry.enum(name="CommunicationOrigin")]
 CommunicationAction = Annotated[Action, strawberry.enum(name="CommunicationAction")]
-UserErrorCode = Annotated[ErrorCode, strawberry.enum(name="UserErrorCode")]
 
 
 @strawberry.enum
@@ -28,26 +28,29 @@ class SortDirection(Enum):
     DESC = "DESC"
 
 
-def _status_enum(type_name: str, kind: Kind) -> type[Enum]:
+def status_enum(spec: Spec) -> type[Enum]:
     """`EmailCampaignStatus` and its siblings: only the statuses the table gives that kind."""
-    members = {status.name: status.value for status in statuses(kind)}
-    enum = Enum(f"{type_name}Status", members)  # type: ignore[misc]
+    members = {status.name: status.value for status in STATUSES[spec.family]}
+    enum = Enum(f"{spec.name}Status", members)  # type: ignore[misc]
     return strawberry.enum(
-        enum, description=f"The statuses of {type_name}, from the lifecycle table."
+        enum, description=f"The statuses of {spec.name}, from the lifecycle table."
     )
 
 
-TYPE_NAMES: dict[Kind, str] = {
-    Kind.EMAIL: "EmailCampaign",
-    Kind.SMS: "SmsCampaign",
-    Kind.WEB_PUSH: "WebPushCampaign",
-    Kind.MOBILE_PUSH: "MobilePushCampaign",
-    Kind.DYNAMIC_CONTENT: "DynamicContent",
-    Kind.IN_APP: "InAppMessage",
-    Kind.SCREEN_VIEW: "ScreenView",
-    Kind.LANDING_PAGE: "LandingPage",
-}
+STATUS_ENUMS: dict[Kind, type[Enum]] = {kind: status_enum(spec) for kind, spec in SPECS.items()}
 
-STATUS_ENUMS: dict[Kind, type[Enum]] = {
-    kind: _status_enum(name, kind) for kind, name in TYPE_NAMES.items()
-}
+
+def _codes(name: str, codes: tuple[ErrorCode, ...], description: str | None = None) -> Any:
+    """A GraphQL enum of some of the store's codes: a store code is served as it is."""
+    enum = Enum(name, {code.name: code.value for code in codes})  # type: ignore[misc]
+    return strawberry.enum(enum, description=description)
+
+
+UserErrorCode = _codes("UserErrorCode", CALL)
+ItemErrorCode = _codes(
+    "ItemErrorCode",
+    ITEM,
+    description="Why one item was not applied. STALE_LEASE: another lease holds the "
+    "recipient now; NOT_CLAIMED: no worker ever held it; LEASE_ENDED: the lease no "
+    "longer holds it (PENDING again, or final).",
+)

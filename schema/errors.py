@@ -7,6 +7,7 @@ import logging
 import re
 import uuid
 from contextvars import ContextVar
+from enum import StrEnum
 
 import strawberry
 from graphql import GraphQLError
@@ -19,6 +20,24 @@ SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 # The id of the HTTP request or websocket being served; the server sets it for each one
 # (server/http.py) and sends it back as X-Request-ID.
 REQUEST_ID: ContextVar[str | None] = ContextVar("commpulse_request_id", default=None)
+
+
+class Code(StrEnum):
+    """`extensions.code` of the errors the schema and the server raise themselves. A store
+    refusal raised as an error keeps the store's code (store/errors.py `ErrorCode`)."""
+
+    UNAUTHENTICATED = "UNAUTHENTICATED"  # no token, or one that is not (or no longer) valid
+    FORBIDDEN = "FORBIDDEN"  # the token's role may not call that field
+    BAD_REQUEST = "BAD_REQUEST"  # refused before GraphQL ran: bad JSON, a bad batch
+    RATE_LIMITED = "RATE_LIMITED"
+    COST_EXCEEDED = "COST_EXCEEDED"  # over the maximum cost of one operation
+    COST_LIMITED = "COST_LIMITED"  # the token's cost budget is spent for now
+    INVALID_IDEMPOTENCY_KEY = "INVALID_IDEMPOTENCY_KEY"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
+    SLOW_CONSUMER = "SLOW_CONSUMER"  # a subscriber fell too far behind the stream
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"  # a bug, masked
+    GRAPHQL_ERROR = "GRAPHQL_ERROR"  # syntax and validation errors, in the log only
 
 
 def request_id() -> str:
@@ -49,7 +68,7 @@ class ErrorPolicy(MaskErrors):
             exc_info=(type(original), original, original.__traceback__) if original else None,
         )
         masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request}
+        masked.extensions = {"code": Code.INTERNAL_SERVER_ERROR, "requestId": request}
         return masked
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
@@ -71,7 +90,7 @@ class Schema(strawberry.Schema):
         for error in errors:
             if is_unexpected(error):
                 continue
-            code = (error.extensions or {}).get("code", "GRAPHQL_ERROR")
+            code = (error.extensions or {}).get("code", Code.GRAPHQL_ERROR)
             where = ".".join(map(str, error.path or [])) or "document"
             message = " ".join(error.message.split())
             log.info("request %s: %s at %s: %s", request_id(), code, where, message)

@@ -14,6 +14,7 @@ from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from schema.errors import Code
 from store import idempotency
 from store.idempotency import Outcome
 
@@ -24,13 +25,13 @@ OPERATION_EXTENSIONS: ContextVar[dict[str, Any] | None] = ContextVar(
 WAIT_SECONDS = 10.0  # how long a retry waits for the first request with its key to finish
 
 
-def _error(code: str, message: str) -> GraphQLError:
+def _error(code: Code, message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
 
 
 def reused() -> GraphQLError:
     return _error(
-        "IDEMPOTENCY_KEY_REUSED",
+        Code.IDEMPOTENCY_KEY_REUSED,
         "this Idempotency-Key was used for another request in the last 24 hours; "
         "use a new key for a new request",
     )
@@ -58,7 +59,7 @@ class Idempotency(SchemaExtension):
             return
         if not idempotency.valid_key(key):
             raise _error(
-                "INVALID_IDEMPOTENCY_KEY",
+                Code.INVALID_IDEMPOTENCY_KEY,
                 f"an Idempotency-Key is 1 to {idempotency.KEY_MAX} printable ASCII characters",
             )
         store = execution.context.store
@@ -71,7 +72,7 @@ class Idempotency(SchemaExtension):
             raise reused()
         if found.outcome is Outcome.IN_FLIGHT:
             raise _error(
-                "IDEMPOTENCY_KEY_IN_USE",
+                Code.IDEMPOTENCY_KEY_IN_USE,
                 "a request with this Idempotency-Key is still running; retry shortly",
             )
         if found.outcome is Outcome.REPLAY:

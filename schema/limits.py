@@ -16,6 +16,8 @@ from typing import Protocol
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from schema.errors import Code
+
 log = logging.getLogger("commpulse.limits")
 
 
@@ -84,6 +86,13 @@ async def take(buckets: Buckets, key: str, amount: float, capacity: float, rate:
         return Taken(True, capacity, 0.0)
 
 
+def rates(limits: Limits, own: float | None) -> tuple[float, float]:
+    """A token's sustained rate (its own, else the default) and its burst, at least one
+    second of that rate."""
+    rate = own or limits.rate
+    return rate, max(float(limits.burst), rate)
+
+
 def caller(context: object) -> str:
     return str(getattr(context, "actor", "anonymous"))
 
@@ -92,7 +101,7 @@ def rate_limited(retry_after: float) -> GraphQLError:
     seconds = math.ceil(retry_after * 10) / 10
     return GraphQLError(
         f"too many operations for this token: retry in {seconds:g} s",
-        extensions={"code": "RATE_LIMITED", "retryAfter": seconds},
+        extensions={"code": Code.RATE_LIMITED, "retryAfter": seconds},
     )
 
 
@@ -107,8 +116,7 @@ class RateLimit(SchemaExtension):
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context.context
-        rate = getattr(context, "rate", None) or self.limits.rate
-        burst = max(float(self.limits.burst), rate)
+        rate, burst = rates(self.limits, getattr(context, "rate", None))
         taken = await take(self.buckets, "rate:" + caller(context), 1, burst, rate)
         if not taken.ok:
             raise rate_limited(taken.wait)

@@ -6,83 +6,78 @@ fails), so a new field cannot ship without a decision here. Roles and which cove
 live in `store/tokens.py`: viewer < editor < admin, sender beside editor.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from schema.document import Shapes, once, operations
+from schema.errors import Code
+from schema.mutations import kind_mutation_names
+from store.kinds import SPECS, Spec
 from store.tokens import ApiRole, covers
 
 V, E, S, A = ApiRole.VIEWER, ApiRole.EDITOR, ApiRole.SENDER, ApiRole.ADMIN
 
-REQUIRED: dict[OperationType, dict[str, ApiRole]] = {
-    OperationType.QUERY: {
-        "node": V,
-        "communication": V,
-        "communications": V,
-        "statusCounts": V,
-        "deliveryEvents": V,
-        "leasedRecipients": S,
-        "apiTokens": A,
-        "webhookEndpoints": A,
-        "webhookDeliveries": A,
-    },
-    OperationType.MUTATION: {
-        **dict.fromkeys(
-            [
-                "createEmailCampaign",
-                "createSmsCampaign",
-                "createWebPushCampaign",
-                "createMobilePushCampaign",
-                "createDynamicContent",
-                "createInAppMessage",
-                "createScreenView",
-                "createLandingPage",
-                "updateEmailCampaign",
-                "updateSmsCampaign",
-                "updateWebPushCampaign",
-                "updateMobilePushCampaign",
-                "updateDynamicContent",
-                "updateInAppMessage",
-                "updateScreenView",
-                "updateLandingPage",
-                "scheduleCommunication",
-                "unscheduleCommunication",
-                "launchCommunication",
-                "pauseCommunication",
-                "resumeCommunication",
-                "publishLandingPage",
-                "unpublishLandingPage",
-                "stopCommunication",
-                "addRecipients",
-                "duplicateCommunication",
-                "deleteCommunication",
-            ],
-            E,
-        ),
-        # the worker API: delivery workers and display channels report, and fail
-        "claimRecipients": S,
-        "claimNext": S,
-        "renewLeases": S,
-        "releaseRecipients": S,
-        "reportDeliveries": S,
-        "recordProviderEvents": S,
-        "recordDisplayEvents": S,
-        "failCommunication": S,
-        "createApiToken": A,
-        "revokeApiToken": A,
-        "createWebhookEndpoint": A,
-        "deleteWebhookEndpoint": A,
-        "replayWebhookEndpoint": A,
-    },
-    OperationType.SUBSCRIPTION: {
-        "statusChanged": V,
-        "communication": V,
-        "sendingProgress": V,
-    },
-}
+
+def table(specs: Iterable[Spec]) -> dict[OperationType, dict[str, ApiRole]]:
+    """The table for a schema with these kinds: each kind's create and update are editors'."""
+    return {
+        OperationType.QUERY: {
+            "viewer": V,
+            "node": V,
+            "communication": V,
+            "communications": V,
+            "statusCounts": V,
+            "deliveryEvents": V,
+            "leasedRecipients": S,
+            "apiTokens": A,
+            "webhookEndpoints": A,
+            "webhookDeliveries": A,
+        },
+        OperationType.MUTATION: {
+            **dict.fromkeys(kind_mutation_names(specs), E),
+            **dict.fromkeys(
+                [
+                    "scheduleCommunication",
+                    "unscheduleCommunication",
+                    "launchCommunication",
+                    "pauseCommunication",
+                    "resumeCommunication",
+                    "publishLandingPage",
+                    "unpublishLandingPage",
+                    "stopCommunication",
+                    "addRecipients",
+                    "duplicateCommunication",
+                    "deleteCommunication",
+                ],
+                E,
+            ),
+            # the worker API: delivery workers and display channels report, and fail
+            "claimRecipients": S,
+            "claimNext": S,
+            "renewLeases": S,
+            "releaseRecipients": S,
+            "reportDeliveries": S,
+            "recordProviderEvents": S,
+            "recordDisplayEvents": S,
+            "failCommunication": S,
+            "createApiToken": A,
+            "revokeApiToken": A,
+            "createWebhookEndpoint": A,
+            "deleteWebhookEndpoint": A,
+            "replayWebhookEndpoint": A,
+        },
+        OperationType.SUBSCRIPTION: {
+            "statusChanged": V,
+            "communication": V,
+            "sendingProgress": V,
+        },
+    }
+
+
+REQUIRED = table(SPECS.values())
 
 META = frozenset({"__typename", "__schema", "__type"})  # introspection has its own switch
 
@@ -98,15 +93,15 @@ def refusal(role: ApiRole | None, operation: OperationType, field: str) -> Graph
         return None
     if role is None:
         return GraphQLError(
-            "authentication required: send an API token", extensions={"code": "UNAUTHENTICATED"}
+            "authentication required: send an API token", extensions={"code": Code.UNAUTHENTICATED}
         )
     needed = required(operation, field)
     if needed is None:
-        return GraphQLError(f"{field} is not open to any role", extensions={"code": "FORBIDDEN"})
+        return GraphQLError(f"{field} is not open to any role", extensions={"code": Code.FORBIDDEN})
     if not covers(role, needed):
         return GraphQLError(
             f"the {role} role may not call {field}; it needs {needed}",
-            extensions={"code": "FORBIDDEN", "requiredRole": needed.value},
+            extensions={"code": Code.FORBIDDEN, "requiredRole": needed.value},
         )
     return None
 

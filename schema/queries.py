@@ -1,4 +1,4 @@
-"""Queries: one communication, pages of them, and counts for dashboard tiles."""
+"""Queries: one communication, pages of them, counts for dashboard tiles, and who is asking."""
 
 from typing import Any, Self
 
@@ -7,13 +7,14 @@ import strawberry
 from schema import ids
 from schema.context import Info
 from schema.inputs import CommunicationFilter, CommunicationOrder
+from schema.tokens import ApiRole
 from schema.types import (
-    Communication,
+    CommunicationUnion,
     Node,
     PageInfo,
     StatusCount,
+    refusals_as_errors,
     to_graphql,
-    to_graphql_error,
 )
 from store import communications
 from store.communications import Filter, Order, Page
@@ -23,7 +24,7 @@ from store.errors import Refused, invalid
 @strawberry.type
 class CommunicationEdge:
     cursor: str
-    node: Communication
+    node: CommunicationUnion
 
 
 @strawberry.type
@@ -71,17 +72,30 @@ async def _communication(info: Info, id: strawberry.ID) -> Any:
     return to_graphql(row)
 
 
+@strawberry.type(description="The caller: its token's name and role (`local`, ADMIN without auth).")
+class Viewer:
+    name: str
+    role: ApiRole
+
+
 @strawberry.type
 class Query:
+    @strawberry.field(description="Who is asking: what a client shows or offers depends on it.")
+    def viewer(self, info: Info) -> Viewer:
+        role = info.context.role
+        assert role is not None  # Authorize refuses an operation without one
+        return Viewer(name=info.context.actor, role=role)
+
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await _communication(info, id)  # type: ignore[no-any-return]
 
     @strawberry.field(description="One communication, or null if the id names none.")
-    async def communication(self, info: Info, id: strawberry.ID) -> Communication | None:
+    async def communication(self, info: Info, id: strawberry.ID) -> CommunicationUnion | None:
         return await _communication(info, id)  # type: ignore[no-any-return]
 
     @strawberry.field(description="A page of communications; first and last are capped at 100.")
+    @refusals_as_errors
     async def communications(
         self,
         info: Info,
@@ -94,27 +108,22 @@ class Query:
     ) -> CommunicationConnection:
         flt = filter.to_store() if filter else Filter()
         order = order_by.to_store() if order_by else Order()
-        try:
-            page = await communications.page(
-                info.context.store,
-                flt,
-                order,
-                first=first,
-                after=_position(after, order, "after"),
-                last=last,
-                before=_position(before, order, "before"),
-            )
-        except Refused as refused:
-            raise to_graphql_error(refused) from None
+        page = await communications.page(
+            info.context.store,
+            flt,
+            order,
+            first=first,
+            after=_position(after, order, "after"),
+            last=last,
+            before=_position(before, order, "before"),
+        )
         return CommunicationConnection.of(page, order, flt)
 
     @strawberry.field(description="Counts by kind and status, zeros included, for dashboard tiles.")
+    @refusals_as_errors
     async def status_counts(
         self, info: Info, filter: CommunicationFilter | None = None
     ) -> list[StatusCount]:
         flt = filter.to_store() if filter else Filter()
-        try:
-            found = await communications.status_counts(info.context.store, flt)
-        except Refused as refused:
-            raise to_graphql_error(refused) from None
+        found = await communications.status_counts(info.context.store, flt)
         return [StatusCount(kind=k, status=s, count=n) for k, s, n in found]

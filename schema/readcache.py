@@ -23,6 +23,7 @@ measured from the data as before, so `extensions.cost` is unchanged.
 import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -31,11 +32,14 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
 )
 from strawberry.extensions import SchemaExtension
 
+from schema.cost import requested, returned, selected
 from schema.document import Shapes, once, operations
+from schema.limits import Buckets, Limits, rates, take
 from store import Store
 from store.committed import Marks
 
@@ -46,14 +50,21 @@ Key = tuple[str, str | None, str, str]
 Stamp = tuple[int, str | None]  # the feed's generation, the database's commit mark
 
 
+@dataclass(frozen=True)
+class Entry:
+    stamp: Stamp
+    data: dict[str, Any]
+    requested: int  # its cost before it ran and from its data, as schema/cost.py counts them
+    actual: int
+
+
 def cacheable(document: DocumentNode, name: str | None) -> bool:
-    """A query selecting only CACHEABLE root fields, at least one of them data (a bare
-    `__typename` is cheaper to answer than to look up), and no VOLATILE field anywhere."""
+    """A query selecting only CACHEABLE root fields and no VOLATILE field anywhere."""
     chosen = [o for o in operations(document) if name is None or (o.name and o.name.value == name)]
     if len(chosen) != 1 or chosen[0].operation.value != "query":
         return False
     roots = Shapes(document).of(chosen[0].selection_set).fields
-    return roots <= CACHEABLE and roots != {"__typename"} and not _fields(document) & VOLATILE
+    return roots <= CACHEABLE and not _fields(document) & VOLATILE
 
 
 def _fields(document: DocumentNode) -> set[str]:
@@ -81,7 +92,7 @@ class ReadCache:
     def __init__(self, size: int, shared: bool) -> None:
         self.size = size
         self.shared = shared
-        self._entries: OrderedDict[Key, tuple[Stamp, dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[Key, Entry] = OrderedDict()
         self._generation = 0
         self._marks: Marks | None = None
 
@@ -96,8 +107,7 @@ class ReadCache:
         if not once(document, f"cacheable {name}", lambda d: cacheable(d, name)):
             return None
         role = getattr(execution.context, "role", None)
-        variables = json.dumps(execution.variables or {}, sort_keys=True, default=str)
-        return execution.query or "", name, variables, str(role)
+        return key_of(execution.query or "", name, execution.variables, role)
 
     async def stamp(self, store: Store) -> Stamp | None:
         """Where things stand now; None when nothing may be cached."""
@@ -112,17 +122,17 @@ class ReadCache:
         mark = await self._marks.current()
         return None if mark is None else (generation, mark)
 
-    def get(self, key: Key, stamp: Stamp) -> dict[str, Any] | None:
+    def get(self, key: Key, stamp: Stamp) -> Entry | None:
         found = self._entries.get(key)
-        if found is None or found[0] != stamp:
+        if found is None or found.stamp != stamp:
             return None
         self._entries.move_to_end(key)
-        return found[1]
+        return found
 
-    def put(self, key: Key, stamp: Stamp, data: dict[str, Any], store: Store) -> None:
-        if store.feed.generation != stamp[0]:
+    def put(self, key: Key, entry: Entry, store: Store) -> None:
+        if store.feed.generation != entry.stamp[0]:
             return  # a change arrived while it executed: it may be stale already
-        self._entries[key] = (stamp, data)
+        self._entries[key] = entry
         self._entries.move_to_end(key)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
@@ -145,10 +155,46 @@ class CachedReads(SchemaExtension):
             return
         hit = self.cache.get(key, stamp)
         if hit is not None:
-            execution.result = ExecutionResult(data=hit)
+            execution.result = ExecutionResult(data=hit.data)
             yield
             return
         yield
         result = execution.result
-        if isinstance(result, ExecutionResult) and not result.errors and result.data is not None:
-            self.cache.put(key, stamp, result.data, store)
+        document = execution.graphql_document
+        assert document is not None  # a key is made only for a parsed document
+        operation = selected(document, execution.operation_name)
+        if (
+            isinstance(result, ExecutionResult)
+            and not result.errors
+            and result.data is not None
+            and operation is not None
+        ):
+            schema = execution.schema._schema
+            cost = requested(schema, document, operation, execution.variables)
+            actual = returned(result.data, OperationType.QUERY)
+            self.cache.put(key, Entry(stamp, result.data, cost, actual), store)
+
+
+def key_of(query: str, name: str | None, variables: Any, role: object) -> Key:
+    return query, name, json.dumps(variables or {}, sort_keys=True, default=str), str(role)
+
+
+async def charge(
+    buckets: Buckets, limits: Limits, actor: str, rate: float | None, entry: Entry
+) -> float | None:
+    """What a read answered from the cache without running strawberry (server/reads.py)
+    takes, as RateLimit and Cost take it: one operation from the rate, the cost from the
+    budget. The budget's remainder, or None, having taken nothing, when either refuses
+    (the full path then answers with the refusal)."""
+    sustained, burst = rates(limits, rate)
+    if not (await take(buckets, "rate:" + actor, 1, burst, sustained)).ok:
+        return None
+    key = "cost:" + actor
+    taken = await take(buckets, key, entry.requested, limits.cost_budget, limits.cost_refill)
+    if not taken.ok:
+        await take(buckets, "rate:" + actor, -1, burst, sustained)
+        return None
+    if entry.actual != entry.requested:
+        extra = entry.actual - entry.requested
+        taken = await take(buckets, key, extra, limits.cost_budget, limits.cost_refill)
+    return taken.left

@@ -1,58 +1,97 @@
 """Shared execution: subscribers with the same document, variables and role get the same
-result for the same event, so the selection runs once per event for the group and every
-member gets the same serialized payload.
+result for the same event, so the selection runs once per event for the group, and the
+group's one serialized payload goes to every member, sent from one place.
 
-Where the sharing sits, and why: as a cache of serialized payloads keyed by (document,
-variables, operation name, role, event), consulted by our subscription resolvers, filled
-by the websocket handlers (server/websockets.py). Each subscriber keeps its own
-strawberry operation, so everything that is per subscriber stays so and stays strawberry's:
-parsing, validation, the depth/alias/token limits, permissions and the rate limit run for
-each subscribe, and each subscriber keeps its own position in the stream (its own `after`
-replay, its own first state of a communication) and its own backpressure. Only the work
-per event is shared. A group of operations with one executor (the other design) would
-have had to re-create all of that: a late joiner's replay and first state differ from the
-group's.
+Where the sharing sits, and why: as a cache of serialized payloads keyed by (group, event),
+consulted by our subscription resolvers, filled by the websocket handlers
+(server/websockets.py). Each subscriber keeps its own strawberry operation, so everything
+that is per subscriber stays so and stays strawberry's: parsing, validation, the
+depth/alias/token limits, permissions and the rate limit run for each subscribe, and each
+subscriber keeps its own position in the stream (its own `after` replay, its own first
+state of a communication). A group of operations with one executor (the other design)
+would have had to re-create all of that: a late joiner's replay and first state differ
+from the group's.
 
 For each event the first member to reach it leads: it yields the value to graphql-core as
 usual, strawberry executes it, and the handler serializes the result once, publishes the
-payload here and sends it. The other members wait for that payload and send it as their
-own frame without executing anything. So the payload is by construction the one
-strawberry's per-subscriber path makes; if the leader cannot finish (it was stopped, or
-making the value failed) the others execute for themselves.
+payload here and sends it. The payload is by construction the one strawberry's
+per-subscriber path makes; if the leader cannot finish (it was stopped, or making the value
+failed) the others execute for themselves.
+
+Members in step with the group ride along: once a member has sent the group's newest event
+and another member that iterates on its own has sent it too, it stops iterating (its
+stream let go, or, for a watched communication, left as it is) and becomes a passenger.
+Each payload the group publishes is then sent to every passenger straight away, from the
+callback that publishes it: per event, one execution, one serialization, and a send per
+socket, with no task, generator or queue of the passenger's waking. That is what makes
+5,000 screens cost about what a raw broadcast costs; a member of its own costs a wake-up
+of its task and its chain of generators per event, which at thousands of members was
+10 times the sends themselves. When the last member iterating on its own stops, or an
+event could not be made, the passengers go back to iterating on their own from the last
+event they were sent (`resume`), so none is missed or sent twice.
+
+A passenger's socket that has no room left gets its payloads queued, at most `limit`
+of them; past that it is dropped as the slow consumer it is (store.stream.Behind), as a
+member of its own is, and nobody else waits for it.
 """
 
 import asyncio
-from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable
+from collections import OrderedDict, deque
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Hashable,
+)
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from strawberry.types import Info
 
+from store.stream import QUEUE, Behind
+
 T = TypeVar("T")
+Key = Any  # an event's key: ordered, later events have greater keys
+Events = AsyncIterator[tuple[Key, Callable[[], T]]]
 FRAMES = 4_096  # payloads kept: a member further behind than this executes for itself
 
 
 class Frames:
-    """Serialized payloads by (group, event), the newest FRAMES of them."""
+    """Serialized payloads by (group, event), the newest FRAMES of them, and the groups."""
 
     def __init__(self, size: int = FRAMES) -> None:
         self.size = size
         self._payloads: OrderedDict[Hashable, asyncio.Future[str | None]] = OrderedDict()
+        self._groups: dict[Hashable, Group] = {}
 
-    def claim(self, key: Hashable) -> tuple[asyncio.Future[str | None], bool]:
+    def claim(self, group: "Group", key: Key) -> tuple[asyncio.Future[str | None], bool]:
         """The payload's future, and whether the caller is the first to ask (it leads)."""
-        found = self._payloads.get(key)
+        found = self._payloads.get((group.name, key))
         if found is not None and not (found.done() and found.result() is None):
             return found, False
         made: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._payloads[key] = made
+        made.add_done_callback(partial(group.published, key))
+        self._payloads[group.name, key] = made
         while len(self._payloads) > self.size:
             self._payloads.popitem(last=False)
         return made, True
 
+    def group(self, name: Hashable) -> "Group":
+        found = self._groups.get(name)
+        if found is None:
+            found = self._groups[name] = Group(name, self)
+        return found
 
-@dataclass
+    def forget(self, group: "Group") -> None:
+        if not group.active and not group.passengers and self._groups.get(group.name) is group:
+            del self._groups[group.name]
+
+
+@dataclass(eq=False)
 class Shared:
     """The root value a websocket handler gives each subscription it runs: which group it
     belongs to, where payloads are shared, and how to send one as this operation's frame."""
@@ -61,33 +100,221 @@ class Shared:
     frames: Frames
     send: Callable[[str], Awaitable[None]]
     leading: asyncio.Future[str | None] | None = None  # the event this operation executes
+    last: Key = None  # the last event this operation sent
+
+
+class Group:
+    """One group's members in this process: those iterating on their own, and passengers."""
+
+    def __init__(self, name: Hashable, frames: Frames) -> None:
+        self.name = name
+        self.frames = frames
+        self.active: set[Shared] = set()
+        self.passengers: dict[Passenger, None] = {}  # in boarding order
+        self.newest: Key = None  # the newest event published
+        self._at: dict[Key, int] = {}  # how many active members sent each event last
+
+    def join(self, member: Shared) -> None:
+        self.active.add(member)
+        self._move(member.last, 1)
+
+    def leave(self, member: Shared) -> None:
+        if member in self.active:
+            self.active.discard(member)
+            self._move(member.last, -1)
+        if not self.active:  # nobody left to drive the passengers: they drive themselves
+            for passenger in list(self.passengers):
+                passenger.release()
+        self.frames.forget(self)
+
+    def sent(self, member: Shared, key: Key) -> None:
+        self._move(member.last, -1)
+        member.last = key
+        self._move(key, 1)
+
+    def board(self, member: Shared, limit: int) -> "Passenger | None":
+        """A passenger, if `member` is in step with the group: it sent the newest event, and
+        so did another member iterating on its own, which will go on to the next one."""
+        if member.last is None or member.last != self.newest or self._at.get(member.last, 0) < 2:
+            return None
+        self.leave(member)
+        passenger = Passenger(self, member.send, member.last, limit)
+        self.passengers[passenger] = None
+        return passenger
+
+    def published(self, key: Key, made: asyncio.Future[str | None]) -> None:
+        """A payload's future settled: send it to every passenger, or, if it could not be made,
+        let them make it for themselves."""
+        payload = None if made.cancelled() else made.result()
+        if payload is None:  # those who would miss it make it for themselves
+            for passenger in list(self.passengers):
+                if passenger.last < key:
+                    passenger.release()
+            return
+        if self.newest is None or key > self.newest:
+            self.newest = key
+        for passenger in list(self.passengers):
+            passenger.carry(key, payload)
+
+    def _move(self, key: Key, by: int) -> None:
+        if key is None:
+            return
+        count = self._at.get(key, 0) + by
+        if count:
+            self._at[key] = count
+        else:
+            self._at.pop(key, None)
+
+
+class Passenger:
+    __slots__ = ("group", "last", "limit", "released", "send", "waiting", "writing")
+
+    def __init__(
+        self, group: Group, send: Callable[[str], Awaitable[None]], last: Key, limit: int
+    ) -> None:
+        self.group = group
+        self.send = send
+        self.limit = limit
+        self.last = last  # the last event sent to it
+        self.released: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.writing: asyncio.Future[None] | None = None  # a send waiting for room
+        self.waiting: deque[str] = deque()
+
+    def carry(self, key: Key, payload: str) -> None:
+        if key <= self.last or self.released.done():
+            return
+        self.last = key
+        if self.writing is None:
+            self.writing = eager(self._write(payload))
+        elif len(self.waiting) < self.limit:
+            self.waiting.append(payload)
+        else:
+            self.waiting.clear()
+            self.release(Behind(self.limit))
+
+    async def _write(self, payload: str) -> None:
+        try:
+            await self.send(payload)
+            while self.waiting:
+                await self.send(self.waiting.popleft())
+        except Exception:  # the socket is gone: the operation sees it when it sends itself
+            self.waiting.clear()
+            self.release()
+        finally:
+            self.writing = None
+
+    def release(self, error: Exception | None = None) -> None:
+        self.group.passengers.pop(self, None)
+        if not self.released.done():
+            if error is None:
+                self.released.set_result(None)
+            else:
+                self.released.set_exception(error)
 
 
 async def deliver(
-    info: Info[Any, Any], events: AsyncIterator[tuple[Hashable, Callable[[], T]]]
+    info: Info[Any, Any],
+    events: Events[T],
+    resume: Callable[[Key], Events[T]] | None = None,
+    limit: int = QUEUE,
 ) -> AsyncGenerator[T, None]:
     """What a subscription resolver yields for `events` (an event's key, and how to make
-    the value graphql-core executes): shared when the handler set up sharing, else as is."""
+    the value graphql-core executes): shared when the handler set up sharing, else as is.
+    `resume(key)` gives the events after `key` again; without it the member's `events` stay
+    open while it rides along (they must not pile up: a watched communication's newest
+    state), and it skips what it was sent meanwhile. `limit`: payloads waiting for a
+    passenger's socket before it is dropped as too slow."""
     shared = info.root_value if isinstance(info.root_value, Shared) else None
-    async for key, make in events:
-        if shared is None:
+    if shared is None:
+        async for _, make in events:
             yield make()
-            continue
-        claimed, lead = shared.frames.claim((shared.group, key))
-        frame: asyncio.Future[str | None] | None = claimed
-        if not lead:
-            # the leader always settles it: with its payload once serialized, with None when it
-            # stops first (the `finally` below); shielded, so a follower stopped meanwhile
-            # leaves it alone for the others
-            payload = claimed.result() if claimed.done() else await asyncio.shield(claimed)
-            if payload is not None:
-                await shared.send(payload)
-                continue
-            frame = None  # the leader could not make it: execute for ourselves
-        shared.leading = frame
-        try:
-            yield make()
-        finally:
-            shared.leading = None
-            if frame is not None and not frame.done():
-                frame.set_result(None)
+        return
+    group = shared.frames.group(shared.group)
+    group.join(shared)
+    try:
+        while True:
+            passenger = None
+            async for key, make in events:
+                if shared.last is not None and key <= shared.last:
+                    continue  # sent while riding along
+                claimed, lead = shared.frames.claim(group, key)
+                frame: asyncio.Future[str | None] | None = claimed
+                if not lead:
+                    # the leader always settles it: with its payload once serialized, with
+                    # None when it stops first (the `finally` below); shielded, so a follower
+                    # stopped meanwhile leaves it alone for the others
+                    payload = claimed.result() if claimed.done() else await asyncio.shield(claimed)
+                    if payload is not None:
+                        await shared.send(payload)
+                    else:
+                        frame = None  # the leader could not make it: execute for ourselves
+                if lead or frame is None:
+                    shared.leading = frame
+                    try:
+                        yield make()
+                    finally:
+                        shared.leading = None
+                        if frame is not None and not frame.done():
+                            frame.set_result(None)
+                group.sent(shared, key)
+                passenger = group.board(shared, limit)
+                if passenger is not None:
+                    break
+            if passenger is None:
+                return  # the events ended
+            if resume is not None:
+                await _close(events)
+            try:
+                await passenger.released
+            finally:
+                passenger.release()
+            if passenger.writing is not None:  # what it was sent goes out first
+                await asyncio.shield(passenger.writing)
+            shared.last = passenger.last
+            group = shared.frames.group(shared.group)  # the old one may be gone meanwhile
+            group.join(shared)
+            if resume is not None:
+                events = resume(shared.last)
+    finally:
+        group.leave(shared)
+
+
+async def _close(events: AsyncIterator[Any]) -> None:
+    close = getattr(events, "aclose", None)
+    if close is not None:
+        await close()
+
+
+def eager(coroutine: Coroutine[Any, Any, None]) -> asyncio.Future[None] | None:
+    """Run `coroutine` now, until it first waits. None when it finished without waiting (a
+    websocket send with room in its buffer, the usual case), else a task that finishes it.
+    Python 3.12's eager tasks do this; on 3.11 a task per send would cost a loop round each."""
+    try:
+        waited = coroutine.send(None)
+    except StopIteration:
+        return None
+    return asyncio.ensure_future(_Rest(coroutine, waited))
+
+
+class _Rest:
+    """The rest of a coroutine that already waited once, for a task to run."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], waited: Any) -> None:
+        self.coroutine = coroutine
+        self.waited = waited
+
+    def __await__(self) -> Generator[Any, None, None]:
+        waited = self.waited
+        while True:
+            try:
+                yield waited
+            except BaseException as error:  # the task cancels it: so is the coroutine
+                try:
+                    waited = self.coroutine.throw(error)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waited = self.coroutine.send(None)
+                except StopIteration:
+                    return

@@ -11,8 +11,8 @@ from graphql import GraphQLError
 from schema import ids, sharing
 from schema.context import Info
 from schema.enums import CommunicationKind, CommunicationStatus
-from schema.types import Communication as CommunicationType
-from schema.types import StatusChange, to_graphql, to_graphql_error
+from schema.errors import Code
+from schema.types import CommunicationUnion, StatusChange, to_graphql, to_graphql_error
 from store import Store
 from store import stream as stream_
 from store.changes import Position
@@ -58,17 +58,21 @@ async def watched(
 ) -> AsyncGenerator[T, None]:
     """A live view of one communication, each state as `present` makes it (which may refuse
     it), shared by the watchers that would get the same result (schema/sharing.py)."""
-    rows = stream_.of(info.context.store).watch(ids.communication_pk(id))
+    stream = stream_.of(info.context.store)
+    rows = stream.watch(ids.communication_pk(id))
     events = ((serial, partial(present, row)) async for serial, row in rows)
     try:
-        async for item in sharing.deliver(info, events):
+        # no `resume`: a watcher riding along keeps its watch (only the newest row waits)
+        async for item in sharing.deliver(info, events, limit=stream.queue_limit):
             yield item
     except Refused as refused:
         raise to_graphql_error(refused) from None
+    except stream_.Behind as behind:
+        raise _behind(behind) from None
 
 
 def _behind(error: stream_.Behind) -> GraphQLError:
-    return GraphQLError(str(error), extensions={"code": "SLOW_CONSUMER", "limit": error.limit})
+    return GraphQLError(str(error), extensions={"code": Code.SLOW_CONSUMER, "limit": error.limit})
 
 
 @strawberry.type
@@ -93,10 +97,16 @@ class Subscription:
             kinds=None if kinds is None else frozenset(kinds),
             statuses=None if statuses is None else frozenset(statuses),
         )
-        changes = stream(info.context.store, start, wanted)
-        events = ((change.position, partial(StatusChange.of, change)) async for change in changes)
+        store = info.context.store
+
+        def events(after: Position | None) -> sharing.Events[StatusChange]:
+            changes = stream(store, after, wanted)
+            return ((c.position, partial(StatusChange.of, c)) async for c in changes)
+
+        limit = stream_.of(store).queue_limit
         try:
-            async for item in sharing.deliver(info, events):
+            # a subscriber riding along lets go of its queue and reads on from `after` again
+            async for item in sharing.deliver(info, events(start), events, limit):
                 yield item
         except stream_.Behind as behind:
             raise _behind(behind) from None
@@ -107,7 +117,7 @@ class Subscription:
     )
     async def communication(
         self, info: Info, id: strawberry.ID
-    ) -> AsyncGenerator[CommunicationType, None]:
+    ) -> AsyncGenerator[CommunicationUnion, None]:
         async for item in watched(info, id, to_graphql):
             yield item
 

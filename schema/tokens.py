@@ -6,19 +6,17 @@ from typing import Annotated, Self
 import strawberry
 
 from schema.context import Info
-from schema.types import UserError
+from schema.types import UserError, refusals_as_user_errors
 from store import tokens
-from store.errors import Refused
 from store.tables import ApiToken as Row
-from store.tokens import ApiRole
 
-Role = Annotated[ApiRole, strawberry.enum(name="ApiRole")]
+ApiRole = Annotated[tokens.ApiRole, strawberry.enum(name="ApiRole")]
 
 
 @strawberry.type(description="A named API token; its secret is never shown again.")
 class ApiToken:
     name: str
-    role: Role
+    role: ApiRole
     created_at: datetime
     revoked_at: datetime | None
 
@@ -26,7 +24,7 @@ class ApiToken:
     def of(cls, row: Row) -> Self:
         return cls(
             name=row.name,
-            role=ApiRole(row.role),
+            role=tokens.ApiRole(row.role),
             created_at=row.created_at,
             revoked_at=row.revoked_at,
         )
@@ -57,21 +55,15 @@ class TokenQuery:
 @strawberry.type
 class TokenMutation:
     @strawberry.mutation(description="A new API token with one role.")
-    async def create_api_token(self, info: Info, name: str, role: Role) -> CreateApiTokenPayload:
-        try:
-            row, secret = await tokens.create(info.context.store, name, role)
-        except Refused as refused:
-            return CreateApiTokenPayload(
-                token=None, secret=None, user_errors=[UserError.from_refusal(refused)]
-            )
+    @refusals_as_user_errors(CreateApiTokenPayload, token=None, secret=None)
+    async def create_api_token(self, info: Info, name: str, role: ApiRole) -> CreateApiTokenPayload:
+        row, secret = await tokens.create(info.context.store, name, role)
         return CreateApiTokenPayload(token=ApiToken.of(row), secret=secret, user_errors=[])
 
     @strawberry.mutation(
         description="Revoke a token now; its open websockets are closed (code 4403)."
     )
+    @refusals_as_user_errors(RevokeApiTokenPayload, token=None)
     async def revoke_api_token(self, info: Info, name: str) -> RevokeApiTokenPayload:
-        try:
-            row = await tokens.revoke(info.context.store, name)
-        except Refused as refused:
-            return RevokeApiTokenPayload(token=None, user_errors=[UserError.from_refusal(refused)])
+        row = await tokens.revoke(info.context.store, name)
         return RevokeApiTokenPayload(token=ApiToken.of(row), user_errors=[])

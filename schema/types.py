@@ -1,8 +1,12 @@
 """The object types: one per kind, all members of the `Communication` union."""
 
+import functools
+import inspect
+import operator
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar, cast
 
 import strawberry
 
@@ -37,7 +41,7 @@ class PageInfo:
 
 @strawberry.type
 class UserError:
-    code: UserErrorCode
+    code: Any = strawberry.field(graphql_type=UserErrorCode)
     message: str
     field: list[str] | None
 
@@ -118,8 +122,24 @@ def _status_field(kind: Kind, row: Row) -> dict[str, Enum]:
     return {"status": STATUS_ENUMS[kind][row.status]}
 
 
-def _status(kind: Kind) -> Any:
-    return strawberry.field(graphql_type=STATUS_ENUMS[kind])
+# each kind's output type, filled in by `output` as the types are declared
+TYPES: dict[Kind, type[CommunicationBase]] = {}
+
+C = TypeVar("C", bound=type[CommunicationBase])
+
+
+def output(kind: Kind) -> Callable[[C], C]:
+    """A kind's output type: a strawberry type whose first field is its own status enum
+    (store/kinds.py names the kind), registered in `TYPES` and so in the union."""
+
+    def register(cls: C) -> C:
+        fields = {"status": Any, **inspect.get_annotations(cls)}
+        cls.__annotations__ = fields  # status first, as each type declared it by hand
+        cls.status = strawberry.field(graphql_type=STATUS_ENUMS[kind])  # type: ignore[attr-defined]
+        TYPES[kind] = strawberry.type(cls)
+        return TYPES[kind]  # type: ignore[return-value]
+
+    return register
 
 
 @strawberry.interface(description="A campaign queued to providers: email, SMS or push.")
@@ -177,88 +197,63 @@ class DisplayCommunication(CommunicationBase):
         return {"shown_count": row.shown_count, "clicked_count": row.clicked_count}
 
 
-@strawberry.type
+@output(Kind.EMAIL)
 class EmailCampaign(MessageCampaign):
-    status: Any = _status(Kind.EMAIL)
     subject: str
     from_address: str | None
     body: str | None
 
 
-@strawberry.type
+@output(Kind.SMS)
 class SmsCampaign(MessageCampaign):
-    status: Any = _status(Kind.SMS)
     text: str
     sender_name: str | None
 
 
-@strawberry.type
+@output(Kind.WEB_PUSH)
 class WebPushCampaign(MessageCampaign):
-    status: Any = _status(Kind.WEB_PUSH)
     title: str
     body: str | None
     url: str | None
 
 
-@strawberry.type
+@output(Kind.MOBILE_PUSH)
 class MobilePushCampaign(MessageCampaign):
-    status: Any = _status(Kind.MOBILE_PUSH)
     title: str
     body: str | None
     deep_link: str | None
 
 
-@strawberry.type
+@output(Kind.DYNAMIC_CONTENT)
 class DynamicContent(DisplayCommunication):
-    status: Any = _status(Kind.DYNAMIC_CONTENT)
     placement: str
     html: str | None
 
 
-@strawberry.type
+@output(Kind.IN_APP)
 class InAppMessage(DisplayCommunication):
-    status: Any = _status(Kind.IN_APP)
     title: str
     body: str | None
 
 
-@strawberry.type
+@output(Kind.SCREEN_VIEW)
 class ScreenView(DisplayCommunication):
-    status: Any = _status(Kind.SCREEN_VIEW)
     screen: str
     html: str | None
 
 
-@strawberry.type
+@output(Kind.LANDING_PAGE)
 class LandingPage(CommunicationBase):
-    status: Any = _status(Kind.LANDING_PAGE)
     slug: str
     title: str
     html: str | None
 
 
-TYPES: dict[Kind, type[CommunicationBase]] = {
-    Kind.EMAIL: EmailCampaign,
-    Kind.SMS: SmsCampaign,
-    Kind.WEB_PUSH: WebPushCampaign,
-    Kind.MOBILE_PUSH: MobilePushCampaign,
-    Kind.DYNAMIC_CONTENT: DynamicContent,
-    Kind.IN_APP: InAppMessage,
-    Kind.SCREEN_VIEW: ScreenView,
-    Kind.LANDING_PAGE: LandingPage,
-}
-
-Communication = Annotated[
-    EmailCampaign
-    | SmsCampaign
-    | WebPushCampaign
-    | MobilePushCampaign
-    | DynamicContent
-    | InAppMessage
-    | ScreenView
-    | LandingPage,
-    strawberry.union("Communication"),
-]
+if TYPE_CHECKING:  # to mypy, any kind's type; the union itself is made at run time
+    CommunicationUnion = CommunicationBase
+else:  # every kind's output type, in the order they are declared above
+    _members = functools.reduce(operator.or_, TYPES.values())  # EmailCampaign | SmsCampaign…
+    CommunicationUnion = Annotated[_members, strawberry.union("Communication")]
 
 
 def to_graphql(row: Row) -> Any:
@@ -272,6 +267,39 @@ def to_graphql_error(refused: Refused) -> Exception:
     if refused.field:
         extensions["field"] = refused.field
     return GraphQLError(refused.message, extensions=extensions)
+
+
+R = TypeVar("R", bound=Callable[..., Awaitable[Any]])
+
+
+def refusals_as_user_errors(payload: Callable[..., Any], **empty: Any) -> Callable[[R], R]:
+    """A mutation whose store call is refused answers `payload(**empty)` with the refusal
+    as its `userErrors`: the one place a `Refused` becomes a payload."""
+
+    def wrap(resolver: R) -> R:
+        @functools.wraps(resolver)  # strawberry reads the arguments through the wrapper
+        async def resolve(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await resolver(*args, **kwargs)
+            except Refused as refused:
+                return payload(**empty, user_errors=[UserError.from_refusal(refused)])
+
+        return cast(R, resolve)
+
+    return wrap
+
+
+def refusals_as_errors(resolver: R) -> R:
+    """A query whose store call is refused answers a GraphQL error with the refusal's code."""
+
+    @functools.wraps(resolver)
+    async def resolve(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await resolver(*args, **kwargs)
+        except Refused as refused:
+            raise to_graphql_error(refused) from None
+
+    return cast(R, resolve)
 
 
 @strawberry.type
@@ -289,7 +317,7 @@ class StatusChange:
     at: datetime
 
     @strawberry.field(description="The communication as it is now.")
-    async def communication(self, info: Info) -> Communication:
+    async def communication(self, info: Info) -> CommunicationUnion:
         row = await info.context.communications_by_id.load(self.change.communication_id)
         assert row is not None, "status changes are never orphaned: rows are only soft-deleted"
         return to_graphql(row)  # type: ignore[no-any-return]
@@ -348,7 +376,7 @@ class StopSummary:
 
 @strawberry.type
 class CommunicationPayload:
-    communication: Communication | None
+    communication: CommunicationUnion | None
     user_errors: list[UserError]
     stop_summary: StopSummary | None = strawberry.field(
         default=None, description="Set by stopCommunication, dry run or not."

@@ -1,25 +1,43 @@
 """Values the database cannot hold, refused before anything runs: strings that are not
 UTF-8 (lone surrogates, which JSON's \\ud800 escapes can carry) or contain NUL (PostgreSQL
 text cannot), wherever they are in the variables or the document; and datetimes whose UTC
-value is outside the years 1 to 9999. Each is refused as INVALID_INPUT naming the field."""
+value is outside the years 1 to 9999 (or that are no ISO-8601 datetime at all). Each is
+refused as INVALID_INPUT naming the field."""
 
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
 import strawberry
 from graphql import (
     ArgumentNode,
+    DocumentNode,
     GraphQLError,
+    GraphQLInputType,
+    GraphQLScalarType,
+    GraphQLSchema,
     Node,
     ObjectFieldNode,
     StringValueNode,
+    TypeInfo,
+    TypeInfoVisitor,
+    Undefined,
+    ValueNode,
+    VariableDefinitionNode,
     Visitor,
+    get_named_type,
+    get_nullable_type,
+    get_operation_ast,
+    is_input_object_type,
+    is_list_type,
+    value_from_ast_untyped,
     visit,
 )
 from strawberry.extensions import SchemaExtension
 
 from schema.document import once
+from store.errors import ErrorCode
 
 Path = list[str | int]
 
@@ -38,7 +56,7 @@ def storable(text: str) -> bool:
 def invalid_input(message: str, field: Path) -> GraphQLError:
     """INVALID_INPUT, with `field` where it is known (a scalar's parser does not know its
     place; graphql-core's message then names the variable or argument)."""
-    extensions: dict[str, object] = {"code": "INVALID_INPUT"}
+    extensions: dict[str, object] = {"code": ErrorCode.INVALID_INPUT}
     if field:
         extensions["field"] = [str(p) for p in field]
     return GraphQLError(message, extensions=extensions)
@@ -119,6 +137,129 @@ def _parse_datetime(value: object) -> dt.datetime:
         except OverflowError:
             raise invalid_input(f"{value[:40]} is outside the years 1 to 9999 in UTC", []) from None
     return parsed
+
+
+def _at_datetimes(value: Any, kind: GraphQLInputType, path: Path) -> Iterator[tuple[Any, Path]]:
+    """Every value at a DateTime place of `kind` in a JSON value, with where it is (no
+    recursion, as in `_strings`)."""
+    stack: list[tuple[Any, Any, Path]] = [(value, kind, path)]
+    while stack:
+        item, place, where = stack.pop()
+        place = get_nullable_type(place)
+        if item is None or item is Undefined:  # null, or a variable not given
+            continue
+        if is_list_type(place):
+            if isinstance(item, list):  # else a list of one, as GraphQL coerces it
+                stack.extend((v, place.of_type, [*where, i]) for i, v in enumerate(item))
+            else:
+                stack.append((item, place.of_type, where))
+        elif is_input_object_type(place):
+            if isinstance(item, dict):
+                fields = place.fields.items()
+                stack.extend((item[n], f.type, [*where, n]) for n, f in fields if n in item)
+        elif isinstance(place, GraphQLScalarType) and place.name == "DateTime":
+            yield item, where
+
+
+def _holds_datetime(kind: Any, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether a value of this input type can hold a DateTime anywhere."""
+    named = get_named_type(kind)
+    if isinstance(named, GraphQLScalarType):
+        return named.name == "DateTime"
+    if not is_input_object_type(named) or named.name in seen:
+        return False
+    inner = seen | {named.name}
+    return any(_holds_datetime(f.type, inner) for f in named.fields.values())
+
+
+# (the value's node, its type, the argument or variable it starts from)
+Site = tuple[ValueNode, GraphQLInputType, str]
+
+
+class _DateTimeSites(Visitor):
+    """Each argument (and each variable's default) whose type can hold a DateTime."""
+
+    def __init__(self, info: TypeInfo) -> None:
+        super().__init__()
+        self.info = info
+        self.found: list[Site] = []
+
+    def _add(self, node: ValueNode, kind: Any, name: str) -> None:
+        if kind is not None and _holds_datetime(kind):
+            self.found.append((node, kind, name))
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> bool:
+        argument = self.info.get_argument()
+        self._add(node.value, argument and argument.type, node.name.value)
+        return False  # its value holds no field with arguments
+
+    def enter_variable_definition(self, node: VariableDefinitionNode, *_: Any) -> bool:
+        if node.default_value is not None:
+            self._add(node.default_value, self.info.get_input_type(), node.variable.name.value)
+        return False
+
+
+SITES = 1_000  # documents whose sites are kept: the parser cache hands back the same one
+_sites: OrderedDict[int, tuple[GraphQLSchema, DocumentNode, list[Site]]] = OrderedDict()
+
+
+def _sites_of(schema: GraphQLSchema, document: DocumentNode) -> list[Site]:
+    """The document's sites, found with one walk per distinct document (a polled query's
+    document comes back from the parser cache as the same object)."""
+    kept = _sites.get(id(document))
+    if kept is not None and kept[0] is schema and kept[1] is document:
+        return kept[2]
+    info = TypeInfo(schema)
+    sites = _DateTimeSites(info)
+    visit(document, TypeInfoVisitor(info, sites))
+    _sites[id(document)] = (schema, document, sites.found)
+    while len(_sites) > SITES:
+        _sites.popitem(last=False)
+    return sites.found
+
+
+def datetime_places(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+) -> list[tuple[Any, Path]]:
+    """Every value the document and variables give at a DateTime place, and where: the
+    path from the argument, with the request's variables put in, so a variable's bad value
+    is named by where it is used."""
+    sites = _sites_of(schema, document)
+    if not sites:
+        return []
+    # the variables of the operation that runs: another's definitions do not apply
+    operation = get_operation_ast(document, operation_name)
+    definitions = (operation and operation.variable_definitions) or ()
+    declared = {d.variable.name.value for d in definitions}
+    given = {k: v for k, v in (variables or {}).items() if k in declared}
+    found: list[tuple[Any, Path]] = []
+    for node, kind, name in sites:
+        found.extend(_at_datetimes(value_from_ast_untyped(node, given), kind, [name]))
+    return found
+
+
+class ValidDateTimes(SchemaExtension):
+    """Refuses a bad DateTime with the place it is in, before validation: the scalar's parser
+    refuses it too, but cannot know where it is (graphql-core keeps the place only in its
+    message), and INVALID_INPUT names the field."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None:
+            schema = context.schema._schema
+            document, variables = context.graphql_document, context.variables
+            for value, where in datetime_places(
+                schema, document, variables, context.operation_name
+            ):
+                try:
+                    _parse_datetime(value)
+                except GraphQLError as refused:
+                    place = ".".join(map(str, where))
+                    raise invalid_input(f"{refused.message} at {place}", where) from None
+        yield
 
 
 DateTime = strawberry.scalar(

@@ -10,9 +10,9 @@ import strawberry
 from schema import ids
 from schema.context import Info
 from schema.enums import CommunicationKind, CommunicationStatus
-from schema.types import UserError, to_graphql_error
+from schema.types import R, UserError, refusals_as_errors, refusals_as_user_errors
 from store import webhooks
-from store.errors import Refused, invalid
+from store.errors import invalid
 from store.lifecycle import Kind, Status
 from store.tables import WebhookAttempt as AttemptRow
 from store.tables import WebhookEndpoint as EndpointRow
@@ -41,10 +41,22 @@ class WebhookEndpoint:
     next_attempt_at: datetime | None
     last_error: str | None
     created_at: datetime
+    row: strawberry.Private[EndpointRow]
+
+    @strawberry.field(description="Matching changes not delivered yet: how far it lags.")
+    async def lag(self, info: Info) -> int:
+        return await webhooks.lag(info.context.store, self.row)
+
+    @strawberry.field(description="The newest attempt, delivered or not; null before any.")
+    async def last_attempt(self, info: Info) -> "WebhookDelivery | None":
+        assert self.row.id is not None
+        row = await webhooks.last_attempt(info.context.store, self.row.id)
+        return None if row is None else WebhookDelivery.of(row)
 
     @classmethod
     def of(cls, row: EndpointRow) -> Self:
         return cls(
+            row=row,
             id=ids.webhook_endpoint_id(row.id),
             url=row.url,
             kinds=None if row.kinds is None else [Kind(k) for k in row.kinds],
@@ -113,10 +125,8 @@ class CreateWebhookEndpointInput:
     )
 
 
-def _refused(refused: Refused) -> WebhookEndpointPayload:
-    return WebhookEndpointPayload(
-        endpoint=None, secret=None, user_errors=[UserError.from_refusal(refused)]
-    )
+def _refusals(resolver: R) -> R:
+    return refusals_as_user_errors(WebhookEndpointPayload, endpoint=None, secret=None)(resolver)
 
 
 @strawberry.type
@@ -126,20 +136,18 @@ class WebhookQuery:
         return [WebhookEndpoint.of(row) for row in await webhooks.endpoints(info.context.store)]
 
     @strawberry.field(description="An endpoint's delivery log, oldest first.")
+    @refusals_as_errors
     async def webhook_deliveries(
         self, info: Info, endpoint_id: strawberry.ID, first: int = 50, after: str | None = None
     ) -> WebhookDeliveryPage:
         start = 0 if after is None else ids.webhook_attempt_pk(after)
-        try:
-            if start is None:
-                raise invalid("after", "after is not a webhook delivery cursor")
-            if not 0 < first <= LOG_PAGE_MAX:
-                raise invalid("first", f"first is 1 to {LOG_PAGE_MAX}")
-            rows, more = await webhooks.attempts(
-                info.context.store, ids.webhook_endpoint_pk(endpoint_id), after=start, first=first
-            )
-        except Refused as refused:
-            raise to_graphql_error(refused) from None
+        if start is None:
+            raise invalid("after", "after is not a webhook delivery cursor")
+        if not 0 < first <= LOG_PAGE_MAX:
+            raise invalid("first", f"first is 1 to {LOG_PAGE_MAX}")
+        rows, more = await webhooks.attempts(
+            info.context.store, ids.webhook_endpoint_pk(endpoint_id), after=start, first=first
+        )
         deliveries = [WebhookDelivery.of(row) for row in rows]
         return WebhookDeliveryPage(
             deliveries=deliveries,
@@ -154,31 +162,27 @@ class WebhookMutation:
         description="A new endpoint: every status change committed from now on that matches "
         "its filter is POSTed to it, signed (Standard Webhooks)."
     )
+    @_refusals
     async def create_webhook_endpoint(
         self, info: Info, input: CreateWebhookEndpointInput
     ) -> WebhookEndpointPayload:
-        try:
-            row, secret = await webhooks.create(
-                info.context.store,
-                input.url,
-                kinds=input.kinds,
-                statuses=input.statuses,
-                allow_private=info.context.webhook_allow_private,
-            )
-        except Refused as refused:
-            return _refused(refused)
+        row, secret = await webhooks.create(
+            info.context.store,
+            input.url,
+            kinds=input.kinds,
+            statuses=input.statuses,
+            allow_private=info.context.webhook_allow_private,
+        )
         return WebhookEndpointPayload(
             endpoint=WebhookEndpoint.of(row), secret=secret, user_errors=[]
         )
 
     @strawberry.mutation(description="Stop delivering to an endpoint; its log stays.")
+    @_refusals
     async def delete_webhook_endpoint(
         self, info: Info, id: strawberry.ID
     ) -> WebhookEndpointPayload:
-        try:
-            row = await webhooks.delete(info.context.store, ids.webhook_endpoint_pk(id))
-        except Refused as refused:
-            return _refused(refused)
+        row = await webhooks.delete(info.context.store, ids.webhook_endpoint_pk(id))
         return WebhookEndpointPayload(endpoint=WebhookEndpoint.of(row), secret=None, user_errors=[])
 
     @strawberry.mutation(
@@ -186,14 +190,12 @@ class WebhookMutation:
         "null: from the first change ever), and resume a FAILING endpoint. Receivers drop "
         "what they already had by its webhook-id."
     )
+    @_refusals
     async def replay_webhook_endpoint(
         self, info: Info, id: strawberry.ID, after: str | None = None
     ) -> WebhookEndpointPayload:
         position = (0, 0) if after is None else ids.change_position(after)
-        try:
-            if position is None:
-                raise invalid("after", "after is not a status change cursor")
-            row = await webhooks.replay(info.context.store, ids.webhook_endpoint_pk(id), position)
-        except Refused as refused:
-            return _refused(refused)
+        if position is None:
+            raise invalid("after", "after is not a status change cursor")
+        row = await webhooks.replay(info.context.store, ids.webhook_endpoint_pk(id), position)
         return WebhookEndpointPayload(endpoint=WebhookEndpoint.of(row), secret=None, user_errors=[])

@@ -28,6 +28,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from schema import build
 from schema.context import Context
+from schema.errors import Code
 from schema.limits import Limits
 from schema.readcache import ReadCache
 from schema.sharing import Frames, Shared
@@ -37,6 +38,7 @@ from server.http import LimitBody, RefuseSimplePosts
 from server.logs import RequestIds
 from server.metrics import Metrics
 from server.metrics import endpoint as metrics_endpoint
+from server.reads import CachedAnswers
 from server.runtime import runtime
 from server.sender import SimulatedSender
 from server.settings import Settings
@@ -44,14 +46,14 @@ from server.tracing import Tracing
 from server.tracing import from_env as traces_from_env
 from server.webhooks import Config as WebhookConfig
 from server.webhooks import WebhookSender
-from server.websockets import Frame, LegacyWSHandler, TransportWSHandler
+from server.websockets import Frame, LegacyWSHandler, TransportWSHandler, WebSocketAdapter
 from store import Store, idempotency, migrate, stream
 from store.database import DatabaseUnavailable
 from store.webhooks import backlog as webhook_backlog
 
 log = logging.getLogger("commpulse")
 
-GRAPHQL_RESPONSE = "application/graphql-response+json"
+GRAPHQL_RESPONSE = http.GRAPHQL_RESPONSE
 
 
 def limits(settings: Settings) -> Limits:
@@ -73,16 +75,21 @@ def limits(settings: Settings) -> Limits:
 class CommpulseGraphQL(GraphQL[Context, Shared | None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+    websocket_adapter_class = WebSocketAdapter
 
     def __init__(self, settings: Settings, auth: Auth, metrics: Metrics, tracing: Tracing) -> None:
+        self.buckets = buckets.for_broker(settings.broadcast_url)  # closed by the lifespan
+        metered = settings.metrics != "off"
+        reads = ReadCache(
+            settings.read_cache, shared=not settings.broadcast_url.startswith("memory:")
+        )
         super().__init__(
             build(
                 limits(settings),
-                buckets.for_broker(settings.broadcast_url),
-                outer=[*tracing.extensions(), metrics.extension()],
-                reads=ReadCache(
-                    settings.read_cache, shared=not settings.broadcast_url.startswith("memory:")
-                ),
+                self.buckets,
+                # metrics cost a little on every operation: only when someone can read them
+                outer=[*tracing.extensions(), *([metrics.extension()] if metered else [])],
+                reads=reads,
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
             allowed_origins=settings.allowed_origins,
@@ -95,6 +102,9 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.stalled_after = timedelta(seconds=settings.stalled_after)
         self.webhook_allow_private = settings.webhook_allow_private
+        # repeated reads answered before strawberry runs, unless metrics or traces watch it
+        plain = not metered and not tracing.on
+        self.answers = CachedAnswers(reads, auth, self.buckets, limits(settings)) if plain else None
 
     def encode_json(self, data: object) -> str | bytes:
         return data if isinstance(data, Frame) else super().encode_json(data)
@@ -108,7 +118,11 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
                 await super().__call__(scope, receive, send)
         except Unauthenticated as refused:
             response = JSONResponse(
-                {"errors": [{"message": str(refused), "extensions": {"code": "UNAUTHENTICATED"}}]},
+                {
+                    "errors": [
+                        {"message": str(refused), "extensions": {"code": Code.UNAUTHENTICATED}}
+                    ]
+                },
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
@@ -123,12 +137,16 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
         """A request refused before GraphQL runs (bad JSON, a bad batch, an unknown
         operation) gets its reason as a GraphQL error in JSON, not as plain text."""
         try:
+            if isinstance(request, Request) and self.answers is not None:
+                accept = request.headers.get("accept", "")
+                if answer := await self.answers.answer(request, http.media_type(accept)):
+                    return answer
             return await super().run(request, context, root_value)
         except HTTPException as refused:
             if isinstance(request, WebSocket):
                 raise
             return JSONResponse(
-                {"errors": [{"message": refused.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                {"errors": [{"message": refused.reason, "extensions": {"code": Code.BAD_REQUEST}}]},
                 status_code=refused.status_code,
             )
 
@@ -191,13 +209,7 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
-        accept = request.headers.get("accept", "")
-        # GraphQL over HTTP: the new media type when the client lists it before plain JSON
-        wants = GRAPHQL_RESPONSE in accept and (
-            "application/json" not in accept
-            or accept.index(GRAPHQL_RESPONSE) < accept.index("application/json")
-        )
-        sub_response.media_type = GRAPHQL_RESPONSE if wants else "application/json"
+        sub_response.media_type = http.media_type(request.headers.get("accept", ""))
         return sub_response
 
     def create_response(
@@ -282,6 +294,7 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
             stack.callback(tracing.shutdown)
+            stack.push_async_callback(buckets.close, graphql.buckets)  # the limits' Redis client
             metered = runtime(settings, feed=lambda broadcast: metrics.feed(broadcast, tracing))
             try:
                 parts = await stack.enter_async_context(metered)
@@ -316,6 +329,8 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     ]
     if settings.metrics != "off":
         routes.append(Route("/metrics", metrics_endpoint))
+    # all plain ASGI (no BaseHTTPMiddleware: no task and no body copy per request), each a
+    # call or two per message: request ids for the logs, CORS, and the two refusals
     middleware = [
         Middleware(RequestIds),
         Middleware(

@@ -54,6 +54,12 @@ class RedisBuckets:
         await self.redis.aclose()
 
 
+async def close(buckets: Buckets) -> None:
+    """Close the connections to Redis, if they are there; the next take opens them again."""
+    if isinstance(buckets, RedisBuckets):
+        await buckets.aclose()
+
+
 def for_broker(url: str) -> Buckets:
     """Shared through Redis when the broadcast uses it, else in this process."""
     if url.startswith(("redis://", "rediss://", "unix://")):

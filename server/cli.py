@@ -1,11 +1,10 @@
 """`commpulse migrate` brings the database to this version's schema; `commpulse seed` loads
 examples into an empty database; `commpulse serve` runs the API; `commpulse tokens
-create|list|revoke` manages API tokens."""
+create|list|revoke` manages API tokens; `commpulse settings` lists what the environment may set."""
 
 import argparse
 import asyncio
 import sys
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from sqlalchemy import make_url, text
 
 from server import logs, runtime
 from server.seed import seed
-from server.settings import Settings, SettingsError
+from server.settings import Settings, SettingsError, markdown, plain
 from store import Store, migrate, tokens
 from store.database import DatabaseUnavailable, create_engine, reachable
 from store.errors import Refused
@@ -81,7 +80,12 @@ def main(argv: list[str] | None = None) -> None:
     token.add_parser("list", help="every token, revoked ones included")
     revoke = token.add_parser("revoke", help="revoke a token now")
     revoke.add_argument("name")
+    described = commands.add_parser("settings", help="every setting: variable, default, meaning")
+    described.add_argument("--markdown", action="store_true", help="as the README's table")
     args = parser.parse_args(argv)
+    if args.command == "settings":  # read no environment: a bad value must not hide the list
+        print(markdown() if args.markdown else plain(), end="")
+        return
     try:
         settings = Settings.from_env()
         if args.command == "serve":
@@ -105,7 +109,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
-    settings = replace(settings, host=host or settings.host, port=port or settings.port)
+    settings = settings.model_copy(
+        update={"host": host or settings.host, "port": port or settings.port}
+    )
     settings.checked()  # the bind host decides whether serving without auth is allowed
     asyncio.run(runtime.check(settings))  # so that a mistake is one line, not a traceback
     from server.app import create_app  # here: the other commands start faster without it

@@ -11,6 +11,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SIMPLE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
 
 
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def media_type(accept: str) -> str:
+    """GraphQL over HTTP: the new media type when the client lists it before plain JSON."""
+    wants = GRAPHQL_RESPONSE in accept and (
+        "application/json" not in accept
+        or accept.index(GRAPHQL_RESPONSE) < accept.index("application/json")
+    )
+    return GRAPHQL_RESPONSE if wants else "application/json"
+
+
 MAX_JSON_DEPTH = 64  # arrays and objects in one another; GraphQL variables never need more
 
 

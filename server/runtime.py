@@ -20,7 +20,6 @@ from store.feed import Feed
 @dataclass(frozen=True)
 class Runtime:
     engine: AsyncEngine
-    broadcast: Broadcast
     broker: brokers.Health  # feeds /readyz and the broker gauge
     store: Store
 
@@ -36,7 +35,7 @@ async def runtime(
         await migrate.check(engine)
         broadcast, broker = brokers.broadcast(settings.broadcast_url)
         async with broadcast:
-            yield Runtime(engine, broadcast, broker, Store(sessions(engine), feed(broadcast)))
+            yield Runtime(engine, broker, Store(sessions(engine), feed(broadcast)))
 
 
 @asynccontextmanager

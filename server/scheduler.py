@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from store import Store, changes, deliveries
 from store.errors import Refused
-from store.lifecycle import Action, Role
+from store.lifecycle import Action, Trigger
 from store.tables import utcnow
 
 ACTOR = "scheduler"
@@ -47,7 +47,7 @@ async def _each(store: Store, ids: Sequence[int], action: Action) -> None:
     # act on different ones; the compare-and-set in apply makes each happen exactly once.
     for pk in random.sample(list(ids), len(ids)):
         try:
-            await changes.apply(store, pk, action, by=Role.SCHEDULER, actor=ACTOR)
+            await changes.apply(store, pk, action, by=Trigger.SCHEDULER, actor=ACTOR)
         except Refused as refused:  # a person acted first: nothing to do
             log.info("scheduler skipped %s of %s: %s", action, pk, refused.message)
 

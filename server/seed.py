@@ -10,7 +10,7 @@ from typing import Any
 from server.runtime import runtime
 from server.settings import Settings
 from store import changes, communications
-from store.lifecycle import Action, Kind, Origin, Role
+from store.lifecycle import Action, Kind, Origin, Trigger
 from store.tables import utcnow
 
 ACTOR = "seed"
@@ -97,6 +97,6 @@ async def seed(settings: Settings) -> int:
             for action in actions:
                 start = utcnow() + timedelta(minutes=10) if action is Action.SCHEDULE else None
                 await changes.apply(
-                    store, row.id, action, by=Role.PERSON, actor=ACTOR, start_at=start
+                    store, row.id, action, by=Trigger.PERSON, actor=ACTOR, start_at=start
                 )
         return len(EXAMPLES)

@@ -9,7 +9,6 @@ out `rate` recipients a second per campaign. Real workers use `claimRecipients` 
 import asyncio
 import logging
 from datetime import timedelta
-from typing import Protocol
 
 from store import Store, changes, deliveries
 from store.audience import Delivery
@@ -18,10 +17,6 @@ from store.errors import Refused
 from store.tables import Communication, utcnow
 
 log = logging.getLogger(__name__)
-
-
-class Sender(Protocol):
-    async def run(self) -> None: ...
 
 
 class SimulatedSender:

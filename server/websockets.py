@@ -4,7 +4,8 @@ connection without the protocol's answer; and the legacy protocol gets the same
 connection_init deadline as graphql-transport-ws, and serves queries and mutations sent
 with `start` (once: data, then complete), as subscriptions-transport-ws clients expect.
 Messages nested too deep fail to decode (server/http.py): graphql-transport-ws closes
-with 4400, the legacy protocol ignores them as it ignores any message that is not JSON.
+with 4400; the legacy protocol answers `connection_error`, as it does any message that is
+not JSON (`Unparsable`).
 An operation's `extensions` (its idempotency key) reach the task that runs it.
 
 Both share subscription results (schema/sharing.py): each operation runs with a `Shared`
@@ -15,10 +16,13 @@ the other members send that same payload as their own frame."""
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol, cast
 
 from graphql import GraphQLError, parse
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import NonTextMessageReceived
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -177,6 +181,11 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, Shared | None]):
             await self.websocket.close(INIT_TIMEOUT, "Connection initialisation timeout")
 
     async def handle_message(self, message: Any) -> None:
+        if isinstance(message, Unparsable):
+            # the legacy protocol's answer to a message it cannot parse, which "does not
+            # disconnect the client" (subscriptions-transport-ws, PROTOCOL.md); it has no 4400
+            await self.send_message({"type": "connection_error", "payload": {"message": message}})
+            return
         if not _well_formed(message, "start"):
             await self.websocket.close(1002, "Failed to parse message")  # protocol error
             return
@@ -232,3 +241,30 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, Shared | None]):
         finally:
             self.subscriptions.pop(operation_id, None)
             self.tasks.pop(operation_id, None)
+
+
+class Unparsable(str):
+    """Why a websocket message could not be decoded (not JSON, or nested too deep)."""
+
+
+class WebSocketAdapter(ASGIWebSocketAdapter):
+    """Strawberry's, except that where it skips a message that does not decode (for the
+    legacy protocol) it hands on `Unparsable`, which the legacy handler answers."""
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object]:
+        if not ignore_parsing_errors:
+            async for message in super().iter_json():
+                yield message
+            return
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                text = await self.ws.receive_text()
+                try:
+                    decoded = self.view.decode_json(text)
+                except json.JSONDecodeError as error:
+                    decoded = Unparsable(f"cannot read the message: {error.msg}")
+                yield decoded
+        except KeyError as error:  # a binary frame: strawberry closes 1002
+            raise NonTextMessageReceived from error
+        except WebSocketDisconnect:
+            pass

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.errors import invalid
-from store.lifecycle import Kind
+from store.kinds import Family, Kind, channels
 from store.tables import Communication, Recipient, UTCDateTime
 
 BATCH_MAX = 10_000  # recipient ids per create or addRecipients call
@@ -60,12 +60,7 @@ class After(StrEnum):
 
 
 # the channel's event names (SPEC section 3): `message.send`, `sms.notSent`, `push.opened`...
-CHANNEL = {
-    Kind.EMAIL: "message",
-    Kind.SMS: "sms",
-    Kind.MOBILE_PUSH: "push",
-    Kind.WEB_PUSH: "webpush",
-}
+CHANNEL = channels(Family.MESSAGE)
 SENT_EVENT = {kind: f"{channel}.send" for kind, channel in CHANNEL.items()}
 NOT_SENT_EVENT = {kind: f"{channel}.notSent" for kind, channel in CHANNEL.items()}
 AFTER_EVENT = {
@@ -127,9 +122,9 @@ async def insert_synthetic(session: AsyncSession, communication_id: int, count: 
     )
 
 
-async def copy(session: AsyncSession, source: int, target: int) -> None:
-    """The same profiles, all PENDING, for a duplicate."""
-    await (await session.connection()).execute(
+async def copy(session: AsyncSession, source: int, target: int) -> int:
+    """The same profiles, all PENDING, for a duplicate; how many there are."""
+    result = await (await session.connection()).execute(
         text(
             "INSERT INTO recipient (communication_id, position, profile_id, state) "
             "SELECT :target, position, profile_id, :state FROM recipient "
@@ -137,6 +132,7 @@ async def copy(session: AsyncSession, source: int, target: int) -> None:
         ),
         {"source": source, "target": target, "state": Delivery.PENDING.value},
     )
+    return int(result.rowcount)
 
 
 async def clear(session: AsyncSession, communication_id: int) -> None:

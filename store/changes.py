@@ -14,8 +14,8 @@ from sqlalchemy import func, tuple_
 from sqlmodel import col, select
 
 from store import Store, audience
-from store.communications import get, if_unchanged
-from store.database import current_tx, horizon
+from store.communications import get
+from store.database import horizon, writing
 from store.errors import ErrorCode, Refused, invalid, version_conflict
 from store.feed import Change, as_change
 from store.lifecycle import (
@@ -25,13 +25,13 @@ from store.lifecycle import (
     Family,
     Kind,
     Origin,
-    Refusal,
-    Role,
     Status,
+    Trigger,
     Work,
     check,
 )
 from store.tables import Communication, StatusEvent, utcnow
+from store.writes import compare_and_set, record
 
 ATTEMPTS = 5
 REASON_MAX = 1_000
@@ -39,7 +39,7 @@ DUE_BATCH = 500
 
 
 @dataclass(frozen=True)
-class StopSummary:
+class StopCounts:
     not_sent_now: int
     already_sent: int
     total: int
@@ -50,7 +50,7 @@ async def apply(
     communication_id: int | None,
     action: Action,
     *,
-    by: Role,
+    by: Trigger,
     actor: str,
     reason: str | None = None,
     expected_version: int | None = None,
@@ -84,13 +84,13 @@ async def stop(
     reason: str | None = None,
     expected_version: int | None = None,
     dry_run: bool = False,
-) -> tuple[Communication, StopSummary]:
+) -> tuple[Communication, StopCounts]:
     """Stop, and say what it did to the recipients; a dry run checks and counts only."""
     row, not_sent_now = await _apply(
         store,
         communication_id,
         Action.STOP,
-        by=Role.PERSON,
+        by=Trigger.PERSON,
         actor=actor,
         reason=reason,
         expected_version=expected_version,
@@ -98,7 +98,7 @@ async def stop(
     )
     if dry_run:
         not_sent_now = row.pending_count + row.handed_off_count
-    summary = StopSummary(not_sent_now, already_sent=row.sent_count, total=row.audience_size or 0)
+    summary = StopCounts(not_sent_now, already_sent=row.sent_count, total=row.audience_size or 0)
     return row, summary
 
 
@@ -107,7 +107,7 @@ async def _apply(
     communication_id: int | None,
     action: Action,
     *,
-    by: Role,
+    by: Trigger,
     actor: str,
     reason: str | None = None,
     expected_version: int | None = None,
@@ -132,9 +132,9 @@ async def _apply(
             return row, 0
         done = await _compare_and_set(store, row, action, target, actor, reason, now, values)
         if done is not None:
-            change, not_sent = done
+            after, change, not_sent = done
             await store.feed.publish(change)
-            return await get_any(store, row.id), not_sent
+            return after, not_sent
     raise version_conflict(row.version, expected_version)
 
 
@@ -157,15 +157,15 @@ def moved_meanwhile(action: Action, seen: str, row: Communication) -> Refused:
     )
 
 
-def _target(row: Communication, action: Action, by: Role) -> Status:
+def _target(row: Communication, action: Action, by: Trigger) -> Status:
     kind, status = Kind(row.kind), Status(row.status)
     target = check(kind, Origin(row.origin), status, action, by)
-    if target is Refusal.STOP_NOT_AVAILABLE_FOR_AUTOMATION:
+    if target is ErrorCode.STOP_NOT_AVAILABLE_FOR_AUTOMATION:
         raise Refused(
             ErrorCode.STOP_NOT_AVAILABLE_FOR_AUTOMATION,
             "stop is not available for communications sent through Automation",
         )
-    if isinstance(target, Refusal):
+    if isinstance(target, ErrorCode):
         raise Refused(
             ErrorCode.INVALID_TRANSITION,
             f"{action} is not possible for a {status} {kind} communication",
@@ -210,34 +210,33 @@ async def _compare_and_set(
     reason: str | None,
     now: datetime,
     values: dict[str, Any],
-) -> tuple[Change, int] | None:
-    assert row.id is not None
+) -> tuple[Communication, Change, int] | None:
+    """The row after the move, its change and how many recipients became NOT_SENT; None
+    when someone else changed the row since it was read. Three statements for a move
+    (the UPDATE returns the row, the INSERT its stream position), more for a stop."""
     not_sent = 0
-    async with store.sessions() as session:
-        result = await session.exec(if_unchanged(row, now, status=target, **values))
-        if result.rowcount != 1:
+    async with writing(store.sessions) as session:
+        after = await compare_and_set(
+            session,
+            row.id,
+            statuses=[row.status],
+            version=row.version,
+            values={"status": target, "version": row.version + 1, "updated_at": now, **values},
+        )
+        if after is None:
             await session.rollback()
             return None
         if action in (Action.STOP, Action.FAIL):
             info = f"stopped by {actor}" if action is Action.STOP else f"failed: {reason}"
             if action is Action.STOP and reason:
                 info += f": {reason}"
-            not_sent = await audience.mark_not_sent(session, row, info, now)
-        event = StatusEvent(
-            communication_id=row.id,
-            kind=row.kind,
-            action=action,
-            from_status=row.status,
-            to_status=target,
-            actor=actor,
-            reason=reason,
-            version=row.version + 1,
-            at=now,
-            tx=await current_tx(session),
+            not_sent = await audience.mark_not_sent(session, after, info, now)
+            await session.refresh(after)  # the counters mark_not_sent moved
+        change = await record(
+            session, after, action, row.status, actor=actor, at=now, reason=reason
         )
-        session.add(event)
         await session.commit()
-    return as_change(event), not_sent
+    return after, change, not_sent
 
 
 async def get_any(store: Store, communication_id: int | None) -> Communication:

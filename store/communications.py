@@ -5,18 +5,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Update, func, tuple_, update
+from sqlalchemy import ColumnElement, func, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store import Store, audience
 from store.content import NAME_MAX, check_audience, check_content, check_name, has_audience
-from store.database import current_tx
+from store.database import writing
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
-from store.feed import Touch, as_change
+from store.feed import Touch
 from store.lifecycle import DELETABLE, EDITABLE, Action, Kind, Origin, Status, statuses
-from store.tables import Communication, StatusEvent, utcnow
+from store.tables import Communication, utcnow
+from store.writes import compare_and_set, record
 
 PAGE_MAX = 100
 PAGE_DEFAULT = 20
@@ -83,6 +84,8 @@ async def create(
     checked = check_content(kind, content, complete=True)
     size = check_audience(kind, audience_size)
     ids = _check_ids(kind, recipients, size)
+    # a new audience's size is known before it is written, except a copy's
+    known = size if size is not None else len(ids)
     row = Communication(
         kind=kind,
         origin=origin,
@@ -92,35 +95,25 @@ async def create(
         updated_at=now,
         slug=checked.pop("slug", None),
         content=checked,
-        audience_size=0 if has_audience(kind) else None,
+        audience_size=known if has_audience(kind) else None,
+        pending_count=known if has_audience(kind) else 0,
         synthetic_audience=size is not None,
     )
-    async with store.sessions() as session:
+    async with writing(store.sessions) as session:
         session.add(row)
         await _flush_unique(session.flush())
         assert row.id is not None
         if copy_audience_of is not None:
-            await audience.copy(session, copy_audience_of, row.id)
+            row.audience_size = row.pending_count = await audience.copy(
+                session, copy_audience_of, row.id
+            )
         elif size is not None:
             await audience.insert_synthetic(session, row.id, size)
         elif ids:
             await audience.insert(session, row.id, ids)
-        if has_audience(kind):
-            row.audience_size = row.pending_count = await audience.size(session, row.id)
-        event = StatusEvent(
-            communication_id=row.id,
-            kind=kind,
-            action=Action.CREATE,
-            from_status=None,
-            to_status=Status.DRAFT,
-            actor=actor,
-            version=row.version,
-            at=now,
-            tx=await current_tx(session),
-        )
-        session.add(event)
+        change = await record(session, row, Action.CREATE, None, actor=actor, at=now)
         await session.commit()
-    await store.feed.publish(as_change(event))
+    await store.feed.publish(change)
     return row
 
 
@@ -171,7 +164,7 @@ async def update_draft(
         await audience.clear(session, row.id)
         await audience.insert_synthetic(session, row.id, size or 0)
 
-    await _compare_and_set(
+    return await _compare_and_set(
         store,
         row,
         expected_version,
@@ -180,7 +173,6 @@ async def update_draft(
         values,
         resize if resizing else None,
     )
-    return await get(store, communication_id)
 
 
 async def delete_draft(
@@ -227,7 +219,8 @@ async def _compare_and_set(
     verb: str,
     values: dict[str, Any],
     then: Callable[[AsyncSession], Awaitable[None]] | None = None,
-) -> None:
+) -> Communication:
+    """The row after an edit or a delete that applies only while it is as it was read."""
     if expected_version is not None and expected_version != row.version:
         raise version_conflict(row.version, expected_version)
     if row.status not in allowed:
@@ -236,29 +229,21 @@ async def _compare_and_set(
             f"only a {' or '.join(sorted(allowed))} communication can be {verb}; "
             f"this one is {row.status}",
         )
-    async with store.sessions() as session:
-        result = await _flush_unique(session.exec(if_unchanged(row, utcnow(), **values)))
-        if result.rowcount != 1:
+    values = {"version": row.version + 1, "updated_at": utcnow(), **values}
+    async with writing(store.sessions) as session:
+        after: Communication | None = await _flush_unique(
+            compare_and_set(
+                session, row.id, statuses=[row.status], version=row.version, values=values
+            )
+        )
+        if after is None:
             raise version_conflict(row.version, expected_version)
         if then is not None:
             await then(session)
         await session.commit()
     assert row.id is not None
     await store.feed.publish(Touch(row.id))
-
-
-def if_unchanged(row: Communication, now: datetime, **values: Any) -> Update:
-    """An UPDATE that applies only while the row is as it was read: the compare-and-set."""
-    return (
-        update(Communication)
-        .where(
-            col(Communication.id) == row.id,
-            col(Communication.status) == row.status,
-            col(Communication.version) == row.version,
-            col(Communication.deleted_at).is_(None),
-        )
-        .values(version=row.version + 1, updated_at=now, **values)
-    )
+    return after
 
 
 async def _flush_unique(awaitable: Any) -> Any:
@@ -293,14 +278,23 @@ def _copy_name(name: str) -> str:
 SORTABLE = {"created_at", "updated_at", "name"}
 
 
-def _where(flt: Filter) -> list[ColumnElement[bool]]:
+def _where(flt: Filter, *, ordered: bool = False) -> list[ColumnElement[bool]]:
+    """The filter's conditions. For a page (`ordered`), kinds, statuses and origins are
+    matched as `column || ''`, which no index serves: the planner then walks the order's
+    index and stops after one page, a cost that does not grow with the table. Left free,
+    it may take the (kind, status) index instead and sort every match, which grows with it
+    (SQLite's statistics are per index, not per value, so it cannot tell the two apart)."""
     where: list[ColumnElement[bool]] = [col(Communication.deleted_at).is_(None)]
+
+    def matched(column: Any) -> Any:
+        return column + "" if ordered else column
+
     if flt.kinds is not None:
-        where.append(col(Communication.kind).in_(list(flt.kinds)))
+        where.append(matched(col(Communication.kind)).in_(list(flt.kinds)))
     if flt.statuses is not None:
-        where.append(col(Communication.status).in_(list(flt.statuses)))
+        where.append(matched(col(Communication.status)).in_(list(flt.statuses)))
     if flt.origins is not None:
-        where.append(col(Communication.origin).in_(list(flt.origins)))
+        where.append(matched(col(Communication.origin)).in_(list(flt.origins)))
     if flt.search:
         where.append(col(Communication.name).icontains(flt.search.strip(), autoescape=True))
     if flt.created_after is not None:
@@ -347,11 +341,20 @@ async def page(
     sort = getattr(Communication, order.field)
     key = tuple_(sort, col(Communication.id))
     descending = order.descending != backward  # walking backward flips the order
-    where = _where(flt)
+    where = _where(flt, ordered=True)
+    # each row-value bound comes with the same bound on the sort column alone, which the
+    # planner can join to a range of the filter's (createdAfter, say): without it, SQLite
+    # takes one of the two as the index range and reads the other's rows one by one
     if after is not None:
-        where.append(key < after if order.descending else key > after)
+        where += (
+            [key < after, sort <= after[0]] if order.descending else [key > after, sort >= after[0]]
+        )
     if before is not None:
-        where.append(key > before if order.descending else key < before)
+        where += (
+            [key > before, sort >= before[0]]
+            if order.descending
+            else [key < before, sort <= before[0]]
+        )
     ordering = (
         [sort.desc(), col(Communication.id).desc()]
         if descending

@@ -1,59 +1,17 @@
 """What each kind carries besides the common fields, and how those values are checked."""
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
 from store.errors import invalid
+from store.kinds import SPECS, Rule
 from store.lifecycle import FAMILY, Family, Kind
 
 NAME_MAX = 200
 AUDIENCE_MAX = 10_000_000
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-WEB_URL = re.compile(r"^https?://\S+$")
-URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
 
 
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    required: bool = False
-    max_length: int = 1_000
-    pattern: re.Pattern[str] | None = None
-    expected: str = ""
-
-
-def _text(name: str, max_length: int = 1_000, *, required: bool = False) -> Rule:
-    return Rule(name, required, max_length)
-
-
-CONTENT: dict[Kind, tuple[Rule, ...]] = {
-    Kind.EMAIL: (
-        _text("subject", 200, required=True),
-        Rule("from_address", max_length=320, pattern=EMAIL_ADDRESS, expected="an email address"),
-        _text("body", 500_000),
-    ),
-    Kind.SMS: (_text("text", 1_600, required=True), _text("sender_name", 11)),
-    Kind.WEB_PUSH: (
-        _text("title", 100, required=True),
-        _text("body", 500),
-        Rule("url", max_length=2_000, pattern=WEB_URL, expected="an http(s) URL"),
-    ),
-    Kind.MOBILE_PUSH: (
-        _text("title", 100, required=True),
-        _text("body", 500),
-        Rule("deep_link", max_length=2_000, pattern=URI, expected="a URI such as app://offers"),
-    ),
-    Kind.DYNAMIC_CONTENT: (_text("placement", 100, required=True), _text("html", 500_000)),
-    Kind.IN_APP: (_text("title", 100, required=True), _text("body", 2_000)),
-    Kind.SCREEN_VIEW: (_text("screen", 100, required=True), _text("html", 500_000)),
-    Kind.LANDING_PAGE: (
-        Rule("slug", True, 100, SLUG, "lowercase letters, digits and single dashes"),
-        _text("title", 200, required=True),
-        _text("html", 500_000),
-    ),
-}
+# the kinds' fields and their rules are declared with the kinds
+CONTENT: dict[Kind, tuple[Rule, ...]] = {kind: spec.fields for kind, spec in SPECS.items()}
 
 
 def has_audience(kind: Kind) -> bool:

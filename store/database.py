@@ -1,5 +1,9 @@
 """Engine and sessions. SQLite gets WAL and a busy timeout so readers never block writers."""
 
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import BigInteger, event, literal_column, text
@@ -43,7 +47,9 @@ def create_engine(url: str, pool_size: int = 10, max_overflow: int = 10) -> Asyn
             max_overflow=max_overflow,
         )
     else:
-        engine = create_async_engine(url)
+        # A session ends its own transaction (commit, or rollback on close), so the pool's
+        # second rollback on return is a wasted trip to aiosqlite's thread, once per session
+        engine = create_async_engine(url, pool_reset_on_return=None)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
@@ -60,6 +66,42 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def sessions(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+# SQLite lets one transaction write at a time. Left to themselves, this process's writers
+# would each take a pooled connection and poll the file lock with busy_timeout's backoff
+# (sleeps of up to 100 ms); queued on one asyncio lock per engine they run back to back.
+# The lock is made per event loop, as an asyncio.Lock cannot move between loops.
+_WRITERS: "weakref.WeakKeyDictionary[Any, tuple[asyncio.AbstractEventLoop, asyncio.Lock]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _writer_lock(engine: AsyncEngine) -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    held = _WRITERS.get(engine.sync_engine)
+    if held is None or held[0] is not loop:
+        held = _WRITERS[engine.sync_engine] = (loop, asyncio.Lock())
+    return held[1]
+
+
+@asynccontextmanager
+async def writing(factory: Sessions) -> AsyncIterator[AsyncSession]:
+    """A session for a write transaction. On SQLite, writers of this process queue here
+    for their turn. Each write transaction's first statement writes (a compare-and-set or
+    an INSERT), so it takes the file's write lock at once, as BEGIN IMMEDIATE would, without
+    a statement of its own: a writer of another process then waits at the start
+    (busy_timeout), never half way through. Never open one inside another: the second
+    would wait for the first. On PostgreSQL, a plain session: rows lock one by one, so
+    writers of different rows run side by side."""
+    engine = factory.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        async with factory() as session:
+            yield session
+        return
+    # the next writer goes in as soon as this one is done, before this session's close
+    async with factory() as session, _writer_lock(engine):
+        yield session
 
 
 async def current_tx(session: AsyncSession) -> int:

@@ -34,10 +34,13 @@ from store.audience import (
     Failure,
 )
 from store.communications import get
+from store.database import writing
 from store.errors import ErrorCode, Refused, invalid
 from store.feed import Touch
-from store.lifecycle import FAMILY, WORK, Action, Family, Kind, Role, Status, Work
+from store.kinds import channels
+from store.lifecycle import FAMILY, WORK, Action, Family, Kind, Status, Trigger, Work
 from store.tables import Communication, DeliveryEvent, Recipient, utcnow
+from store.writes import compare_and_set
 
 REPORT_MAX = 1_000  # results per reportDeliveries call, events per recordDisplayEvents call
 CLAIM_MAX = 1_000
@@ -49,21 +52,6 @@ CANDIDATES = 20  # campaigns one claimNext tries, fairest first
 class Display(StrEnum):
     SHOW = "SHOW"
     CLICK = "CLICK"
-
-
-class ItemCode(StrEnum):
-    """Why one item of a call was not applied."""
-
-    UNKNOWN_RECIPIENT = "UNKNOWN_RECIPIENT"
-    NOT_CLAIMED = "NOT_CLAIMED"
-    STALE_LEASE = "STALE_LEASE"
-    LEASE_ENDED = "LEASE_ENDED"
-    CONFLICTING_OUTCOME = "CONFLICTING_OUTCOME"
-    NOT_COLLECTED = "NOT_COLLECTED"
-    UNKNOWN_MESSAGE = "UNKNOWN_MESSAGE"
-    AMBIGUOUS_MESSAGE = "AMBIGUOUS_MESSAGE"
-    OUTCOME_NOT_SENT = "OUTCOME_NOT_SENT"
-    INVALID_INPUT = "INVALID_INPUT"
 
 
 # each event after a send counts into one counter on the communication
@@ -83,12 +71,8 @@ FINAL = (Delivery.SENT, Delivery.NOT_SENT)
 
 # display event names follow the channel, as `inApp.show` does
 DISPLAY_EVENT: dict[Kind, dict[Display, str]] = {
-    Kind.IN_APP: {Display.SHOW: "inApp.show", Display.CLICK: "inApp.click"},
-    Kind.DYNAMIC_CONTENT: {
-        Display.SHOW: "dynamicContent.show",
-        Display.CLICK: "dynamicContent.click",
-    },
-    Kind.SCREEN_VIEW: {Display.SHOW: "screenView.show", Display.CLICK: "screenView.click"},
+    kind: {event: f"{channel}.{event.lower()}" for event in Display}
+    for kind, channel in channels(Family.DISPLAY).items()
 }
 
 
@@ -108,7 +92,7 @@ class Outcome:
 
     recipient_id: str
     applied: bool
-    code: ItemCode | None = None
+    code: ErrorCode | None = None
     message: str | None = None
     lease_until: datetime | None = None  # a renewal's new end
 
@@ -146,7 +130,7 @@ class ProviderEvent:
 class EventOutcome:
     event_id: str
     applied: bool
-    code: ItemCode | None = None
+    code: ErrorCode | None = None
     message: str | None = None
     communication_id: int | None = None
     recipient_id: str | None = None
@@ -178,7 +162,7 @@ async def add_recipients(
         raise invalid(
             "recipients", "this campaign has a synthetic audience (audienceSize); it takes no ids"
         )
-    async with store.sessions() as session:
+    async with writing(store.sessions) as session:
         await _lock(
             session,
             row,
@@ -281,7 +265,7 @@ async def _claim(
     now = utcnow()
     until = now + lease
     lease_id = uuid.uuid4().hex
-    async with store.sessions() as session:
+    async with writing(store.sessions) as session:
         await _lock(
             session, row, Work.CLAIM, "recipients are claimed", progress_at=now, claimed_at=now
         )
@@ -345,7 +329,7 @@ async def requeue_expired(store: Store) -> int:
         rows = list(await session.exec(expired))
     total = 0
     for row in rows:
-        async with store.sessions() as session:
+        async with writing(store.sessions) as session:
             try:
                 await _lock(session, row, Work.CLAIM, "expired leases are requeued")
             except Refused:
@@ -381,18 +365,11 @@ async def renew(
     """A heartbeat: the recipients these leases still hold stay with them for `lease` more."""
     row = await _message(store, communication_id)
     until = utcnow() + lease
-    async with store.sessions() as session:
+    async with writing(store.sessions) as session:
         await _lock(session, row, Work.CLAIM, "leases are renewed")
         outcomes, held = await _holding(session, row.id or 0, items)
         if held:
-            await session.exec(
-                update(Recipient)
-                .where(
-                    col(Recipient.communication_id) == row.id,
-                    col(Recipient.profile_id).in_(held),
-                )
-                .values(lease_until=until)
-            )
+            await _update_held(session, row.id or 0, held, lease_until=until)
         await session.commit()
     return [Outcome(o.recipient_id, True, lease_until=until) if o.applied else o for o in outcomes]
 
@@ -402,23 +379,32 @@ async def release(
 ) -> list[Outcome]:
     """Give held recipients back to PENDING (a deferral): the next claim hands them out."""
     row = await _message(store, communication_id)
-    async with store.sessions() as session:
+    async with writing(store.sessions) as session:
         await _lock(session, row, Work.CLAIM, "recipients are released", progress_at=utcnow())
         outcomes, held = await _holding(session, row.id or 0, items)
         if held:
-            await session.exec(
-                update(Recipient)
-                .where(
-                    col(Recipient.communication_id) == row.id,
-                    col(Recipient.profile_id).in_(held),
-                )
-                .values(state=Delivery.PENDING, worker_id=None, lease_until=None)
+            await _update_held(
+                session, row.id or 0, held, state=Delivery.PENDING, worker_id=None, lease_until=None
             )
             await _count(session, row.id or 0, pending=len(held), handed_off=-len(held))
         await session.commit()
     if held:
         await store.feed.publish(Touch(row.id or 0))
     return outcomes
+
+
+async def _update_held(
+    session: AsyncSession, communication_id: int, held: list[str], **values: Any
+) -> None:
+    """Renewals and releases: the recipients `_holding` found held, in one UPDATE."""
+    await session.exec(
+        update(Recipient)
+        .where(
+            col(Recipient.communication_id) == communication_id,
+            col(Recipient.profile_id).in_(held),
+        )
+        .values(**values)
+    )
 
 
 async def _holding(
@@ -434,7 +420,10 @@ async def _holding(
         current = found.get(item.recipient_id)
         refusal = _lease_refusal(item.lease_id, current)
         if refusal is None and current is not None and current.state != Delivery.HANDED_OFF:
-            refusal = (ItemCode.LEASE_ENDED, f"the lease no longer holds it: it is {current.state}")
+            refusal = (
+                ErrorCode.LEASE_ENDED,
+                f"the lease no longer holds it: it is {current.state}",
+            )
         if refusal is not None:
             outcomes.append(Outcome(item.recipient_id, False, *refusal))
             continue
@@ -479,15 +468,15 @@ async def _rows(
     return found
 
 
-def _lease_refusal(lease_id: str, current: _Held | None) -> tuple[ItemCode, str] | None:
+def _lease_refusal(lease_id: str, current: _Held | None) -> tuple[ErrorCode, str] | None:
     """Fencing: only the lease that holds a recipient now may act for it."""
     if current is None:
-        return (ItemCode.UNKNOWN_RECIPIENT, "not in this campaign's audience")
+        return (ErrorCode.UNKNOWN_RECIPIENT, "not in this campaign's audience")
     if current.lease_id is None:
-        return (ItemCode.NOT_CLAIMED, "never handed to a worker; claim it first")
+        return (ErrorCode.NOT_CLAIMED, "never handed to a worker; claim it first")
     if current.lease_id != lease_id:
         return (
-            ItemCode.STALE_LEASE,
+            ErrorCode.STALE_LEASE,
             "another lease holds it (this one expired and it was claimed again)",
         )
     return None
@@ -502,11 +491,11 @@ async def report(
     row = await _message(store, communication_id)
     kind = Kind(row.kind)
     outcomes: list[Outcome] = []
-    async with store.sessions() as session:
+    async with writing(store.sessions) as session:
         await _lock(session, row, Work.REPORT, "deliveries are reported", progress_at=utcnow())
         found = await _rows(session, row.id or 0, [r.recipient_id for r in results])
         states = {pid: held.state for pid, held in found.items()}
-        changes: list[Report] = []
+        recorded: list[Report] = []  # items whose state this call moves
         moved_from: dict[str, int] = {}
         for item in results:
             refusal = _refusal(item, found.get(item.recipient_id), states.get(item.recipient_id))
@@ -519,48 +508,48 @@ async def report(
                 continue
             states[item.recipient_id] = item.outcome
             moved_from[current] = moved_from.get(current, 0) + 1
-            changes.append(item)
+            recorded.append(item)
             outcomes.append(Outcome(item.recipient_id, True))
-        if changes:
-            await _finalise(session, row.id or 0, kind, changes)
-            sent = sum(1 for c in changes if c.outcome is Delivery.SENT)
+        if recorded:
+            await _finalise(session, row.id or 0, kind, recorded)
+            sent = sum(1 for c in recorded if c.outcome is Delivery.SENT)
             await _count(
                 session,
                 row.id or 0,
                 pending=-moved_from.get(Delivery.PENDING, 0),
                 handed_off=-moved_from.get(Delivery.HANDED_OFF, 0),
                 sent=sent,
-                not_sent=len(changes) - sent,
+                not_sent=len(recorded) - sent,
             )
         drained = await _drained(session, row.id or 0)
         await session.commit()
-    if changes:
+    if recorded:
         await store.feed.publish(Touch(row.id or 0))
     if drained:
         await _finish(store, row.id or 0, actor)
     return await get(store, communication_id), outcomes
 
 
-def _refusal(item: Report, held: _Held | None, state: str | None) -> tuple[ItemCode, str] | None:
+def _refusal(item: Report, held: _Held | None, state: str | None) -> tuple[ErrorCode, str] | None:
     if held is None:
-        return (ItemCode.UNKNOWN_RECIPIENT, "not in this campaign's audience")
+        return (ErrorCode.UNKNOWN_RECIPIENT, "not in this campaign's audience")
     if item.outcome not in FINAL:
-        return (ItemCode.INVALID_INPUT, "a report's outcome is SENT or NOT_SENT")
+        return (ErrorCode.INVALID_INPUT, "a report's outcome is SENT or NOT_SENT")
     if item.at.tzinfo is None:
-        return (ItemCode.INVALID_INPUT, "at needs a UTC offset")
+        return (ErrorCode.INVALID_INPUT, "at needs a UTC offset")
     if item.info is not None and len(item.info) > INFO_MAX:
-        return (ItemCode.INVALID_INPUT, f"info is longer than {INFO_MAX} characters")
+        return (ErrorCode.INVALID_INPUT, f"info is longer than {INFO_MAX} characters")
     if not storable(item.info, item.provider_message_id, item.failure_code):
-        return (ItemCode.INVALID_INPUT, "text may not contain NUL characters")
+        return (ErrorCode.INVALID_INPUT, "text may not contain NUL characters")
     for value in (item.provider_message_id, item.failure_code):
         if value is not None and not 1 <= len(value) <= ID_MAX:
-            return (ItemCode.INVALID_INPUT, f"provider ids and codes are 1 to {ID_MAX} characters")
+            return (ErrorCode.INVALID_INPUT, f"provider ids and codes are 1 to {ID_MAX} characters")
     if (item.failure or item.failure_code) and item.outcome is not Delivery.NOT_SENT:
-        return (ItemCode.INVALID_INPUT, "a failure class or code goes with NOT_SENT only")
+        return (ErrorCode.INVALID_INPUT, "a failure class or code goes with NOT_SENT only")
     if refusal := _lease_refusal(item.lease_id, held):
         return refusal
     if state in FINAL and state != item.outcome:
-        return (ItemCode.CONFLICTING_OUTCOME, f"already {state}; a final outcome never changes")
+        return (ErrorCode.CONFLICTING_OUTCOME, f"already {state}; a final outcome never changes")
     return None
 
 
@@ -624,7 +613,7 @@ async def record_provider_events(
         raise invalid("events", f"at most {REPORT_MAX} events per call")
     results: list[EventOutcome | None] = []
     wanted: list[tuple[int, int, str, str, ProviderEvent]] = []  # (index, cid, pid, name, e)
-    async with store.sessions() as session:
+    async with writing(store.sessions) as session:
         matches = await _by_provider_id(session, [e.provider_message_id for e in events])
         seen: set[tuple[int, str]] = set()
         for e in events:
@@ -670,21 +659,21 @@ async def record_provider_events(
 
 def _event_refusal(
     e: ProviderEvent, found: list[tuple[int, str, str, Kind]]
-) -> tuple[ItemCode, str] | None:
+) -> tuple[ErrorCode, str] | None:
     if not 1 <= len(e.event_id) <= ID_MAX or not 1 <= len(e.provider_message_id) <= ID_MAX:
-        return (ItemCode.INVALID_INPUT, f"eventId and providerMessageId are 1 to {ID_MAX} long")
+        return (ErrorCode.INVALID_INPUT, f"eventId and providerMessageId are 1 to {ID_MAX} long")
     if e.at.tzinfo is None:
-        return (ItemCode.INVALID_INPUT, "at needs a UTC offset")
+        return (ErrorCode.INVALID_INPUT, "at needs a UTC offset")
     if e.info is not None and len(e.info) > INFO_MAX:
-        return (ItemCode.INVALID_INPUT, f"info is longer than {INFO_MAX} characters")
+        return (ErrorCode.INVALID_INPUT, f"info is longer than {INFO_MAX} characters")
     if not storable(e.event_id, e.provider_message_id, e.info):
-        return (ItemCode.INVALID_INPUT, "text may not contain NUL characters")
+        return (ErrorCode.INVALID_INPUT, "text may not contain NUL characters")
     if not found:
-        return (ItemCode.UNKNOWN_MESSAGE, "no reported recipient has this provider message id")
+        return (ErrorCode.UNKNOWN_MESSAGE, "no reported recipient has this provider message id")
     if len(found) > 1:
-        return (ItemCode.AMBIGUOUS_MESSAGE, "several recipients have this provider message id")
+        return (ErrorCode.AMBIGUOUS_MESSAGE, "several recipients have this provider message id")
     if found[0][2] != Delivery.SENT:
-        return (ItemCode.OUTCOME_NOT_SENT, "events follow a send; this recipient is NOT_SENT")
+        return (ErrorCode.OUTCOME_NOT_SENT, "events follow a send; this recipient is NOT_SENT")
     return None
 
 
@@ -770,27 +759,23 @@ async def record_display(
         else Outcome(
             e.recipient_id,
             False,
-            ItemCode.INVALID_INPUT,
+            ErrorCode.INVALID_INPUT,
             f"recipientId and eventId must be 1 to {ID_MAX} characters, at needs a UTC offset",
         )
         for e in events
     ]
     if not good:
         return row, outcomes
-    async with store.sessions() as session:
-        counted = await session.exec(
-            update(Communication)
-            .where(
-                col(Communication.id) == row.id,
-                col(Communication.status).in_(WORK[Work.COLLECT]),
-            )
-            .values(progress_at=utcnow())
+    async with writing(store.sessions) as session:
+        collecting = [s for s in Status if s in WORK[Work.COLLECT]]
+        counted = await compare_and_set(
+            session, row.id, statuses=collecting, values={"progress_at": utcnow()}
         )
-        if counted.rowcount != 1:
+        if counted is None:
             await session.rollback()
             current = await get(store, communication_id)
             reason = f"statistics are not collected while {current.status}"
-            refused = ItemCode.NOT_COLLECTED
+            refused = ErrorCode.NOT_COLLECTED
             return current, [
                 o if not o.applied else Outcome(o.recipient_id, False, refused, reason)
                 for o in outcomes
@@ -904,7 +889,7 @@ async def _drained(session: AsyncSession, communication_id: int) -> bool:
 
 async def _finish(store: Store, communication_id: int, actor: str) -> None:
     with suppress(Refused):  # someone else finished or stopped it meanwhile
-        await changes.apply(store, communication_id, Action.FINISH, by=Role.SENDER, actor=actor)
+        await changes.apply(store, communication_id, Action.FINISH, by=Trigger.SENDER, actor=actor)
 
 
 async def _message(store: Store, communication_id: int | None) -> Communication:
@@ -926,16 +911,11 @@ async def _lock(
 ) -> None:
     """Take the campaign's row for this transaction, if `work` may happen in its status.
 
-    The guarded UPDATE is the transaction's first statement: SQLite takes its write lock,
+    The compare-and-set is the transaction's first statement: SQLite takes its write lock,
     PostgreSQL the row lock, so stops, claims and reports of one campaign never interleave.
     """
     statuses = [s for s in Status if s in WORK[work]]
-    result = await session.exec(
-        update(Communication)
-        .where(col(Communication.id) == row.id, col(Communication.status).in_(statuses))
-        .values(**(values or {"version": col(Communication.version)}))
-    )
-    if result.rowcount != 1:
+    if await compare_and_set(session, row.id, statuses=statuses, values=values) is None:
         await session.rollback()
         raise Refused(
             ErrorCode.INVALID_TRANSITION,

@@ -7,16 +7,10 @@ compare-and-set, `availableActions`, and the GraphQL enums generated per type.
 from dataclasses import dataclass
 from enum import StrEnum
 
-
-class Kind(StrEnum):
-    EMAIL = "EMAIL"
-    SMS = "SMS"
-    WEB_PUSH = "WEB_PUSH"
-    MOBILE_PUSH = "MOBILE_PUSH"
-    DYNAMIC_CONTENT = "DYNAMIC_CONTENT"
-    IN_APP = "IN_APP"
-    SCREEN_VIEW = "SCREEN_VIEW"
-    LANDING_PAGE = "LANDING_PAGE"
+from store.errors import ErrorCode
+from store.kinds import SPECS
+from store.kinds import Family as Family  # re-exported: callers know the lifecycle's names
+from store.kinds import Kind as Kind
 
 
 class Status(StrEnum):
@@ -51,7 +45,7 @@ class Origin(StrEnum):
     AUTOMATION = "AUTOMATION"
 
 
-class Role(StrEnum):
+class Trigger(StrEnum):
     """Who triggers an action: a person through the API, or the service itself."""
 
     PERSON = "PERSON"
@@ -60,22 +54,7 @@ class Role(StrEnum):
     SYSTEM = "SYSTEM"
 
 
-class Family(StrEnum):
-    MESSAGE = "MESSAGE"  # queued to providers: SENDING, then FINISHED
-    DISPLAY = "DISPLAY"  # shown while ACTIVE, can pause
-    PAGE = "PAGE"  # published or not
-
-
-FAMILY: dict[Kind, Family] = {
-    Kind.EMAIL: Family.MESSAGE,
-    Kind.SMS: Family.MESSAGE,
-    Kind.WEB_PUSH: Family.MESSAGE,
-    Kind.MOBILE_PUSH: Family.MESSAGE,
-    Kind.DYNAMIC_CONTENT: Family.DISPLAY,
-    Kind.IN_APP: Family.DISPLAY,
-    Kind.SCREEN_VIEW: Family.DISPLAY,
-    Kind.LANDING_PAGE: Family.PAGE,
-}
+FAMILY: dict[Kind, Family] = {kind: spec.family for kind, spec in SPECS.items()}
 
 S = Status
 STATUSES: dict[Family, tuple[Status, ...]] = {
@@ -84,21 +63,24 @@ STATUSES: dict[Family, tuple[Status, ...]] = {
     Family.PAGE: (S.DRAFT, S.PUBLISHED, S.ERROR),
 }
 
-FINAL: frozenset[Status] = frozenset({S.STOPPED, S.ERROR})
-
 
 @dataclass(frozen=True)
 class Move:
     sources: frozenset[Status]
     target: Status
-    by: frozenset[Role]
+    by: frozenset[Trigger]
 
 
-def _move(sources: set[Status], target: Status, *by: Role) -> Move:
+def _move(sources: set[Status], target: Status, *by: Trigger) -> Move:
     return Move(frozenset(sources), target, frozenset(by))
 
 
-PERSON, SCHEDULER, SENDER, SYSTEM = Role.PERSON, Role.SCHEDULER, Role.SENDER, Role.SYSTEM
+PERSON, SCHEDULER, SENDER, SYSTEM = (
+    Trigger.PERSON,
+    Trigger.SCHEDULER,
+    Trigger.SENDER,
+    Trigger.SYSTEM,
+)
 A = Action
 
 TRANSITIONS: dict[Family, dict[Action, Move]] = {
@@ -153,24 +135,19 @@ EDITABLE: frozenset[Status] = frozenset({S.DRAFT})
 DELETABLE: frozenset[Status] = frozenset({S.DRAFT})
 
 
-class Refusal(StrEnum):
-    """Why the table refuses a move; each maps to a user error code."""
-
-    INVALID_TRANSITION = "INVALID_TRANSITION"
-    STOP_NOT_AVAILABLE_FOR_AUTOMATION = "STOP_NOT_AVAILABLE_FOR_AUTOMATION"
-
-
 def statuses(kind: Kind) -> tuple[Status, ...]:
     return STATUSES[FAMILY[kind]]
 
 
-def check(kind: Kind, origin: Origin, status: Status, action: Action, by: Role) -> Status | Refusal:
+def check(
+    kind: Kind, origin: Origin, status: Status, action: Action, by: Trigger
+) -> Status | ErrorCode:
     """The status `action` moves to from `status`, or why it may not."""
     move = TRANSITIONS[FAMILY[kind]].get(action)
     if move is None or status not in move.sources or by not in move.by:
-        return Refusal.INVALID_TRANSITION
+        return ErrorCode.INVALID_TRANSITION
     if action is Action.STOP and origin is Origin.AUTOMATION:
-        return Refusal.STOP_NOT_AVAILABLE_FOR_AUTOMATION
+        return ErrorCode.STOP_NOT_AVAILABLE_FOR_AUTOMATION
     return move.target
 
 

@@ -59,11 +59,3 @@ async def check(engine: AsyncEngine) -> None:
         f"the database {state}; this version of commpulse needs revision {wanted}. "
         "Run `commpulse migrate` (or `make migrate`) first."
     )
-
-
-async def new_revision(engine: AsyncEngine, message: str) -> None:
-    """For developers: write a migration for what the tables have that `engine` lacks."""
-    async with engine.begin() as conn:
-        await conn.run_sync(
-            lambda sync: command.revision(_config(sync), message=message, autogenerate=True)
-        )

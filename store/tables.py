@@ -110,6 +110,8 @@ class Recipient(SQLModel, table=True):
         Index("ix_recipient_state", "communication_id", "state", "position"),
         Index("ix_recipient_profile", "communication_id", "profile_id", unique=True),
         Index("ix_recipient_lease", "lease_id"),
+        # expired leases of every campaign, for the requeue and claimNext (store/deliveries.py)
+        Index("ix_recipient_lease_until", "state", "lease_until"),
         Index("ix_recipient_provider_message", "provider_message_id"),
     )
 

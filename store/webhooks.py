@@ -336,19 +336,36 @@ async def due(store: Store) -> list[int]:
         return [i for i in await session.exec(statement) if i is not None]
 
 
+async def lag(store: Store, endpoint: WebhookEndpoint) -> int:
+    """How many wanted changes wait after the endpoint's cursor (committed or not)."""
+    statement = select(func.count()).where(
+        tuple_(col(StatusEvent.tx), col(StatusEvent.seq))
+        > tuple_(endpoint.cursor_tx, endpoint.cursor_seq)
+    )
+    if endpoint.kinds is not None:
+        statement = statement.where(col(StatusEvent.kind).in_(endpoint.kinds))
+    if endpoint.statuses is not None:
+        statement = statement.where(col(StatusEvent.to_status).in_(endpoint.statuses))
+    async with store.sessions() as session:
+        return int((await session.exec(statement)).one())
+
+
 async def backlog(store: Store) -> dict[int, int]:
-    """How many wanted changes wait after each endpoint's cursor (committed or not)."""
+    """Each endpoint's lag."""
     result: dict[int, int] = {}
     for endpoint in await endpoints(store):
         assert endpoint.id is not None
-        statement = select(func.count()).where(
-            tuple_(col(StatusEvent.tx), col(StatusEvent.seq))
-            > tuple_(endpoint.cursor_tx, endpoint.cursor_seq)
-        )
-        if endpoint.kinds is not None:
-            statement = statement.where(col(StatusEvent.kind).in_(endpoint.kinds))
-        if endpoint.statuses is not None:
-            statement = statement.where(col(StatusEvent.to_status).in_(endpoint.statuses))
-        async with store.sessions() as session:
-            result[endpoint.id] = int((await session.exec(statement)).one())
+        result[endpoint.id] = await lag(store, endpoint)
     return result
+
+
+async def last_attempt(store: Store, endpoint_id: int) -> WebhookAttempt | None:
+    """The endpoint's newest delivery attempt, if it had any."""
+    statement = (
+        select(WebhookAttempt)
+        .where(col(WebhookAttempt.endpoint_id) == endpoint_id)
+        .order_by(col(WebhookAttempt.id).desc())
+        .limit(1)
+    )
+    async with store.sessions() as session:
+        return (await session.exec(statement)).first()

@@ -11,7 +11,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 from schema.ids import communication_id
 from store import changes
-from store.lifecycle import Action, Kind, Role
+from store.lifecycle import Action, Kind, Trigger
 from store.tokens import ApiRole
 from tests import factories
 from tests.browser.conftest import Tab, open_tab
@@ -28,6 +28,8 @@ from tests.e2e.conftest import (
     make_token,
     server_store,
 )
+from tests.e2e.test_webhooks import FAST as WEBHOOKS_FAST
+from tests.e2e.test_webhooks import Receiver, create_endpoint
 
 pytestmark = pytest.mark.e2e
 
@@ -263,7 +265,7 @@ async def test_after_a_server_restart_the_feed_resumes_with_nothing_missing(
         for name in ("While down 1", "While down 2"):
             made = await factories.create(store, Kind.EMAIL, name=name)
             expected.append((communication_id(made.id), "DRAFT"))
-        await changes.apply(store, made.id, Action.LAUNCH, by=Role.PERSON, actor="cli")
+        await changes.apply(store, made.id, Action.LAUNCH, by=Trigger.PERSON, actor="cli")
         expected.append((communication_id(made.id), "SENDING"))
 
     # the same port, so the page reconnects to its own origin
@@ -353,3 +355,50 @@ async def test_the_list_filters_pages_and_schedules(
     )
     await tab.screenshot("board-list")
     tab.guard.check()
+
+
+async def test_an_admin_sees_each_webhook_endpoints_health(
+    start_server: StartServer, browser: Browser
+) -> None:
+    """An admin's board shows every webhook endpoint: healthy and up to date, or failing
+    with its last attempt's error and how many changes wait; when the receiver comes back
+    the row turns healthy without a reload. A viewer sees no endpoints."""
+    server = await start_server(COMMPULSE_AUTH="on", **WEBHOOKS_FAST)
+    admin = await make_token(server, "ops", ApiRole.ADMIN)
+    viewer = await make_token(server, "wallboard", ApiRole.VIEWER)
+    up, down = Receiver(), Receiver()  # `down` is not listening yet: connections are refused
+    await up.start()
+    try:
+        async with http_session(server, admin) as session:
+            healthy = await create_endpoint(session, up)
+            failing = await create_endpoint(session, down)
+            await create_in_app(session, "Hooked")
+        await up.wait_for(lambda r: len(r.unique()) == 1, "the creation")
+
+        tab = await open_board(browser, server, admin)
+        page = tab.page
+        good = page.locator(f'#endpoints tr[data-endpoint="{healthy}"]')
+        await expect(good).to_have_attribute("data-health", "healthy")
+        await expect(good).to_have_attribute("data-lag", "0")
+        await expect(good.locator(".last")).to_contain_text("delivered (200)")
+        await expect(good.locator(".lag")).to_have_text("up to date")
+        bad = page.locator(f'#endpoints tr[data-endpoint="{failing}"]')
+        await expect(bad).to_have_attribute("data-health", "failing")
+        await expect(bad).to_have_attribute("data-lag", "1")
+        await expect(bad.locator(".last")).to_contain_text("failed: ")
+        await expect(bad.locator(".lag")).to_have_text("1 change behind")
+        await tab.screenshot("board-webhooks")
+
+        await down.start()
+        await expect(bad).to_have_attribute("data-health", "healthy")
+        await expect(bad).to_have_attribute("data-lag", "0")
+        await expect(bad.locator(".last")).to_contain_text("delivered (200)")
+        tab.guard.check()
+    finally:
+        await up.stop()
+        await down.stop()
+
+    looking = await open_board(browser, server, viewer)
+    await expect(looking.page.locator("#webhooks-panel")).to_be_hidden()
+    await expect(looking.page.locator("#endpoints tr")).to_have_count(0)
+    looking.guard.check()

@@ -23,7 +23,7 @@ from server import brokers
 from store import Store, changes
 from store.database import create_engine, sessions
 from store.feed import Feed
-from store.lifecycle import Action, Kind, Role
+from store.lifecycle import Action, Kind, Trigger
 from tests.conftest import run
 from tests.e2e.conftest import (
     TRANSPORT_WS,
@@ -74,7 +74,7 @@ async def toggle(store: Store, pages: list[int], count: int) -> None:
     """`count` status changes, publishing and unpublishing `pages` in turn."""
     for i in range(count):
         action = Action.PUBLISH if (i // len(pages)) % 2 == 0 else Action.UNPUBLISH
-        await changes.apply(store, pages[i % len(pages)], action, by=Role.PERSON, actor="t")
+        await changes.apply(store, pages[i % len(pages)], action, by=Trigger.PERSON, actor="t")
 
 
 class Crowd:

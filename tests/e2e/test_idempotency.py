@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from tests.e2e.conftest import (
     CREATE_EMAIL,
+    LEGACY_WS,
     TRANSPORT_WS,
     Server,
     init,
@@ -116,20 +117,38 @@ async def test_racing_identical_requests_run_once(client: httpx.AsyncClient) -> 
     assert await total(client) == before + 1
 
 
-async def test_websocket_key_in_extensions(any_server: Server, client: httpx.AsyncClient) -> None:
-    """Over graphql-transport-ws the key rides in the subscribe payload's extensions; a retry
-    over HTTP with the same key gets the same response."""
+OPERATION = {TRANSPORT_WS: ("subscribe", "next"), LEGACY_WS: ("start", "data")}
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_websocket_key_in_extensions(
+    any_server: Server, client: httpx.AsyncClient, protocol: str
+) -> None:
+    """Over either websocket protocol the key rides in the operation payload's extensions
+    (`subscribe` on graphql-transport-ws, `start` on the legacy graphql-ws); a retry on the
+    socket, or over HTTP with the same key, gets the same response, and one runs."""
+    start, result = OPERATION[protocol]
     before = await total(client)
-    async with raw_ws(any_server, TRANSPORT_WS) as ws:
+    key = f"ws-{protocol}"  # the server is shared by the module's tests
+    async with raw_ws(any_server, protocol) as ws:
         await init(ws)
         answers = []
         for n in range(2):
-            payload = create("Over ws") | {"extensions": {"idempotencyKey": "ws-1"}}
-            await send(ws, {"id": str(n), "type": "subscribe", "payload": payload})
-            answers.append((await receive(ws))["payload"])
+            payload = create("Over ws") | {"extensions": {"idempotencyKey": key}}
+            await send(ws, {"id": str(n), "type": start, "payload": payload})
+            message = await receive(ws)
+            assert message["type"] == result, message
+            answers.append(message["payload"])
             assert (await receive(ws))["type"] == "complete"
+        other = create("Not over ws") | {"extensions": {"idempotencyKey": key}}
+        await send(ws, {"id": "2", "type": start, "payload": other})
+        refused = (await receive(ws))["payload"]
     assert answer(answers[0]) == answer(answers[1])
-    over_http = (await post(client, create("Over ws"), "ws-1")).json()
+    assert answers[0]["data"]["createEmailCampaign"]["communication"]["id"]
+    errors = refused if isinstance(refused, list) else refused["errors"]  # `error`, or `data`
+    codes = [e["extensions"]["code"] for e in errors]
+    assert codes == ["IDEMPOTENCY_KEY_REUSED"], refused
+    over_http = (await post(client, create("Over ws"), key)).json()
     assert answer(over_http) == answer(answers[0])
     assert await total(client) == before + 1
 

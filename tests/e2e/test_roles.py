@@ -29,6 +29,7 @@ BLANK = 'name: " "'  # a blank name: an allowed create is refused as INVALID_INP
 
 # (root type, field) -> (arguments, the least role that may call it)
 CALLS: dict[tuple[str, str], tuple[str, ApiRole]] = {
+    ("Query", "viewer"): ("", V),
     ("Query", "node"): (ID, V),
     ("Query", "communication"): (ID, V),
     ("Query", "communications"): ("(first: 1)", V),
@@ -161,6 +162,29 @@ async def test_every_role_may_call_exactly_what_its_role_covers(start_server: St
     }
     wrong = {key: allowed for key, allowed in outcomes.items() if expected[key] != allowed}
     assert wrong == {}, "allowed (True) or refused (False) against the matrix"
+    async with httpx.AsyncClient() as client:
+        for role, token in tokens.items():
+            body = await post_viewer(client, server.http_url, bearer(token))
+            assert body == {"data": {"viewer": {"name": f"matrix-{role}", "role": role.name}}}
+
+
+VIEWER = "query { viewer { name role } }"
+
+
+async def post_viewer(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> Json:
+    response = await client.post(url, json={"query": VIEWER}, headers=headers)
+    assert response.status_code == 200, response.text
+    body: Json = response.json()
+    body.pop("extensions", None)  # the cost
+    return body
+
+
+async def test_viewer_without_auth_is_the_local_admin(start_server: StartServer) -> None:
+    """With auth off everyone is `local`, an admin, and `viewer` says so."""
+    server = await start_server(COMMPULSE_AUTH="off")
+    async with httpx.AsyncClient() as client:
+        body = await post_viewer(client, server.http_url, {})
+    assert body == {"data": {"viewer": {"name": "local", "role": "ADMIN"}}}
 
 
 async def test_without_a_token_nothing_is_served(start_server: StartServer) -> None:

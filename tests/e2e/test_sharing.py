@@ -14,12 +14,15 @@ from websockets.asyncio.client import ClientConnection
 from tests.e2e.conftest import (
     LAUNCH,
     LEGACY_WS,
+    PAUSE,
+    RESUME,
     TRANSPORT_WS,
     Json,
     Server,
     StartServer,
     act,
     create_email,
+    create_in_app,
     execute,
     http_session,
     init,
@@ -175,3 +178,48 @@ async def test_shared_payloads_equal_those_executed_alone(start_server: StartSer
                 )
     final = seen[TRANSPORT_WS][0][-1]["data"]["sendingProgress"]
     assert (final["status"], final["sentCount"], final["notSentCount"]) == ("STOPPED", 1, 2)
+
+
+HANDOVER = {
+    "statusChanged": "subscription S($ids: [ID!]) { statusChanged(ids: $ids) { action to } }",
+    "communication": """subscription C($id: ID!) {
+      communication(id: $id) { ... on InAppMessage { status version } }
+    }""",
+}
+
+
+async def test_members_riding_along_miss_nothing_when_the_others_leave(
+    start_server: StartServer,
+) -> None:
+    """Four subscribers share a document; after each change one of them completes, until
+    one is left: whichever of them was executing for the group, every change reaches every
+    subscriber still there, once and in order (those riding along take over)."""
+    server = await start_server(COMMPULSE_SENDER="none", COMMPULSE_SCHEDULER="off")
+    async with http_session(server) as client:
+        message = await create_in_app(client, "handover")
+        await act(client, LAUNCH, "launchCommunication", id=message["id"])
+        steps = [(PAUSE, "pauseCommunication"), (RESUME, "resumeCommunication")] * 2
+        async with contextlib.AsyncExitStack() as stack:
+            groups = {
+                field: await stack.enter_async_context(subscribers(server, 4, TRANSPORT_WS))
+                for field in HANDOVER
+            }
+            for field, group in groups.items():
+                these = {"ids": [message["id"]]} if field == "statusChanged" else message
+                for subscriber in group:
+                    await subscriber.subscribe(HANDOVER[field], {"id": message["id"]} | these)
+            for subscriber in groups["communication"]:
+                await subscriber.take(1)  # the current state
+            for n, (query, field) in enumerate(steps):
+                await act(client, query, field, id=message["id"])
+                for group in groups.values():
+                    await asyncio.gather(*(s.take(1) for s in group[n:]))
+                    if n < len(steps) - 1:
+                        await send(group[n].ws, {"id": "1", "type": "complete"})
+    statuses = ["PAUSED", "ACTIVE", "PAUSED", "ACTIVE"]
+    for n, subscriber in enumerate(groups["statusChanged"]):
+        assert [p["data"]["statusChanged"]["to"] for p in subscriber.payloads] == statuses[: n + 1]
+    for n, subscriber in enumerate(groups["communication"]):
+        states = [p["data"]["communication"] for p in subscriber.payloads]
+        assert [s["status"] for s in states] == ["ACTIVE", *statuses[: n + 1]]
+        assert [s["version"] for s in states] == sorted({s["version"] for s in states})

@@ -91,7 +91,8 @@ async def test_subscribe_before_ack_is_closed(target: tuple[Server, str]) -> Non
 
 async def test_garbage_frames_are_closed(target: tuple[Server, str]) -> None:
     """Text that is not JSON, JSON that is no message or has a bad payload, a binary frame:
-    4400; on the legacy protocol (which ignores what is not JSON): 1002."""
+    4400; on the legacy protocol, JSON that is no message and binary frames: 1002 (text
+    that is not JSON gets connection_error, below)."""
     server, token = target
     for garbage in (
         "not json {",
@@ -175,6 +176,36 @@ async def test_deeply_nested_messages_are_closed_with_4400(
             await init(ws, {"token": token})
             await ws.send(message)
             assert await close_code(ws) == 4400
+    await still_serving(target)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(depth=st.integers(65, 1_500), brackets=st.sampled_from([("[", "]"), ('{"a":', "}")]))
+async def test_deeply_nested_messages_on_the_legacy_protocol_get_connection_error(
+    target: tuple[Server, str], depth: int, brackets: tuple[str, str]
+) -> None:
+    """On the legacy graphql-ws protocol a message nested too deep, bare or as a start's
+    variables, or one that is not JSON at all, gets `connection_error` saying why, as its
+    protocol answers a message it cannot parse (without disconnecting): the same socket
+    then serves a query."""
+    server, token = target
+    opener, closer = brackets
+    deep = opener * depth + "1" + closer * depth
+    start = '{"id": "1", "type": "start", "payload": {"query": "{ __typename }", '
+    async with raw_ws(server, LEGACY_WS) as ws:
+        await init(ws, {"token": token})
+        reasons = []
+        for message in (deep, start + '"variables": {"a": ' + deep + "}}}", "not json {"):
+            await ws.send(message)
+            answer = await receive(ws)
+            assert answer["type"] == "connection_error", answer
+            reasons.append(answer["payload"]["message"])
+        assert reasons[:2] == ["cannot read the message: nested deeper than 64 levels"] * 2
+        assert reasons[2].startswith("cannot read the message: ")
+        await send(ws, {"id": "2", "type": "start", "payload": {"query": "{ __typename }"}})
+        answer = await receive(ws)
+        assert answer["type"] == "data" and answer["payload"]["data"] == {"__typename": "Query"}
+        assert (await receive(ws))["type"] == "complete"
     await still_serving(target)
 
 

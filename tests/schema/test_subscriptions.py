@@ -8,7 +8,7 @@ from schema.subscriptions import Wanted, stream
 from store import Store, changes
 from store.changes import Position
 from store.feed import Change
-from store.lifecycle import Action, Kind, Role
+from store.lifecycle import Action, Kind, Trigger
 from tests.factories import create
 
 EVERYTHING = Wanted(ids=None, kinds=None, statuses=None)
@@ -37,7 +37,7 @@ async def test_resume_replays_what_was_missed_then_continues_live(store: Store) 
     first = await create(store, Kind.IN_APP)
     assert first.id is not None
     missed = await create(store, Kind.IN_APP)
-    await changes.apply(store, missed.id, Action.LAUNCH, by=Role.PERSON, actor="t")
+    await changes.apply(store, missed.id, Action.LAUNCH, by=Trigger.PERSON, actor="t")
     [created], _ = await changes.history(store, first.id, after=0, first=1)
     async with subscribed(store, created.position, EVERYTHING) as subscription:
         replayed = await _take(subscription, 2)
@@ -45,7 +45,7 @@ async def test_resume_replays_what_was_missed_then_continues_live(store: Store) 
             (missed.id, Action.CREATE),
             (missed.id, Action.LAUNCH),
         ]
-        await changes.apply(store, first.id, Action.LAUNCH, by=Role.PERSON, actor="t")
+        await changes.apply(store, first.id, Action.LAUNCH, by=Trigger.PERSON, actor="t")
         [live] = await _take(subscription, 1)
     assert (live.communication_id, live.action, live.seq) == (first.id, Action.LAUNCH, 4)
     assert created.position < replayed[0].position < replayed[1].position < live.position
@@ -56,7 +56,7 @@ async def test_no_gap_and_no_duplicate_while_writers_race_the_replay(store: Stor
     rows = [await create(store, Kind.DYNAMIC_CONTENT) for _ in range(10)]
     async with subscribed(store, (0, 0), EVERYTHING) as subscription:
         writers = asyncio.gather(
-            *(changes.apply(store, r.id, Action.LAUNCH, by=Role.PERSON, actor="t") for r in rows)
+            *(changes.apply(store, r.id, Action.LAUNCH, by=Trigger.PERSON, actor="t") for r in rows)
         )
         received = await _take(subscription, 20)
         await writers
@@ -78,8 +78,8 @@ async def test_filters_keep_only_the_wanted_changes(store: Store) -> None:
         ids=None, kinds=frozenset({Kind.LANDING_PAGE}), statuses=frozenset({"PUBLISHED"})
     )
     async with subscribed(store, (0, 0), wanted) as subscription:
-        await changes.apply(store, email.id, Action.LAUNCH, by=Role.PERSON, actor="t")
-        await changes.apply(store, page.id, Action.PUBLISH, by=Role.PERSON, actor="t")
+        await changes.apply(store, email.id, Action.LAUNCH, by=Trigger.PERSON, actor="t")
+        await changes.apply(store, page.id, Action.PUBLISH, by=Trigger.PERSON, actor="t")
         [change] = await _take(subscription, 1)
     assert (change.communication_id, change.to_status) == (page.id, "PUBLISHED")
 
@@ -103,11 +103,15 @@ async def test_a_slow_subscriber_ends_with_slow_consumer_and_its_limit(store: St
             first = asyncio.ensure_future(anext(results))
             async with asyncio.timeout(10):
                 while not first.done():  # until it has joined the live stream and got one
-                    await changes.apply(store, page.id, Action.PUBLISH, by=Role.PERSON, actor="t")
-                    await changes.apply(store, page.id, Action.UNPUBLISH, by=Role.PERSON, actor="t")
+                    await changes.apply(
+                        store, page.id, Action.PUBLISH, by=Trigger.PERSON, actor="t"
+                    )
+                    await changes.apply(
+                        store, page.id, Action.UNPUBLISH, by=Trigger.PERSON, actor="t"
+                    )
                     await asyncio.sleep(0.05)
             for action in (Action.PUBLISH, Action.UNPUBLISH) * 3:
-                await changes.apply(store, page.id, action, by=Role.PERSON, actor="t")
+                await changes.apply(store, page.id, action, by=Trigger.PERSON, actor="t")
             async with asyncio.timeout(10):
                 got = [await first]
                 while not (result := await anext(results)).errors:

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import graphql
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -128,6 +129,143 @@ async def test_datetimes_out_of_range_in_utc_are_refused(
         assert codes(result) == ["INVALID_INPUT"]
     else:
         assert codes(result) == [] and result.data["communications"]["totalCount"] == 0
+
+
+Place = tuple[str, ...]  # argument and input field names (list indices left out)
+IN_RANGE = "2030-06-01T12:00:00+02:00"
+
+
+def datetime_places(kind: Any, path: Place) -> set[Place]:
+    """Where a value of type `kind` holds a DateTime."""
+    kind = graphql.get_named_type(kind)
+    if kind.name == "DateTime":
+        return {path}
+    if not isinstance(kind, graphql.GraphQLInputObjectType):
+        return set()
+    return set().union(*(datetime_places(f.type, (*path, n)) for n, f in kind.fields.items()))
+
+
+def every_datetime_argument() -> list[tuple[str, Place]]:
+    """Every root field of the live schema with each DateTime place in its arguments."""
+    found = []
+    for root in (schema._schema.query_type, schema._schema.mutation_type):
+        assert root is not None
+        for name, field in root.fields.items():
+            for argument, value in field.args.items():
+                found += [(name, p) for p in sorted(datetime_places(value.type, (argument,)))]
+    return found
+
+
+DATETIME_ARGUMENTS = every_datetime_argument()
+# out of range only in UTC: within an hour of either end, with an offset of an hour or more
+# that takes it past that end
+low = st.builds(
+    lambda when, minutes: when.replace(tzinfo=timezone(timedelta(minutes=minutes))).isoformat(),
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(1, 1, 1, 0, 59)),
+    st.integers(60, 23 * 60 + 59),
+)
+high = st.builds(
+    lambda when, minutes: when.replace(tzinfo=timezone(timedelta(minutes=-minutes))).isoformat(),
+    st.datetimes(min_value=datetime(9999, 12, 31, 23), max_value=datetime.max),
+    st.integers(60, 23 * 60 + 59),
+)
+LEAVES: dict[str, st.SearchStrategy[Any]] = {
+    "String": st.text(max_size=8),
+    "ID": st.text(max_size=8),
+    "Int": st.integers(0, 5),
+    "Float": st.floats(0, 5),
+    "Boolean": st.booleans(),
+    "DateTime": st.just(IN_RANGE),
+}
+
+
+def values(kind: Any, bad: Place | None) -> st.SearchStrategy[Any]:
+    """A value of `kind` holding out-of-range DateTimes at `bad` (a path within it) and only
+    there; elsewhere only what is required, with any valid value."""
+    kind = graphql.get_nullable_type(kind)
+    if isinstance(kind, graphql.GraphQLList):
+        return st.lists(values(kind.of_type, bad), min_size=bad is not None, max_size=2)
+    if isinstance(kind, graphql.GraphQLInputObjectType):
+        fields = {
+            name: values(field.type, bad[1:] if bad and bad[0] == name else None)
+            for name, field in kind.fields.items()
+            if graphql.is_required_input_field(field) or (bad and bad[0] == name)
+        }
+        return st.fixed_dictionaries(fields)
+    if isinstance(kind, graphql.GraphQLEnumType):
+        return st.sampled_from(list(kind.values))
+    return low | high if bad == () else LEAVES[kind.name]
+
+
+def literal(value: Any, kind: Any) -> graphql.ValueNode:
+    kind = graphql.get_nullable_type(kind)
+    if isinstance(kind, graphql.GraphQLList):
+        return graphql.ListValueNode(values=tuple(literal(v, kind.of_type) for v in value))
+    if isinstance(kind, graphql.GraphQLInputObjectType):
+        fields = (
+            graphql.ObjectFieldNode(
+                name=graphql.NameNode(value=n), value=literal(v, kind.fields[n].type)
+            )
+            for n, v in value.items()
+        )
+        return graphql.ObjectValueNode(fields=tuple(fields))
+    if isinstance(kind, graphql.GraphQLEnumType):
+        return graphql.EnumValueNode(value=value)
+    node = graphql.ast_from_value(value, graphql.GraphQLString if isinstance(value, str) else kind)
+    assert node is not None
+    return node
+
+
+def operation(root: str, arguments: dict[str, Any], as_variables: bool) -> str:
+    """A document calling `root` with these arguments, as literals or as variables."""
+    kind = "query" if root in schema._schema.query_type.fields else "mutation"  # type: ignore[union-attr]
+    parent = schema._schema.query_type if kind == "query" else schema._schema.mutation_type
+    field = parent.fields[root]  # type: ignore[union-attr]
+    if as_variables:
+        declared = ", ".join(f"${n}: {field.args[n].type}" for n in arguments)
+        given = ", ".join(f"{n}: ${n}" for n in arguments)
+        head = f"{kind}({declared})" if declared else kind
+    else:
+        given = ", ".join(
+            f"{n}: {graphql.print_ast(literal(v, field.args[n].type))}"
+            for n, v in arguments.items()
+        )
+        head = kind
+    selection = (
+        "{ __typename }" if graphql.is_composite_type(graphql.get_named_type(field.type)) else ""
+    )
+    return f"{head} {{ {root}({given}) {selection} }}"
+
+
+def test_the_schema_has_datetime_arguments_to_try() -> None:
+    """The property below covers filters, schedules and the worker API's reports."""
+    roots = {root for root, _ in DATETIME_ARGUMENTS}
+    assert {"communications", "statusCounts", "scheduleCommunication", "reportDeliveries"} <= roots
+
+
+@pytest.mark.parametrize(
+    ("root", "place"), [pytest.param(r, p, id=".".join((r, *p))) for r, p in DATETIME_ARGUMENTS]
+)
+@settings(max_examples=6, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data(), as_variables=st.booleans())
+async def test_every_datetime_argument_out_of_range_is_refused_with_its_field(
+    store: Store, root: str, place: Place, data: st.DataObject, as_variables: bool
+) -> None:
+    """Any call of a root field with a DateTime out of range in UTC at one place of its
+    arguments (any valid value elsewhere), as a literal or in a variable: INVALID_INPUT whose
+    `field` is that place, from the argument down; nothing runs."""
+    field = (schema._schema.query_type.fields | schema._schema.mutation_type.fields)[root]  # type: ignore[union-attr]
+    arguments = {
+        name: data.draw(values(argument.type, place[1:] if name == place[0] else None), name)
+        for name, argument in field.args.items()
+        if graphql.is_required_argument(argument) or name == place[0]
+    }
+    document = operation(root, arguments, as_variables)
+    result = await run(store, document, **(arguments if as_variables else {}))
+    assert codes(result) == ["INVALID_INPUT"], (document, result.errors)
+    named = result.errors[0].extensions["field"]
+    assert tuple(p for p in named if not p.isdigit()) == place, (document, named)
+    assert result.data is None
 
 
 @FEW

@@ -1,8 +1,12 @@
 """Settings: safe defaults, and serving without auth only on loopback."""
 
-import pytest
+from pathlib import Path
 
-from server.settings import Settings, SettingsError
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server.settings import VARIABLES, Settings, SettingsError, markdown
 
 
 def test_defaults_are_safe() -> None:
@@ -43,3 +47,20 @@ def test_bad_counts_name_the_variable(name: str) -> None:
     for value in ("0", "-3", "lots", "1.5"):
         with pytest.raises(SettingsError, match=name):
             Settings.from_env({name: value})
+
+
+def test_the_readme_table_is_the_declared_settings() -> None:
+    """The README's settings table is what `commpulse settings --markdown` prints."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert markdown() in readme, "README settings table is stale: `commpulse settings --markdown`"
+
+
+@settings(max_examples=100, deadline=None)
+@given(variable=st.sampled_from(sorted(VARIABLES.values())), value=st.text(max_size=40))
+def test_any_value_is_taken_or_refused_naming_its_variable(variable: str, value: str) -> None:
+    """Whatever a variable holds, start-up either takes it or stops with one line that
+    names the variable; nothing else escapes."""
+    try:
+        Settings.from_env({variable: value})
+    except SettingsError as refused:
+        assert str(refused).startswith(f"{variable}=") and "\n" not in str(refused)

@@ -8,7 +8,7 @@ import pytest
 from store import Store, changes, communications
 from store.communications import Filter, Order
 from store.errors import ErrorCode, Refused
-from store.lifecycle import Action, Kind, Origin, Role, Status
+from store.lifecycle import Action, Kind, Origin, Status, Trigger
 from store.tables import Communication
 from tests import factories
 from tests.store.test_lifecycle import STATUSES_OF
@@ -117,7 +117,7 @@ async def test_duplicate_makes_a_new_draft_copy(store: Store) -> None:
     source = await factories.create(
         store, Kind.EMAIL, name="Spring", audience_size=99, body="hi", origin=Origin.AUTOMATION
     )
-    source = await changes.apply(store, source.id, Action.LAUNCH, by=Role.PERSON, actor="ann")
+    source = await changes.apply(store, source.id, Action.LAUNCH, by=Trigger.PERSON, actor="ann")
     copy = await communications.duplicate(store, source.id, name=None, actor="bob")
     assert copy.id not in (None, source.id)
     assert (copy.status, copy.version, copy.name) == (Status.DRAFT, 1, "Copy of Spring")
@@ -131,8 +131,8 @@ async def test_duplicate_makes_a_new_draft_copy(store: Store) -> None:
 async def test_duplicate_recovers_from_a_final_status_with_a_chosen_name(store: Store) -> None:
     """A stopped campaign can be duplicated into an editable draft under a new name."""
     source = await factories.create(store, Kind.SCREEN_VIEW, name="Welcome")
-    await changes.apply(store, source.id, Action.LAUNCH, by=Role.PERSON, actor="ann")
-    await changes.apply(store, source.id, Action.STOP, by=Role.PERSON, actor="ann")
+    await changes.apply(store, source.id, Action.LAUNCH, by=Trigger.PERSON, actor="ann")
+    await changes.apply(store, source.id, Action.STOP, by=Trigger.PERSON, actor="ann")
     copy = await communications.duplicate(store, source.id, name="Welcome again", actor="ann")
     assert (copy.status, copy.name) == (Status.DRAFT, "Welcome again")
     edited = await communications.update_draft(
@@ -273,10 +273,10 @@ async def _mixed(store: Store) -> dict[str, Communication]:
         "page": await factories.create(store, Kind.LANDING_PAGE, name="Spring SALE"),
     }
     made["email"] = await changes.apply(
-        store, made["email"].id, Action.LAUNCH, by=Role.PERSON, actor="ann"
+        store, made["email"].id, Action.LAUNCH, by=Trigger.PERSON, actor="ann"
     )
     made["page"] = await changes.apply(
-        store, made["page"].id, Action.PUBLISH, by=Role.PERSON, actor="ann"
+        store, made["page"].id, Action.PUBLISH, by=Trigger.PERSON, actor="ann"
     )
     return made
 

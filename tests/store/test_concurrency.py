@@ -12,7 +12,7 @@ from typing import Any
 
 from store import Store, changes, communications
 from store.errors import ErrorCode, Refused
-from store.lifecycle import Action, Kind, Role, Status
+from store.lifecycle import Action, Kind, Status, Trigger
 from store.tables import Communication, utcnow
 from tests import factories
 from tests.store.test_lifecycle import expected
@@ -46,7 +46,7 @@ async def _assert_possible_history(store: Store, made: Communication) -> list[An
         # the role is not in the history; any role the spec allows will do
         allowed = {
             expected(Kind(made.kind), Status(previous.to_status), Action(step.action), role)
-            for role in Role
+            for role in Trigger
         }
         assert step.to_status in allowed, step
     current = await changes.get_any(store, made.id)
@@ -57,7 +57,7 @@ async def _assert_possible_history(store: Store, made: Communication) -> list[An
 async def _email(store: Store, *, launched: bool) -> Communication:
     made = await factories.create(store, Kind.EMAIL)
     if launched:
-        made = await changes.apply(store, made.id, Action.LAUNCH, by=Role.PERSON, actor="ann")
+        made = await changes.apply(store, made.id, Action.LAUNCH, by=Trigger.PERSON, actor="ann")
     return made
 
 
@@ -66,7 +66,7 @@ async def test_twenty_simultaneous_stops_stop_once(store: Store) -> None:
     sending = await _email(store, launched=True)
     won, lost = await _race(
         [
-            changes.apply(store, sending.id, Action.STOP, by=Role.PERSON, actor=f"p{i}")
+            changes.apply(store, sending.id, Action.STOP, by=Trigger.PERSON, actor=f"p{i}")
             for i in range(CROWD)
         ]
     )
@@ -80,8 +80,12 @@ async def test_twenty_simultaneous_stops_stop_once(store: Store) -> None:
 async def test_mixed_actions_from_one_read_let_exactly_one_win(store: Store) -> None:
     """Pause, stop and finish sent together against the same version: exactly one happens."""
     active = await factories.create(store, Kind.IN_APP)
-    active = await changes.apply(store, active.id, Action.LAUNCH, by=Role.PERSON, actor="ann")
-    plan = [(Action.PAUSE, Role.PERSON), (Action.STOP, Role.PERSON), (Action.FINISH, Role.SENDER)]
+    active = await changes.apply(store, active.id, Action.LAUNCH, by=Trigger.PERSON, actor="ann")
+    plan = [
+        (Action.PAUSE, Trigger.PERSON),
+        (Action.STOP, Trigger.PERSON),
+        (Action.FINISH, Trigger.SENDER),
+    ]
     won, lost = await _race(
         [
             changes.apply(
@@ -105,8 +109,12 @@ async def test_mixed_actions_from_one_read_let_exactly_one_win(store: Store) -> 
 async def test_mixed_actions_without_a_version_never_make_an_impossible_step(store: Store) -> None:
     """Pause, stop and finish racing without a version: the history is a possible sequence."""
     active = await factories.create(store, Kind.DYNAMIC_CONTENT)
-    active = await changes.apply(store, active.id, Action.LAUNCH, by=Role.PERSON, actor="ann")
-    plan = [(Action.PAUSE, Role.PERSON), (Action.STOP, Role.PERSON), (Action.FINISH, Role.SENDER)]
+    active = await changes.apply(store, active.id, Action.LAUNCH, by=Trigger.PERSON, actor="ann")
+    plan = [
+        (Action.PAUSE, Trigger.PERSON),
+        (Action.STOP, Trigger.PERSON),
+        (Action.FINISH, Trigger.SENDER),
+    ]
     won, lost = await _race(
         [
             changes.apply(store, active.id, action, by=by, actor=f"{action}-{i}")
@@ -131,7 +139,7 @@ async def test_twenty_schedules_with_the_same_version_schedule_once(store: Store
                 store,
                 draft.id,
                 Action.SCHEDULE,
-                by=Role.PERSON,
+                by=Trigger.PERSON,
                 actor=f"p{i}",
                 expected_version=draft.version,
                 start_at=start + timedelta(minutes=i),
@@ -171,12 +179,14 @@ async def test_stop_racing_the_scheduler_and_sender_is_a_possible_sequence(store
     """Stops racing a finish and a failure end in one final status reached by allowed steps."""
     sending = await _email(store, launched=True)
     attempts = [
-        changes.apply(store, sending.id, Action.STOP, by=Role.PERSON, actor=f"p{i}")
+        changes.apply(store, sending.id, Action.STOP, by=Trigger.PERSON, actor=f"p{i}")
         for i in range(CROWD // 2)
     ]
     attempts += [
-        changes.apply(store, sending.id, Action.FINISH, by=Role.SENDER, actor="sender"),
-        changes.apply(store, sending.id, Action.FAIL, by=Role.SYSTEM, actor="system", reason="x"),
+        changes.apply(store, sending.id, Action.FINISH, by=Trigger.SENDER, actor="sender"),
+        changes.apply(
+            store, sending.id, Action.FAIL, by=Trigger.SYSTEM, actor="system", reason="x"
+        ),
     ]
     won, _ = await _race(attempts)
     steps = await _assert_possible_history(store, sending)

@@ -15,10 +15,10 @@ from sqlmodel import col, select
 
 from store import Store, changes, communications, deliveries
 from store.audience import BATCH_MAX, NOT_SENT_EVENT, SENT_EVENT, Delivery
-from store.changes import StopSummary
+from store.changes import StopCounts
 from store.deliveries import Display, DisplayEvent, Report
 from store.errors import ErrorCode, Refused
-from store.lifecycle import Action, Kind, Origin, Role, Status
+from store.lifecycle import Action, Kind, Origin, Status, Trigger
 from store.tables import Communication, DeliveryEvent, Recipient, StatusEvent, utcnow
 from tests.factories import CONTENT
 
@@ -65,7 +65,7 @@ async def sending(
 ) -> Communication:
     """A message campaign launched into SENDING."""
     row = await campaign(store, recipients, kind=kind, origin=origin)
-    return await changes.apply(store, row.id, Action.LAUNCH, by=Role.PERSON, actor=ACTOR)
+    return await changes.apply(store, row.id, Action.LAUNCH, by=Trigger.PERSON, actor=ACTOR)
 
 
 async def claim(
@@ -241,7 +241,7 @@ async def test_stop_at_every_stage(store: Store, claimed: int, sent: int, before
     stragglers = [r for r in audience if r not in delivered]
 
     _, dry = await changes.stop(store, row.id, actor=ACTOR, reason="typo", dry_run=True)
-    assert dry == StopSummary(not_sent_now=len(stragglers), already_sent=sent, total=10)
+    assert dry == StopCounts(not_sent_now=len(stragglers), already_sent=sent, total=10)
 
     stopped, summary = await changes.stop(store, row.id, actor=ACTOR, reason="typo")
 
@@ -276,7 +276,7 @@ async def test_stop_dry_run_changes_nothing(
 
     current, summary = await changes.stop(store, row.id, actor=ACTOR, dry_run=True)
 
-    assert summary == StopSummary(not_sent_now=10 - sent, already_sent=sent, total=10)
+    assert summary == StopCounts(not_sent_now=10 - sent, already_sent=sent, total=10)
     assert current.status == before
     assert await snapshot(store, row) == seen
 
@@ -573,7 +573,7 @@ async def test_a_stop_after_finished_makes_the_requeued_rest_not_sent(store: Sto
 
     _, summary = await changes.stop(store, row.id, actor=ACTOR)
 
-    assert summary == StopSummary(not_sent_now=4, already_sent=0, total=4)
+    assert summary == StopCounts(not_sent_now=4, already_sent=0, total=4)
     now = await assert_counters_add_up(store, row)
     assert (now.status, now.not_sent_count) == (Status.STOPPED, 4)
     assert set((await states(store, row)).values()) == {Delivery.NOT_SENT}
@@ -640,7 +640,7 @@ async def test_claims_before_launch_are_refused(store: Store, status: Status) ->
     if status is Status.SCHEDULED:
         start = utcnow() + timedelta(days=1)
         await changes.apply(
-            store, row.id, Action.SCHEDULE, by=Role.PERSON, actor=ACTOR, start_at=start
+            store, row.id, Action.SCHEDULE, by=Trigger.PERSON, actor=ACTOR, start_at=start
         )
 
     with pytest.raises(Refused) as refused:
@@ -662,7 +662,7 @@ async def test_fail_gives_every_unsent_recipient_a_not_sent_event(store: Store, 
     await report(store, row, out[2:3], Delivery.NOT_SENT, info="bounced")
 
     failed = await changes.apply(
-        store, row.id, Action.FAIL, by=Role.SENDER, actor=WORKER, reason="provider down"
+        store, row.id, Action.FAIL, by=Trigger.SENDER, actor=WORKER, reason="provider down"
     )
 
     assert (failed.status, failed.status_reason) == (Status.ERROR, "provider down")
@@ -684,7 +684,7 @@ async def test_fail_needs_a_reason(store: Store) -> None:
     seen = await snapshot(store, row)
 
     with pytest.raises(Refused) as refused:
-        await changes.apply(store, row.id, Action.FAIL, by=Role.SENDER, actor=WORKER, reason=" ")
+        await changes.apply(store, row.id, Action.FAIL, by=Trigger.SENDER, actor=WORKER, reason=" ")
 
     assert refused.value.code is ErrorCode.INVALID_INPUT
     assert await snapshot(store, row) == seen
@@ -694,9 +694,11 @@ async def test_fail_of_a_scheduled_campaign_marks_the_whole_audience(store: Stor
     """A scheduled campaign that fails gives its whole audience a not-sent event."""
     row = await campaign(store, ids(3), kind=Kind.SMS)
     start = utcnow() + timedelta(days=1)
-    await changes.apply(store, row.id, Action.SCHEDULE, by=Role.PERSON, actor=ACTOR, start_at=start)
+    await changes.apply(
+        store, row.id, Action.SCHEDULE, by=Trigger.PERSON, actor=ACTOR, start_at=start
+    )
 
-    await changes.apply(store, row.id, Action.FAIL, by=Role.SYSTEM, actor="system", reason="x")
+    await changes.apply(store, row.id, Action.FAIL, by=Trigger.SYSTEM, actor="system", reason="x")
 
     assert [(e.name, e.info) for e in await events(store, row)] == [
         ("sms.notSent", "failed: x")
@@ -741,7 +743,9 @@ async def test_add_recipients_while_scheduled(store: Store) -> None:
     """A scheduled campaign still takes more recipients."""
     row = await campaign(store, ["a"])
     start = utcnow() + timedelta(days=1)
-    await changes.apply(store, row.id, Action.SCHEDULE, by=Role.PERSON, actor=ACTOR, start_at=start)
+    await changes.apply(
+        store, row.id, Action.SCHEDULE, by=Trigger.PERSON, actor=ACTOR, start_at=start
+    )
 
     added = await deliveries.add_recipients(store, row.id, ["b"])
 
@@ -843,7 +847,7 @@ async def display(store: Store, kind: Kind) -> Communication:
         audience_size=None,
         actor=ACTOR,
     )
-    return await changes.apply(store, row.id, Action.LAUNCH, by=Role.PERSON, actor=ACTOR)
+    return await changes.apply(store, row.id, Action.LAUNCH, by=Trigger.PERSON, actor=ACTOR)
 
 
 def shown(*items: tuple[str, Display]) -> list[DisplayEvent]:
@@ -884,7 +888,7 @@ async def test_display_events_while_paused_are_not_collected(store: Store, kind:
     """While PAUSED every show and click is refused per item and nothing is counted."""
     row = await display(store, kind)
     await deliveries.record_display(store, row.id, shown(("a", Display.SHOW)))
-    await changes.apply(store, row.id, Action.PAUSE, by=Role.PERSON, actor=ACTOR)
+    await changes.apply(store, row.id, Action.PAUSE, by=Trigger.PERSON, actor=ACTOR)
     seen = await snapshot(store, row)
 
     current, outcomes = await deliveries.record_display(

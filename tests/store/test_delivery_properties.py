@@ -31,10 +31,10 @@ from sqlmodel import col, select
 from store import Store, changes, communications, deliveries, migrate
 from store.audience import NOT_SENT_EVENT, SENT_EVENT, Delivery
 from store.database import create_engine, sessions
-from store.deliveries import ItemCode, Leased, Report
-from store.errors import Refused
+from store.deliveries import Leased, Report
+from store.errors import ErrorCode, Refused
 from store.feed import Feed
-from store.lifecycle import Action, Kind, Origin, Role, Status
+from store.lifecycle import Action, Kind, Origin, Status, Trigger
 from store.tables import DeliveryEvent, Recipient, utcnow
 from tests.conftest import ENGINES, sqlite_url
 from tests.factories import CONTENT
@@ -122,7 +122,7 @@ def test_no_interleaving_breaks_the_recipients_invariants(
                     recipients=AUDIENCE,
                 )
             )
-            run(changes.apply(store, row.id, Action.LAUNCH, by=Role.PERSON, actor="t"))
+            run(changes.apply(store, row.id, Action.LAUNCH, by=Trigger.PERSON, actor="t"))
             self.id = row.id
             self.kind = kind
 
@@ -190,11 +190,11 @@ def test_no_interleaving_breaks_the_recipients_invariants(
                     assert before.get(r) == lease, "a lease that does not hold it won"
                     assert r not in self.final
                     self.final[r] = outcome
-                elif o.code is ItemCode.STALE_LEASE:
+                elif o.code is ErrorCode.STALE_LEASE:
                     assert r in before and before[r] != lease
-                elif o.code is ItemCode.NOT_CLAIMED:
+                elif o.code is ErrorCode.NOT_CLAIMED:
                     assert r not in before
-                elif o.code is ItemCode.CONFLICTING_OUTCOME:
+                elif o.code is ErrorCode.CONFLICTING_OUTCOME:
                     assert self.final[r] != outcome
                 else:
                     assert o.code is None and self.final[r] == outcome  # a repeat
@@ -243,7 +243,7 @@ def test_no_interleaving_breaks_the_recipients_invariants(
         def finish(self) -> None:
             """The sender or scheduler finishing early leaves PENDING ones claimable."""
             with suppress(Refused):
-                run(changes.apply(store, self.id, Action.FINISH, by=Role.SENDER, actor="s"))
+                run(changes.apply(store, self.id, Action.FINISH, by=Trigger.SENDER, actor="s"))
 
         def teardown(self) -> None:
             """Stop it, so that the next example's claimNext finds only its own campaign."""

@@ -11,7 +11,7 @@ import pytest
 from store import Store, changes, communications, deliveries
 from store.errors import Refused
 from store.feed import Change, Changed, Notice, Touch, decode, encode
-from store.lifecycle import Action, Kind, Role
+from store.lifecycle import Action, Kind, Trigger
 from tests import factories
 
 SAFETY = 10  # seconds; only so that a lost notice fails the test instead of hanging it
@@ -26,8 +26,10 @@ async def test_listeners_hear_each_change_in_order(store: Store) -> None:
     """A listener hears create, launch and stop in order; the table holds what happened."""
     async with store.feed.listen() as notices:
         made = await factories.create(store, Kind.EMAIL)
-        await changes.apply(store, made.id, Action.LAUNCH, by=Role.PERSON, actor="ann")
-        await changes.apply(store, made.id, Action.STOP, by=Role.PERSON, actor="bob", reason="oops")
+        await changes.apply(store, made.id, Action.LAUNCH, by=Trigger.PERSON, actor="ann")
+        await changes.apply(
+            store, made.id, Action.STOP, by=Trigger.PERSON, actor="bob", reason="oops"
+        )
         heard = await _next(notices, 3)
     assert made.id is not None
     assert heard == [Changed(made.id)] * 3
@@ -63,8 +65,8 @@ async def test_a_refused_action_is_not_heard(store: Store) -> None:
     async with store.feed.listen() as notices:
         made = await factories.create(store, Kind.EMAIL)
         with pytest.raises(Refused):
-            await changes.apply(store, made.id, Action.STOP, by=Role.PERSON, actor="ann")
-        await changes.apply(store, made.id, Action.LAUNCH, by=Role.PERSON, actor="ann")
+            await changes.apply(store, made.id, Action.STOP, by=Trigger.PERSON, actor="ann")
+        await changes.apply(store, made.id, Action.LAUNCH, by=Trigger.PERSON, actor="ann")
         other = await factories.create(store, Kind.EMAIL)
         heard = await _next(notices, 3)
     assert made.id is not None and other.id is not None
@@ -76,13 +78,13 @@ async def test_progress_is_heard_and_a_stop_outruns_it(store: Store) -> None:
     lease = timedelta(minutes=1)
     async with store.feed.listen() as notices:
         made = await factories.create(store, Kind.SMS, audience_size=100)
-        sending = await changes.apply(store, made.id, Action.LAUNCH, by=Role.PERSON, actor="ann")
+        sending = await changes.apply(store, made.id, Action.LAUNCH, by=Trigger.PERSON, actor="ann")
         assert sending.id is not None
         claimed = await deliveries.claim(
             store, sending.id, limit=10, worker_id="w", lease=lease, actor="w"
         )
         assert len(claimed) == 10
-        await changes.apply(store, sending.id, Action.STOP, by=Role.PERSON, actor="ann")
+        await changes.apply(store, sending.id, Action.STOP, by=Trigger.PERSON, actor="ann")
         with pytest.raises(Refused):
             await deliveries.claim(
                 store, sending.id, limit=10, worker_id="w", lease=lease, actor="w"
@@ -116,7 +118,7 @@ async def test_a_notice_is_published_only_once_its_change_is_readable(store: Sto
         async def act() -> None:
             made = await factories.create(store, Kind.SCREEN_VIEW)
             for action in (Action.LAUNCH, Action.PAUSE, Action.RESUME):
-                await changes.apply(store, made.id, action, by=Role.PERSON, actor="ann")
+                await changes.apply(store, made.id, action, by=Trigger.PERSON, actor="ann")
 
         found, _ = await asyncio.gather(read_on_hearing(), act())
     # the n-th notice finds at least n changes (the writer may have committed more since)

@@ -7,7 +7,7 @@ import pytest
 
 from store import Store, changes, communications, deliveries
 from store.audience import Delivery
-from store.deliveries import Claimed, ItemCode, Leased
+from store.deliveries import Claimed, Leased
 from store.errors import ErrorCode, Refused
 from store.lifecycle import Kind, Status
 from store.tables import Communication
@@ -64,7 +64,7 @@ async def test_a_superseded_lease_never_wins(store: Store) -> None:
     )
     fresh_ = await report(store, row, [c.recipient_id for c in new], lease=new[0].lease_id)
 
-    assert [(o.applied, o.code) for o in stale] == [(False, ItemCode.STALE_LEASE)] * 2
+    assert [(o.applied, o.code) for o in stale] == [(False, ErrorCode.STALE_LEASE)] * 2
     assert [(o.applied, o.code) for o in fresh_] == [(True, None)] * 2
     assert {r: s for r, s in (await states(store, row)).items() if s != "PENDING"} == {
         c.recipient_id: Delivery.SENT for c in new
@@ -86,7 +86,7 @@ async def test_a_stale_lease_cannot_touch_a_recipient_reported_by_its_successor(
 
     late = await report(store, row, [old[0].recipient_id], Delivery.SENT, lease=old[0].lease_id)
 
-    assert [(o.applied, o.code) for o in late] == [(False, ItemCode.STALE_LEASE)]
+    assert [(o.applied, o.code) for o in late] == [(False, ErrorCode.STALE_LEASE)]
     assert len(await events(store, row)) == 1
 
 
@@ -135,10 +135,10 @@ async def test_renewal_and_release_are_refused_per_item(store: Store) -> None:
         Leased("profile-002", mine[0].lease_id),  # held: applies
     ]
     codes = [
-        ItemCode.STALE_LEASE,
-        ItemCode.NOT_CLAIMED,
-        ItemCode.LEASE_ENDED,
-        ItemCode.UNKNOWN_RECIPIENT,
+        ErrorCode.STALE_LEASE,
+        ErrorCode.NOT_CLAIMED,
+        ErrorCode.LEASE_ENDED,
+        ErrorCode.UNKNOWN_RECIPIENT,
         None,
     ]
 

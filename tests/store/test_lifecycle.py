@@ -13,14 +13,14 @@ from sqlalchemy import text
 
 from store import Store, changes
 from store.errors import ErrorCode, Refused
-from store.lifecycle import Action, Kind, Origin, Role, Status, available_actions
+from store.lifecycle import Action, Kind, Origin, Status, Trigger, available_actions
 from store.tables import Communication, utcnow
 from tests import factories
 
 # Cases share one store and one event loop; the pure table checks below need neither.
 shared_loop = pytest.mark.asyncio(loop_scope="module")
 
-K, S, A, R = Kind, Status, Action, Role
+K, S, A, R = Kind, Status, Action, Trigger
 INVALID = ErrorCode.INVALID_TRANSITION
 
 MESSAGES = (K.EMAIL, K.SMS, K.WEB_PUSH, K.MOBILE_PUSH)
@@ -61,12 +61,12 @@ class Row(NamedTuple):
     action: Action
     sources: frozenset[Status]
     target: Status
-    who: frozenset[Role]
+    who: frozenset[Trigger]
     kinds: tuple[Kind, ...]
 
 
 def row(
-    action: Action, sources: set[Status], target: Status, who: set[Role], kinds: tuple[Kind, ...]
+    action: Action, sources: set[Status], target: Status, who: set[Trigger], kinds: tuple[Kind, ...]
 ) -> Row:
     return Row(action, frozenset(sources), target, frozenset(who), kinds)
 
@@ -97,7 +97,7 @@ SPEC_TABLE: tuple[Row, ...] = (
 )
 
 
-def expected(kind: Kind, status: Status, action: Action, by: Role) -> Status | None:
+def expected(kind: Kind, status: Status, action: Action, by: Trigger) -> Status | None:
     """The status the spec says `action` by `by` leads to, or None when it is refused."""
     for line in SPEC_TABLE:
         matches = line.action is action and kind in line.kinds and status in line.sources
@@ -107,7 +107,7 @@ def expected(kind: Kind, status: Status, action: Action, by: Role) -> Status | N
 
 
 # How to reach each status from DRAFT with real store actions.
-Step = tuple[Action, Role]
+Step = tuple[Action, Trigger]
 LAUNCHED: list[Step] = [(A.LAUNCH, R.PERSON)]
 MESSAGE_PATHS: dict[Status, list[Step]] = {
     S.DRAFT: [],
@@ -140,7 +140,7 @@ def path(kind: Kind, status: Status) -> list[Step]:
 
 
 # Who tries each action: the roles the spec names, plus a person for the machine actions.
-TRIED_BY: dict[Action, tuple[Role, ...]] = {
+TRIED_BY: dict[Action, tuple[Trigger, ...]] = {
     A.SCHEDULE: (R.PERSON,),
     A.UNSCHEDULE: (R.PERSON,),
     A.LAUNCH: (R.PERSON,),
@@ -192,7 +192,7 @@ async def _committed(store: Store, query: str, **params: Any) -> tuple[Any, ...]
     return None if found is None else tuple(found)
 
 
-async def _act(store: Store, row_id: int | None, action: Action, by: Role) -> Communication:
+async def _act(store: Store, row_id: int | None, action: Action, by: Trigger) -> Communication:
     """Apply `action` the way its caller would: schedules get a future start, stops a reason."""
     return await changes.apply(
         store,
@@ -257,7 +257,7 @@ def shared(module_store: Store) -> Shared:
 
 
 async def _assert_refused(
-    shared: Shared, key: Key, action: Action, by: Role, codes: set[ErrorCode]
+    shared: Shared, key: Key, action: Action, by: Trigger, codes: set[ErrorCode]
 ) -> None:
     """A refused action leaves the row and its history exactly as they were."""
     if key not in shared.ready:

@@ -17,10 +17,10 @@ from store.deliveries import (
     Claimed,
     Display,
     DisplayEvent,
-    ItemCode,
     ProviderEvent,
     Report,
 )
+from store.errors import ErrorCode
 from store.lifecycle import Kind, Status
 from store.tables import Communication
 from tests.store.test_deliveries import (
@@ -142,7 +142,7 @@ async def test_a_contradictory_or_oversized_provider_detail_is_refused(
         actor="w",
     )
 
-    assert [(o.applied, o.code) for o in outcomes] == [(False, ItemCode.INVALID_INPUT)]
+    assert [(o.applied, o.code) for o in outcomes] == [(False, ErrorCode.INVALID_INPUT)]
     assert await snapshot(store, row) == seen
 
 
@@ -227,9 +227,9 @@ async def test_events_the_store_cannot_place_are_refused_per_item(store: Store) 
     )
 
     assert [o.code for o in outcomes] == [
-        ItemCode.UNKNOWN_MESSAGE,
-        ItemCode.AMBIGUOUS_MESSAGE,
-        ItemCode.OUTCOME_NOT_SENT,
+        ErrorCode.UNKNOWN_MESSAGE,
+        ErrorCode.AMBIGUOUS_MESSAGE,
+        ErrorCode.OUTCOME_NOT_SENT,
     ]
     for row in (a, b):
         assert (await assert_counters_equal_events(store, row)).delivered_count == 0
@@ -281,7 +281,7 @@ async def test_any_malformed_event_is_refused_and_counts_nothing(
 
     outcomes = await deliveries.record_provider_events(store, [ProviderEvent(**fields)])  # type: ignore[arg-type]
 
-    assert [(o.applied, o.code) for o in outcomes] == [(False, ItemCode.INVALID_INPUT)]
+    assert [(o.applied, o.code) for o in outcomes] == [(False, ErrorCode.INVALID_INPUT)]
     assert (await assert_counters_equal_events(store, row)).opened_count == 0
 
 

@@ -8,11 +8,11 @@ import pytest
 
 from store import Store, changes, communications
 from store.errors import ErrorCode, Refused
-from store.lifecycle import Action, Kind, Origin, Role, Status
+from store.lifecycle import Action, Kind, Origin, Status, Trigger
 from store.tables import Communication, utcnow
 from tests import factories
 
-PERSON = Role.PERSON
+PERSON = Trigger.PERSON
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 

@@ -14,7 +14,7 @@ from store import Store, changes, communications, deliveries
 from store.changes import Position
 from store.errors import Refused
 from store.feed import Change
-from store.lifecycle import Action, Kind, Role
+from store.lifecycle import Action, Kind, Trigger
 from store.stream import Behind, Stream
 from tests.factories import create
 
@@ -71,7 +71,7 @@ async def toggle(store: Store, times: int) -> None:
     page = await create(store, Kind.LANDING_PAGE)
     for i in range(times - 1):
         action = Action.PUBLISH if i % 2 == 0 else Action.UNPUBLISH
-        await changes.apply(store, page.id, action, by=Role.PERSON, actor="t")
+        await changes.apply(store, page.id, action, by=Trigger.PERSON, actor="t")
 
 
 async def table(store: Store) -> list[Change]:
@@ -147,12 +147,12 @@ async def test_filters_keep_their_place(store: Store) -> None:
     def published(change: Change) -> bool:
         return change.to_status == "PUBLISHED"
 
-    await changes.apply(store, page.id, Action.PUBLISH, by=Role.PERSON, actor="t")
+    await changes.apply(store, page.id, Action.PUBLISH, by=Trigger.PERSON, actor="t")
     async with stream.hold(), subscribed(stream, (0, 0), published) as subscription:
         [first] = await take(subscription, 1)
-        await changes.apply(store, email.id, Action.LAUNCH, by=Role.PERSON, actor="t")
-        await changes.apply(store, page.id, Action.UNPUBLISH, by=Role.PERSON, actor="t")
-        await changes.apply(store, page.id, Action.PUBLISH, by=Role.PERSON, actor="t")
+        await changes.apply(store, email.id, Action.LAUNCH, by=Trigger.PERSON, actor="t")
+        await changes.apply(store, page.id, Action.UNPUBLISH, by=Trigger.PERSON, actor="t")
+        await changes.apply(store, page.id, Action.PUBLISH, by=Trigger.PERSON, actor="t")
         [second] = await take(subscription, 1)
     assert [(c.communication_id, c.version) for c in (first, second)] == [
         (page.id, 2),
@@ -190,7 +190,7 @@ async def test_watchers_share_one_read_per_change(store: Store) -> None:
             watchers = [stream.watch(made.id) for _ in range(40)]
             first = [await take(w, 1) for w in watchers]
             for action in (Action.LAUNCH, Action.PAUSE):
-                await changes.apply(store, made.id, action, by=Role.PERSON, actor="t")
+                await changes.apply(store, made.id, action, by=Trigger.PERSON, actor="t")
                 got = [await take(w, 1) for w in watchers]
                 assert {row.status for [(_, row)] in got} == {
                     "ACTIVE" if action == "LAUNCH" else "PAUSED"
@@ -206,7 +206,7 @@ async def test_watchers_share_one_read_per_change(store: Store) -> None:
 async def test_counters_are_read_at_most_once_per_window(store: Store) -> None:
     """Many progress touches within one window cost one read, and the newest state arrives."""
     made = await create(store, Kind.SMS, audience_size=50)
-    sending = await changes.apply(store, made.id, Action.LAUNCH, by=Role.PERSON, actor="t")
+    sending = await changes.apply(store, made.id, Action.LAUNCH, by=Trigger.PERSON, actor="t")
     assert sending.id is not None
     stream = Stream(store, period=3600)  # a window longer than the test: only one read fits
     async with stream.hold():
@@ -219,7 +219,7 @@ async def test_counters_are_read_at_most_once_per_window(store: Store) -> None:
                     store, sending.id, limit=1, worker_id="w", lease=timedelta(minutes=1), actor="w"
                 )
             # the touches wait for the window; a status change is read at once, window or not
-            await changes.apply(store, sending.id, Action.STOP, by=Role.PERSON, actor="t")
+            await changes.apply(store, sending.id, Action.STOP, by=Trigger.PERSON, actor="t")
             [(_, row)] = await take(watcher, 1)
         await watcher.aclose()  # type: ignore[attr-defined]
     assert (row.status, row.not_sent_count) == ("STOPPED", 50)

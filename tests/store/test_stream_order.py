@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from store import Store, changes
-from store.lifecycle import Action, Kind, Role
+from store.lifecycle import Action, Kind, Trigger
 from tests import factories
 
 
@@ -95,10 +95,10 @@ async def test_concurrent_writers_reach_a_reader_once_each(store: Store) -> None
 
     async def write() -> None:
         await asyncio.gather(
-            *(changes.apply(store, r.id, Action.LAUNCH, by=Role.PERSON, actor="w") for r in rows)
+            *(changes.apply(store, r.id, Action.LAUNCH, by=Trigger.PERSON, actor="w") for r in rows)
         )
         await asyncio.gather(
-            *(changes.apply(store, r.id, Action.PAUSE, by=Role.PERSON, actor="w") for r in rows)
+            *(changes.apply(store, r.id, Action.PAUSE, by=Trigger.PERSON, actor="w") for r in rows)
         )
 
     async def read() -> list[tuple[int, str]]:

@@ -1389,15 +1389,6 @@ fragment Row on Communication {
     landingPageStatus: status
   }
 }`);
-  var MayActDocument = new TypedDocumentString(`
-    mutation MayAct {
-  stopCommunication(id: "", dryRun: true) {
-    userErrors {
-      code
-    }
-  }
-}
-    `);
   var CommunicationsDocument = new TypedDocumentString(`
     query Communications($filter: CommunicationFilter, $first: Int, $after: String, $last: Int, $before: String) {
   communications(
@@ -1515,12 +1506,41 @@ fragment Row on Communication {
   }
 }
     `);
+  var ViewerDocument = new TypedDocumentString(`
+    query Viewer {
+  viewer {
+    name
+    role
+  }
+}
+    `);
+  var WebhookEndpointsDocument = new TypedDocumentString(`
+    query WebhookEndpoints {
+  webhookEndpoints {
+    id
+    url
+    state
+    attempts
+    failingSince
+    nextAttemptAt
+    lastError
+    lag
+    lastAttempt {
+      at
+      statusCode
+      error
+      delivered
+    }
+  }
+}
+    `);
 
   // web/board/src/main.ts
   var PAGE_SIZE = 20;
   var FEED_LIMIT = 200;
   var RETRY_FIRST = 250;
   var RETRY_MAX = 2e3;
+  var WEBHOOKS_EVERY = 2e3;
   function say(text, kind = "info") {
     const box = byId("messages");
     const message = h(
@@ -1538,12 +1558,12 @@ fragment Row on Communication {
     return String(error);
   }
   var canAct = false;
+  var role = null;
   async function probeRole() {
     try {
-      await request(MayActDocument, {});
-      return "act";
+      role = (await request(ViewerDocument, {})).viewer.role;
+      return role === "EDITOR" || role === "ADMIN" ? "act" : "read";
     } catch (error) {
-      if (error instanceof ApiError && error.codes.includes("FORBIDDEN")) return "read";
       if (error instanceof ApiError && (error.status === 401 || error.codes.includes("UNAUTHENTICATED")))
         return "none";
       throw error;
@@ -1652,7 +1672,7 @@ fragment Row on Communication {
     const code = closeCode(error);
     if (code === 4403 || code === 4401 || error instanceof ApiError && error.codes.includes("FORBIDDEN")) {
       void probeRole().then(
-        (role) => role === "none" ? refusedLive(error) : lost(),
+        (role2) => role2 === "none" ? refusedLive(error) : lost(),
         () => lost()
       );
       return;
@@ -1891,13 +1911,37 @@ fragment Row on Communication {
     if (!refused(outcome)) say(`Scheduled “${row.name}”.`, "ok");
     refreshSoon();
   }
+  function health(endpoint2) {
+    if (endpoint2.state === "FAILING") return "stopped";
+    return endpoint2.attempts > 0 ? "failing" : "healthy";
+  }
+  function renderEndpoint(endpoint2) {
+    const state = health(endpoint2);
+    const last = endpoint2.lastAttempt;
+    const outcome = !last ? "none yet" : last.delivered ? `delivered (${last.statusCode ?? "?"})` : `failed: ${last.error ?? `HTTP ${last.statusCode ?? "?"}`}`;
+    const status = state === "healthy" ? "healthy" : state === "stopped" ? "stopped: replay to resume" : `failing, ${plural(endpoint2.attempts, "attempt")}` + (endpoint2.nextAttemptAt ? `; next at ${time(endpoint2.nextAttemptAt)}` : "");
+    return h(
+      "tr",
+      { "data-endpoint": endpoint2.id, "data-health": state, "data-lag": endpoint2.lag },
+      h("td", { class: "url" }, endpoint2.url),
+      h("td", {}, h("span", { class: `health h-${state}` }, status)),
+      h("td", { class: "last" }, last ? h("time", { datetime: last.at }, time(last.at)) : null, " ", outcome),
+      h("td", { class: "num lag" }, endpoint2.lag ? `${plural(endpoint2.lag, "change")} behind` : "up to date")
+    );
+  }
+  async function loadWebhooks() {
+    if (role !== "ADMIN") return;
+    const { webhookEndpoints } = await request(WebhookEndpointsDocument, {});
+    byId("endpoints").replaceChildren(...webhookEndpoints.map(renderEndpoint));
+    byId("endpoints-empty").hidden = webhookEndpoints.length > 0;
+  }
   var refreshTimer;
   function refreshSoon() {
     window.clearTimeout(refreshTimer);
     refreshTimer = window.setTimeout(() => void refresh(), 100);
   }
   async function refresh() {
-    const results = await Promise.allSettled([loadCounts(), loadList(), loadSending()]);
+    const results = await Promise.allSettled([loadCounts(), loadList(), loadSending(), loadWebhooks()]);
     const failed = results.find((r) => r.status === "rejected");
     if (failed && droppedAt === null) say(failure(failed.reason), "error");
   }
@@ -1905,17 +1949,17 @@ fragment Row on Communication {
     setupTokenForm();
     setupList();
     setConnection("connecting", "connecting…");
-    let role;
+    let access;
     try {
-      role = await probeRole();
+      access = await probeRole();
     } catch (error) {
       say(failure(error), "error");
       setConnection("refused", "unreachable");
       return;
     }
-    canAct = role === "act";
-    document.body.dataset.role = role;
-    if (role === "none") {
+    canAct = access === "act";
+    document.body.dataset.role = access;
+    if (access === "none") {
       setConnection("refused", "token needed");
       say(
         token() ? "The server refused this token: enter another one above." : "This server needs an API token: enter one above.",
@@ -1924,7 +1968,11 @@ fragment Row on Communication {
       byId("token").focus();
       return;
     }
-    if (role === "read") say("This token may look but not act: no action buttons.", "info");
+    if (access === "read") say("This token may look but not act: no action buttons.", "info");
+    if (role === "ADMIN") {
+      byId("webhooks-panel").hidden = false;
+      window.setInterval(() => void loadWebhooks().catch(() => void 0), WEBHOOKS_EVERY);
+    }
     client = connect({ connected, closed: () => void 0 });
     startFeed();
     await refresh();

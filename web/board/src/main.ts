@@ -1,6 +1,7 @@
 // The status board: counts by kind and status, a live feed of status changes that resumes
-// with its last cursor, progress bars for SENDING campaigns, and a filterable, paged list
-// whose buttons come from `availableActions`. Only the public GraphQL API is used.
+// with its last cursor, progress bars for SENDING campaigns, a filterable, paged list
+// whose buttons come from `availableActions`, and for admins the webhook endpoints' health.
+// Only the public GraphQL API is used.
 import type { Client } from "graphql-ws";
 import { ApiError, connect, request, setToken, subscribe, token } from "./api";
 import { byId, h } from "./dom";
@@ -18,7 +19,6 @@ import {
 import {
   CommunicationsDocument,
   LaunchDocument,
-  MayActDocument,
   PauseDocument,
   PublishDocument,
   ResumeDocument,
@@ -30,6 +30,9 @@ import {
   StopDocument,
   UnpublishDocument,
   UnscheduleDocument,
+  ViewerDocument,
+  WebhookEndpointsDocument,
+  type ApiRole,
   type CommunicationAction,
   type CommunicationFilter,
   type CommunicationKind,
@@ -38,12 +41,14 @@ import {
   type OutcomeFragment,
   type SendingProgressSubscription,
   type StatusChangedSubscription,
+  type WebhookEndpointsQuery,
 } from "./gql/graphql";
 
 const PAGE_SIZE = 20;
 const FEED_LIMIT = 200;
 const RETRY_FIRST = 250; // ms before the feed subscribes again after a drop, doubling to
 const RETRY_MAX = 2000;
+const WEBHOOKS_EVERY = 2000; // ms between looks at the webhook endpoints (admins only)
 
 // --- messages ---------------------------------------------------------------------------
 
@@ -68,13 +73,14 @@ function failure(error: unknown): string {
 // --- identity ---------------------------------------------------------------------------
 
 let canAct = false;
+let role: ApiRole | null = null;
 
+/** What this token may do, from `viewer`: EDITOR and ADMIN act, the others look. */
 async function probeRole(): Promise<"act" | "read" | "none"> {
   try {
-    await request(MayActDocument, {});
-    return "act";
+    role = (await request(ViewerDocument, {})).viewer.role;
+    return role === "EDITOR" || role === "ADMIN" ? "act" : "read";
   } catch (error) {
-    if (error instanceof ApiError && error.codes.includes("FORBIDDEN")) return "read";
     if (error instanceof ApiError && (error.status === 401 || error.codes.includes("UNAUTHENTICATED")))
       return "none";
     throw error;
@@ -489,6 +495,49 @@ async function schedule(row: Row): Promise<void> {
   refreshSoon();
 }
 
+// --- webhook endpoints (admins) -------------------------------------------------------------
+
+type Endpoint = WebhookEndpointsQuery["webhookEndpoints"][number];
+
+/** healthy: nothing waits on a failure; failing: the next change is being retried;
+ * stopped: FAILING, retried for the whole retry period, until an admin replays. */
+function health(endpoint: Endpoint): "healthy" | "failing" | "stopped" {
+  if (endpoint.state === "FAILING") return "stopped";
+  return endpoint.attempts > 0 ? "failing" : "healthy";
+}
+
+function renderEndpoint(endpoint: Endpoint): HTMLElement {
+  const state = health(endpoint);
+  const last = endpoint.lastAttempt;
+  const outcome = !last
+    ? "none yet"
+    : last.delivered
+      ? `delivered (${last.statusCode ?? "?"})`
+      : `failed: ${last.error ?? `HTTP ${last.statusCode ?? "?"}`}`;
+  const status =
+    state === "healthy"
+      ? "healthy"
+      : state === "stopped"
+        ? "stopped: replay to resume"
+        : `failing, ${plural(endpoint.attempts, "attempt")}` +
+          (endpoint.nextAttemptAt ? `; next at ${time(endpoint.nextAttemptAt)}` : "");
+  return h(
+    "tr",
+    { "data-endpoint": endpoint.id, "data-health": state, "data-lag": endpoint.lag },
+    h("td", { class: "url" }, endpoint.url),
+    h("td", {}, h("span", { class: `health h-${state}` }, status)),
+    h("td", { class: "last" }, last ? h("time", { datetime: last.at }, time(last.at)) : null, " ", outcome),
+    h("td", { class: "num lag" }, endpoint.lag ? `${plural(endpoint.lag, "change")} behind` : "up to date"),
+  );
+}
+
+async function loadWebhooks(): Promise<void> {
+  if (role !== "ADMIN") return;
+  const { webhookEndpoints } = await request(WebhookEndpointsDocument, {});
+  byId("endpoints").replaceChildren(...webhookEndpoints.map(renderEndpoint));
+  byId("endpoints-empty").hidden = webhookEndpoints.length > 0;
+}
+
 // --- refresh ------------------------------------------------------------------------------
 
 let refreshTimer: number | undefined;
@@ -500,7 +549,7 @@ function refreshSoon(): void {
 }
 
 async function refresh(): Promise<void> {
-  const results = await Promise.allSettled([loadCounts(), loadList(), loadSending()]);
+  const results = await Promise.allSettled([loadCounts(), loadList(), loadSending(), loadWebhooks()]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed && droppedAt === null) say(failure(failed.reason), "error");
 }
@@ -511,17 +560,17 @@ async function main(): Promise<void> {
   setupTokenForm();
   setupList();
   setConnection("connecting", "connecting…");
-  let role: "act" | "read" | "none";
+  let access: "act" | "read" | "none";
   try {
-    role = await probeRole();
+    access = await probeRole();
   } catch (error) {
     say(failure(error), "error");
     setConnection("refused", "unreachable");
     return;
   }
-  canAct = role === "act";
-  document.body.dataset.role = role;
-  if (role === "none") {
+  canAct = access === "act";
+  document.body.dataset.role = access;
+  if (access === "none") {
     setConnection("refused", "token needed");
     say(
       token()
@@ -532,7 +581,12 @@ async function main(): Promise<void> {
     byId<HTMLInputElement>("token").focus();
     return;
   }
-  if (role === "read") say("This token may look but not act: no action buttons.", "info");
+  if (access === "read") say("This token may look but not act: no action buttons.", "info");
+  if (role === "ADMIN") {
+    // deliveries and retries change an endpoint's health without any status change
+    byId("webhooks-panel").hidden = false;
+    window.setInterval(() => void loadWebhooks().catch(() => undefined), WEBHOOKS_EVERY);
+  }
   client = connect({ connected, closed: () => undefined });
   startFeed();
   await refresh();

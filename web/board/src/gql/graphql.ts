@@ -4,6 +4,12 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+export type ApiRole =
+  | 'ADMIN'
+  | 'EDITOR'
+  | 'SENDER'
+  | 'VIEWER';
+
 export type CommunicationAction =
   | 'CREATE'
   | 'FAIL'
@@ -131,6 +137,11 @@ export type WebPushCampaignStatus =
   | 'SCHEDULED'
   | 'SENDING'
   | 'STOPPED';
+
+/** FAILING: retried for the whole retry period; replay to resume. */
+export type WebhookEndpointState =
+  | 'ACTIVE'
+  | 'FAILING';
 
 export type OutcomeFragment = { communication:
     | { id: string, name: string, kind: CommunicationKind, origin: CommunicationOrigin, version: number, updatedAt: string, availableActions: Array<CommunicationAction>, dynamicContentStatus: DynamicContentStatus }
@@ -282,11 +293,6 @@ export type StopMutation = { stopCommunication: { stopSummary: { notSentNow: num
       | { id: string, name: string, kind: CommunicationKind, origin: CommunicationOrigin, version: number, updatedAt: string, availableActions: Array<CommunicationAction>, webPushStatus: WebPushCampaignStatus }
      | null, userErrors: Array<{ code: UserErrorCode, message: string, field: Array<string> | null }> } };
 
-export type MayActMutationVariables = Exact<{ [key: string]: never; }>;
-
-
-export type MayActMutation = { stopCommunication: { userErrors: Array<{ code: UserErrorCode }> } };
-
 type Row_DynamicContent_Fragment = { id: string, name: string, kind: CommunicationKind, origin: CommunicationOrigin, version: number, updatedAt: string, availableActions: Array<CommunicationAction>, dynamicContentStatus: DynamicContentStatus };
 
 type Row_EmailCampaign_Fragment = { id: string, name: string, kind: CommunicationKind, origin: CommunicationOrigin, version: number, updatedAt: string, availableActions: Array<CommunicationAction>, emailStatus: EmailCampaignStatus };
@@ -372,6 +378,16 @@ export type SendingProgressSubscriptionVariables = Exact<{
 
 
 export type SendingProgressSubscription = { sendingProgress: { communicationId: string, status: CommunicationStatus, audienceSize: number, pendingCount: number, handedOffCount: number, sentCount: number, notSentCount: number, progress: number } };
+
+export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ViewerQuery = { viewer: { name: string, role: ApiRole } };
+
+export type WebhookEndpointsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type WebhookEndpointsQuery = { webhookEndpoints: Array<{ id: string, url: string, state: WebhookEndpointState, attempts: number, failingSince: string | null, nextAttemptAt: string | null, lastError: string | null, lag: number, lastAttempt: { at: string, statusCode: number | null, error: string | null, delivered: boolean } | null }> };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -896,15 +912,6 @@ fragment Row on Communication {
     landingPageStatus: status
   }
 }`) as unknown as TypedDocumentString<StopMutation, StopMutationVariables>;
-export const MayActDocument = new TypedDocumentString(`
-    mutation MayAct {
-  stopCommunication(id: "", dryRun: true) {
-    userErrors {
-      code
-    }
-  }
-}
-    `) as unknown as TypedDocumentString<MayActMutation, MayActMutationVariables>;
 export const CommunicationsDocument = new TypedDocumentString(`
     query Communications($filter: CommunicationFilter, $first: Int, $after: String, $last: Int, $before: String) {
   communications(
@@ -1022,3 +1029,31 @@ export const SendingProgressDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<SendingProgressSubscription, SendingProgressSubscriptionVariables>;
+export const ViewerDocument = new TypedDocumentString(`
+    query Viewer {
+  viewer {
+    name
+    role
+  }
+}
+    `) as unknown as TypedDocumentString<ViewerQuery, ViewerQueryVariables>;
+export const WebhookEndpointsDocument = new TypedDocumentString(`
+    query WebhookEndpoints {
+  webhookEndpoints {
+    id
+    url
+    state
+    attempts
+    failingSince
+    nextAttemptAt
+    lastError
+    lag
+    lastAttempt {
+      at
+      statusCode
+      error
+      delivered
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<WebhookEndpointsQuery, WebhookEndpointsQueryVariables>;

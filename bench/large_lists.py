@@ -1,0 +1,164 @@
+"""The p99 of a page of communications at 1,000,000 rows against the p99 at 1,000 rows.
+
+    python -m bench.large_lists [rows] [--postgres URL]
+
+For every filter and order the `communications` query offers, the same pages (a first
+page, then pages after cursors spread over the table) are read through the store from
+a database of 1,000 rows and from one of `rows` rows (default 1,000,000), and each line
+prints both p99s and their ratio: keyset pages on an index cost the same at any size.
+The rows are made by one INSERT ... SELECT, not through the API: this measures reads.
+With --postgres (a server URL, e.g. postgresql://postgres@127.0.0.1:5432/postgres) it
+runs on PostgreSQL, in two databases made and dropped here; else on SQLite files.
+"""
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench import scratch
+from store import Store, communications
+from store.communications import Filter, Order
+from store.lifecycle import Kind, Origin, Status, statuses
+
+SMALL = 1_000
+PAGES = 300  # pages read per filter and order and size
+SIZE = 20  # the API's default page
+START = datetime(2025, 1, 1, tzinfo=UTC)
+SPACING = 30  # seconds between two rows' created_at
+
+PAIRS = [(kind, status) for kind in Kind for status in statuses(kind)]
+
+FILTERS: dict[str, Filter] = {
+    "none": Filter(),
+    "kind": Filter(kinds=[Kind.EMAIL]),
+    "two kinds": Filter(kinds=[Kind.SMS, Kind.LANDING_PAGE]),
+    "status": Filter(statuses=[Status.SENDING]),
+    "kind+status": Filter(kinds=[Kind.EMAIL], statuses=[Status.DRAFT]),
+    "origin": Filter(origins=[Origin.AUTOMATION]),
+    "search": Filter(search="campaign 7"),
+    "created window": Filter(
+        created_after=START + timedelta(days=30), created_before=START + timedelta(days=60)
+    ),
+}
+ORDERS: dict[str, Order] = {
+    "created desc": Order("created_at", True),
+    "created asc": Order("created_at", False),
+    "updated desc": Order("updated_at", True),
+    "name asc": Order("name", False),
+}
+
+
+def _fill(dialect: str, rows: int) -> str:
+    """One INSERT ... SELECT of `rows` communications, each (kind, status) in turn."""
+    numbers = (
+        "generate_series(1, :rows) AS n(i)"
+        if dialect == "postgresql"
+        else "(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :rows) "
+        "SELECT i FROM n) AS n"
+    )
+    if dialect == "postgresql":
+        created = f"timestamptz '{START.isoformat()}' + i * interval '{SPACING} seconds'"
+        updated = f"{created} + (i * 7919 % 86400) * interval '1 second'"
+    else:
+        start = START.strftime("%Y-%m-%d %H:%M:%S")
+        created = f"datetime('{start}', '+' || (i * {SPACING}) || ' seconds')"
+        updated = f"datetime('{start}', '+' || (i * {SPACING} + i * 7919 % 86400) || ' seconds')"
+    kinds = " ".join(f"WHEN {n} THEN '{k}'" for n, (k, _) in enumerate(PAIRS))
+    states = " ".join(f"WHEN {n} THEN '{s}'" for n, (_, s) in enumerate(PAIRS))
+    pair = f"(i % {len(PAIRS)})"
+    return (
+        "INSERT INTO communication (kind, origin, status, name, version, created_at, "
+        "updated_at, content, synthetic_audience, pending_count, handed_off_count, "
+        "sent_count, not_sent_count, shown_count, clicked_count, delivered_count, "
+        "deferred_count, opened_count, bounced_count, complained_count, unsubscribed_count) "
+        f"SELECT CASE {pair} {kinds} END, "
+        "CASE WHEN i % 10 = 0 THEN 'AUTOMATION' ELSE 'CAMPAIGN' END, "
+        f"CASE {pair} {states} END, 'campaign ' || (i * 7919 % 1000003), 1, "
+        f"{created}, {updated}, '{{}}', false, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM {numbers}"
+    )
+
+
+async def _filled(engine: AsyncEngine, rows: int) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text(_fill(engine.dialect.name, rows)), {"rows": rows})
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE communication"))
+    else:
+        async with engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
+
+
+def _after(order: Order, rng: random.Random, rows: int) -> tuple[object, int]:
+    """The key of a random row, as a cursor names it."""
+    i = rng.randint(1, rows)
+    when = START + timedelta(seconds=i * SPACING)
+    return {
+        "created_at": (when, i),
+        "updated_at": (when + timedelta(seconds=i * 7919 % 86400), i),
+        "name": (f"campaign {i * 7919 % 1000003}", i),
+    }[order.field]
+
+
+async def _p99s(
+    small: Store, large: Store, rows: int, flt: Filter, order: Order
+) -> tuple[float, float, float]:
+    """The p99 in ms of PAGES pages on each database: a first page, then pages after random
+    rows' keys, and the ratio of their medians (steadier on a busy machine). The two
+    alternate, so that both see the same noise from the machine."""
+    rng = random.Random(7)
+    took: dict[int, list[float]] = {SMALL: [], rows: []}
+    for n in range(PAGES):
+        for store, size in ((small, SMALL), (large, rows)):
+            after = _after(order, rng, size) if n else None
+            started = time.perf_counter()
+            await communications.page(store, flt, order, first=SIZE, after=after)
+            took[size].append(time.perf_counter() - started)
+    small_p99, large_p99 = (statistics.quantiles(took[s], n=100)[98] * 1000 for s in (SMALL, rows))
+    median = statistics.median(took[rows]) / statistics.median(took[SMALL])
+    return small_p99, large_p99, median
+
+
+@asynccontextmanager
+async def _database(server: str | None, rows: int) -> AsyncIterator[Store]:
+    async with scratch(server) as parts:
+        started = time.perf_counter()
+        await _filled(parts.engine, rows)
+        print(f"filled {rows:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
+        yield parts.store
+
+
+async def main(rows: int, server: str | None) -> None:
+    async with _database(server, SMALL) as small, _database(server, rows) as large:
+        print(
+            f"{'filter':<16}{'order':<14}{'p99 1K':>10}{'p99 large':>11}{'ratio':>8}"
+            f"{'p50 ratio':>11}"
+        )
+        worst = 0.0
+        for fname, flt in FILTERS.items():
+            for oname, order in ORDERS.items():
+                base, big, median = await _p99s(small, large, rows, flt, order)
+                worst = max(worst, big / base)
+                print(
+                    f"{fname:<16}{oname:<14}{base:>8.2f}ms{big:>9.2f}ms{big / base:>7.2f}x"
+                    f"{median:>10.2f}x",
+                    flush=True,
+                )
+        print(f"worst ratio: {worst:.2f}x (target: at most 1.5x)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rows", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("--postgres", help="a PostgreSQL server URL; SQLite files without it")
+    given = parser.parse_args()
+    asyncio.run(main(given.rows, given.postgres))
