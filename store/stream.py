@@ -31,6 +31,7 @@ from weakref import WeakKeyDictionary
 
 from store import Store, changes, communications, deliveries
 from store.changes import Position
+from store.coalesce import Coalesced
 from store.errors import Refused, not_found
 from store.feed import Change, Notice, Resync, Touch
 from store.tables import Communication
@@ -126,8 +127,10 @@ class Stream:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._wake = asyncio.Event()
-        self._head_waiters: list[asyncio.Future[Position]] = []
-        self._head_task: asyncio.Task[None] | None = None
+        # the stream's newest position, read after the caller asked (so a new subscriber gets
+        # nothing that committed before it subscribed, as a reader of its own would): one
+        # read serves every subscriber that asked while the previous read ran
+        self._head = Coalesced(lambda: changes.head(store))
 
     # --- running -------------------------------------------------------------------------
 
@@ -250,33 +253,6 @@ class Stream:
                     await subscriber.wake.wait()
             finally:
                 self._subscribers.discard(subscriber)
-
-    async def _head(self) -> Position:
-        """The stream's newest position, read after the caller asked (so a new subscriber
-        gets nothing that committed before it subscribed, as a reader of its own would):
-        one read serves every subscriber that asked while the previous read ran."""
-        waiter: asyncio.Future[Position] = asyncio.get_running_loop().create_future()
-        self._head_waiters.append(waiter)
-        if self._head_task is None:
-            self._head_task = asyncio.create_task(self._read_heads())
-        return await waiter
-
-    async def _read_heads(self) -> None:
-        try:
-            while self._head_waiters:
-                waiters, self._head_waiters = self._head_waiters, []
-                try:
-                    position = await changes.head(self.store)
-                except Exception as error:
-                    for waiter in waiters:
-                        if not waiter.done():
-                            waiter.set_exception(error)
-                    continue
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_result(position)
-        finally:
-            self._head_task = None
 
     # --- watched communications ----------------------------------------------------------
 
