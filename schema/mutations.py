@@ -90,6 +90,17 @@ async def _act(
     )
 
 
+def _action(action: Action, description: str) -> Any:
+    """A mutation that applies `action` to the communication `id` names, and nothing more."""
+
+    async def resolve(
+        info: Info, id: strawberry.ID, expected_version: int | None = None
+    ) -> CommunicationPayload:
+        return await _act(info, id, action, expected_version)
+
+    return strawberry.mutation(resolver=resolve, description=description)
+
+
 # descriptions some generated mutations had before they were generated, kept as published
 DESCRIPTIONS = {"updateEmailCampaign": "Edit a DRAFT email campaign; refused in any other status."}
 
@@ -145,41 +156,15 @@ class Mutation:
             info, id, Action.SCHEDULE, expected_version, start_at=start_at, end_at=end_at
         )
 
-    @strawberry.mutation(description="SCHEDULED back to DRAFT.")
-    async def unschedule_communication(
-        self, info: Info, id: strawberry.ID, expected_version: int | None = None
-    ) -> CommunicationPayload:
-        return await _act(info, id, Action.UNSCHEDULE, expected_version)
-
-    @strawberry.mutation(description="Send or activate now, from DRAFT or SCHEDULED.")
-    async def launch_communication(
-        self, info: Info, id: strawberry.ID, expected_version: int | None = None
-    ) -> CommunicationPayload:
-        return await _act(info, id, Action.LAUNCH, expected_version)
-
-    @strawberry.mutation(description="ACTIVE to PAUSED: not shown, no statistics collected.")
-    async def pause_communication(
-        self, info: Info, id: strawberry.ID, expected_version: int | None = None
-    ) -> CommunicationPayload:
-        return await _act(info, id, Action.PAUSE, expected_version)
-
-    @strawberry.mutation(description="PAUSED back to ACTIVE.")
-    async def resume_communication(
-        self, info: Info, id: strawberry.ID, expected_version: int | None = None
-    ) -> CommunicationPayload:
-        return await _act(info, id, Action.RESUME, expected_version)
-
-    @strawberry.mutation(description="A landing page goes live.")
-    async def publish_landing_page(
-        self, info: Info, id: strawberry.ID, expected_version: int | None = None
-    ) -> CommunicationPayload:
-        return await _act(info, id, Action.PUBLISH, expected_version)
-
-    @strawberry.mutation(description="A live landing page goes back to DRAFT.")
-    async def unpublish_landing_page(
-        self, info: Info, id: strawberry.ID, expected_version: int | None = None
-    ) -> CommunicationPayload:
-        return await _act(info, id, Action.UNPUBLISH, expected_version)
+    # the actions that take nothing but the id, one line each
+    unschedule_communication = _action(Action.UNSCHEDULE, "SCHEDULED back to DRAFT.")
+    launch_communication = _action(Action.LAUNCH, "Send or activate now, from DRAFT or SCHEDULED.")
+    pause_communication = _action(
+        Action.PAUSE, "ACTIVE to PAUSED: not shown, no statistics collected."
+    )
+    resume_communication = _action(Action.RESUME, "PAUSED back to ACTIVE.")
+    publish_landing_page = _action(Action.PUBLISH, "A landing page goes live.")
+    unpublish_landing_page = _action(Action.UNPUBLISH, "A live landing page goes back to DRAFT.")
 
     @strawberry.mutation(
         description="Stop for good. On a message campaign every recipient not yet out gets "
