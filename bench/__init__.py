@@ -13,25 +13,39 @@ from server.settings import Settings
 from store import Store
 
 
+async def postgres_execute(server: str, statement: str) -> None:
+    """One statement on a PostgreSQL server, such as CREATE or DROP DATABASE (`server` is a
+    URL, with or without SQLAlchemy's `+asyncpg`)."""
+    connection = await asyncpg.connect(server.replace("+asyncpg", ""), timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
 @asynccontextmanager
-async def scratch(postgres: str | None = None) -> AsyncIterator[Runtime]:
-    """A fresh, migrated database with the memory broker, assembled as a server assembles it
-    (server/runtime.py): a SQLite file, or with `postgres` (a server URL such as
-    postgresql://postgres@127.0.0.1:5432/postgres) a database made here and dropped after."""
+async def throwaway_database(postgres: str | None = None) -> AsyncIterator[str]:
+    """The URL of a new, empty database: a SQLite file in a folder removed after, or with
+    `postgres` (a server URL such as postgresql://postgres@127.0.0.1:5432/postgres) a
+    database made on that server and dropped after."""
     if postgres is None:
         with tempfile.TemporaryDirectory() as folder:
-            async with _opened(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}") as parts:
-                yield parts
+            yield f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
         return
     name = f"commpulse_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(postgres)
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    await postgres_execute(postgres, f'CREATE DATABASE "{name}"')
     try:
-        async with _opened(f"{postgres.rsplit('/', 1)[0]}/{name}") as parts:
-            yield parts
+        yield f"{postgres.rsplit('/', 1)[0]}/{name}"
     finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+        await postgres_execute(postgres, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def scratch(postgres: str | None = None) -> AsyncIterator[Runtime]:
+    """A fresh, migrated database (`throwaway_database`) with the memory broker, assembled as
+    a server assembles it (server/runtime.py)."""
+    async with throwaway_database(postgres) as url, _opened(url) as parts:
+        yield parts
 
 
 @asynccontextmanager

@@ -33,15 +33,12 @@ import resource
 import signal
 import socket
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -51,6 +48,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from bench import throwaway_database
 from schema import ids
 
 ROOT = Path(__file__).parents[1]
@@ -145,16 +143,9 @@ class Deployment:
     async def database(self) -> AsyncIterator[str]:
         # several instances share a PostgreSQL database, as deployed; the LISTEN/NOTIFY
         # broker lives in its database
-        if self.broker != "postgres" and self.instances == 1:
-            with tempfile.TemporaryDirectory() as directory:
-                yield f"sqlite+aiosqlite:///{directory}/bench.db"
-            return
-        name = f"commpulse_bench_{uuid.uuid4().hex[:8]}"
-        await _postgres(f'CREATE DATABASE "{name}"')
-        try:
-            yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-        finally:
-            await _postgres(f'DROP DATABASE "{name}" WITH (FORCE)')
+        shared = self.broker == "postgres" or self.instances > 1
+        async with throwaway_database(POSTGRES if shared else None) as url:
+            yield url
 
     @contextlib.asynccontextmanager
     async def broadcast(self, database: str) -> AsyncIterator[str]:
@@ -165,14 +156,6 @@ class Deployment:
         else:
             async with _redis() as url:
                 yield url
-
-
-async def _postgres(statement: str) -> None:
-    connection = await asyncpg.connect(POSTGRES, timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 @contextlib.asynccontextmanager

@@ -50,6 +50,8 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
+from bench import postgres_execute
+
 ROOT = Path(__file__).parents[1]
 ROWS = 1_000
 READ_CACHE = 100  # results commpulse keeps
@@ -442,16 +444,7 @@ def _database(engine: str) -> Iterator[str]:
 
 
 def _psql(statement: str) -> None:
-    import asyncpg  # only for PostgreSQL
-
-    async def run() -> None:
-        conn = await asyncpg.connect(POSTGRES.replace("+asyncpg", "") + "/postgres")
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
+    asyncio.run(postgres_execute(f"{POSTGRES}/postgres", statement))
 
 
 def _postgres_reachable() -> bool:
