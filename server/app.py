@@ -80,12 +80,13 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
     def __init__(self, settings: Settings, auth: Auth, metrics: Metrics, tracing: Tracing) -> None:
         self.buckets = buckets.for_broker(settings.broadcast_url)  # closed by the lifespan
         metered = settings.metrics != "off"
+        limited = limits(settings)
         reads = ReadCache(
             settings.read_cache, shared=not settings.broadcast_url.startswith("memory:")
         )
         super().__init__(
             build(
-                limits(settings),
+                limited,
                 self.buckets,
                 # metrics cost a little on every operation: only when someone can read them
                 outer=[*tracing.extensions(), *([metrics.extension()] if metered else [])],
@@ -104,7 +105,7 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
         self.webhook_allow_private = settings.webhook_allow_private
         # repeated reads answered before strawberry runs, unless metrics or traces watch it
         plain = not metered and not tracing.on
-        self.answers = CachedAnswers(reads, auth, self.buckets, limits(settings)) if plain else None
+        self.answers = CachedAnswers(reads, auth, self.buckets, limited) if plain else None
 
     def encode_json(self, data: object) -> str | bytes:
         return data if isinstance(data, Frame) else super().encode_json(data)
