@@ -140,16 +140,19 @@ async def last_cursor(http: AsyncClientSession, communication_id: str) -> str:
 async def streams(
     deployment: Deployment, after: str, token: str, ids: list[str] | None = None
 ) -> AsyncIterator[list[AsyncGenerator[Json, None]]]:
-    """One statusChanged stream from `after` on each instance, alternating the protocols."""
+    """Two statusChanged streams from `after` on each instance, alternating the protocols
+    between instances: the two on one instance share a document, so they form a group and
+    the shared sending (schema/sharing.py) runs in every deployed configuration."""
     async with contextlib.AsyncExitStack() as stack:
         opened = []
         for n, server in enumerate(deployment.servers):
             protocol = (TRANSPORT_WS, LEGACY_WS)[n % 2]
-            ws = await stack.enter_async_context(ws_session(server, protocol, token))
-            items = await stack.enter_async_context(
-                subscribe(ws, STATUS_CHANGED, after=after, ids=ids)
-            )
-            opened.append(items)
+            for _ in range(2):
+                ws = await stack.enter_async_context(ws_session(server, protocol, token))
+                items = await stack.enter_async_context(
+                    subscribe(ws, STATUS_CHANGED, after=after, ids=ids)
+                )
+                opened.append(items)
         yield opened
 
 
