@@ -35,7 +35,19 @@ def utcnow() -> datetime:
 class Communication(SQLModel, table=True):
     __tablename__ = "communication"
     __table_args__ = (
-        Index("ix_communication_kind_status", "kind", "status"),
+        # a page filtered on kind, status or origin reads one range per combination
+        # (store/communications.py, _arms), in each order
+        *(
+            Index(
+                f"ix_communication_kind_status_origin_{order}",
+                "kind",
+                "status",
+                "origin",
+                order,
+                "id",
+            )
+            for order in ("created_at", "updated_at", "name")
+        ),
         Index("ix_communication_status_start_at", "status", "start_at"),
         Index("ix_communication_status_end_at", "status", "end_at"),
         Index("ix_communication_created_at_id", "created_at", "id"),  # keyset pages, each order
