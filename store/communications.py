@@ -7,8 +7,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, literal_column, tuple_, union_all
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
-from sqlalchemy.sql import operators
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -393,8 +391,9 @@ async def page(
             rows = []  # an empty list of kinds, say
         else:
             postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
-            found = await session.exec(_merged(arms, where, ordering, size + 1, postgres=postgres))
-            rows = list(found if postgres else found.scalars())  # from_statement gives rows
+            merged = _merged(arms, where, order.field, descending, size + 1, postgres=postgres)
+            found = await session.exec(merged)
+            rows = list(found.scalars())  # from_statement gives rows
     more = len(rows) > size
     rows = rows[:size]
     if backward:
@@ -408,7 +407,8 @@ async def page(
 def _merged(
     arms: list[tuple[Kind, Status, Origin]],
     where: list[ColumnElement[bool]],
-    ordering: list[Any],
+    field: str,
+    descending: bool,
     limit: int,
     *,
     postgres: bool,
@@ -426,19 +426,15 @@ def _merged(
         )
         for kind, status, origin in arms
     ]
-    if postgres:
-        merged = union_all(*(select(r.order_by(*ordering).limit(limit).subquery()) for r in ranges))
-        row = aliased(Communication, merged.subquery())
-        return select(row).order_by(*(_named(c, row) for c in ordering)).limit(limit)
-    by_name = [_named(c, None) for c in ordering]
-    return select(Communication).from_statement(union_all(*ranges).order_by(*by_name).limit(limit))
-
-
-def _named(clause: Any, row: Any) -> Any:
-    """`clause` (column.desc() or .asc()) on `row`'s column of that name, or on the name."""
-    name = clause.element.name
-    column = literal_column(name) if row is None else getattr(row, name)
-    return column.desc() if clause.modifier is operators.desc_op else column.asc()
+    if postgres:  # (SELECT ... LIMIT n) UNION ALL (...): SQLite takes no parentheses there
+        ordering = [getattr(Communication, field), col(Communication.id)]
+        ranges = [
+            r.order_by(*(c.desc() if descending else c.asc() for c in ordering)).limit(limit)
+            for r in ranges
+        ]
+    names: list[Any] = [literal_column(field), literal_column("id")]  # the UNION's columns
+    merged = union_all(*ranges).order_by(*(c.desc() if descending else c.asc() for c in names))
+    return select(Communication).from_statement(merged.limit(limit))
 
 
 async def count(store: Store, flt: Filter) -> int:

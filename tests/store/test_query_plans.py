@@ -38,7 +38,7 @@ async def plans(store: Store, read: Callable[[], Awaitable[Any]]) -> list[str]:
     sent: list[tuple[str, Any]] = []
 
     def catch(_c: Any, _cursor: Any, statement: str, params: Any, _x: Any, _many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip("( \n").upper().startswith("SELECT"):
             sent.append((statement, params))
 
     event.listen(engine.sync_engine, "before_cursor_execute", catch)
