@@ -31,7 +31,7 @@ from store.lifecycle import (
     check,
 )
 from store.tables import Communication, StatusEvent, utcnow
-from store.writes import compare_and_set, record
+from store.writes import compare_and_set, read, record
 
 ATTEMPTS = 5
 REASON_MAX = 1_000
@@ -231,7 +231,9 @@ async def _compare_and_set(
             if action is Action.STOP and reason:
                 info += f": {reason}"
             not_sent = await audience.mark_not_sent(session, after, info, now)
-            await session.refresh(after)  # the counters mark_not_sent moved
+            assert row.id is not None
+            after = await read(await session.connection(), row.id)  # the counters it moved
+            assert after is not None
         change = await record(
             session, after, action, row.status, actor=actor, at=now, reason=reason
         )
@@ -239,9 +241,9 @@ async def _compare_and_set(
     return after, change, not_sent
 
 
-async def get_any(store: Store, communication_id: int | None) -> Communication:
+async def get_any(store: Store, communication_id: int) -> Communication:
     async with store.sessions() as session:
-        row = await session.get(Communication, communication_id)
+        row = await read(await session.connection(), communication_id)
     assert row is not None
     return row
 

@@ -17,7 +17,7 @@ from store.errors import ErrorCode, Refused, invalid, not_found, version_conflic
 from store.feed import Touch
 from store.lifecycle import DELETABLE, EDITABLE, Action, Kind, Origin, Status, statuses
 from store.tables import Communication, utcnow
-from store.writes import compare_and_set, record
+from store.writes import compare_and_set, insert_row, read, record
 
 PAGE_MAX = 100
 PAGE_DEFAULT = 20
@@ -53,7 +53,7 @@ async def get(store: Store, communication_id: int | None) -> Communication:
     if communication_id is None:
         raise not_found(communication_id)
     async with store.sessions() as session:
-        row = await session.get(Communication, communication_id)
+        row = await read(await session.connection(), communication_id)
     if row is None or row.deleted_at is not None:
         raise not_found(communication_id)
     return row
@@ -86,31 +86,33 @@ async def create(
     ids = _check_ids(kind, recipients, size)
     # a new audience's size is known before it is written, except a copy's
     known = size if size is not None else len(ids)
-    row = Communication(
-        kind=kind,
-        origin=origin,
-        status=Status.DRAFT,
-        name=check_name(name),
-        created_at=now,
-        updated_at=now,
-        slug=checked.pop("slug", None),
-        content=checked,
-        audience_size=known if has_audience(kind) else None,
-        pending_count=known if has_audience(kind) else 0,
-        synthetic_audience=size is not None,
-    )
+    values = {
+        "kind": kind,
+        "origin": origin,
+        "status": Status.DRAFT,
+        "name": check_name(name),
+        "created_at": now,
+        "updated_at": now,
+        "slug": checked.pop("slug", None),
+        "content": checked,
+        "audience_size": known if has_audience(kind) else None,
+        "pending_count": known if has_audience(kind) else 0,
+        "synthetic_audience": size is not None,
+    }
     async with writing(store.sessions) as session:
-        session.add(row)
-        await _flush_unique(session.flush())
-        assert row.id is not None
+        row: Communication = await _flush_unique(insert_row(session, values))
+        pk = row.id
+        assert pk is not None
         if copy_audience_of is not None:
-            row.audience_size = row.pending_count = await audience.copy(
-                session, copy_audience_of, row.id
-            )
+            copied = await audience.copy(session, copy_audience_of, pk)
+            moved = {"audience_size": copied, "pending_count": copied}
+            counted = await compare_and_set(session, pk, statuses=[Status.DRAFT], values=moved)
+            assert counted is not None  # nobody else can have seen it yet
+            row = counted
         elif size is not None:
-            await audience.insert_synthetic(session, row.id, size)
+            await audience.insert_synthetic(session, pk, size)
         elif ids:
-            await audience.insert(session, row.id, ids)
+            await audience.insert(session, pk, ids)
         change = await record(session, row, Action.CREATE, None, actor=actor, at=now)
         await session.commit()
     await store.feed.publish(change)
