@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, tuple_
+from sqlalchemy import Connection, func, tuple_
 from sqlmodel import col, select
 
 from store import Store, audience
 from store.communications import get
-from store.database import horizon, writing
+from store.database import horizon, write
 from store.errors import ErrorCode, Refused, invalid, version_conflict
 from store.feed import Change, as_change
 from store.lifecycle import (
@@ -31,7 +31,7 @@ from store.lifecycle import (
     check,
 )
 from store.tables import Communication, StatusEvent, utcnow
-from store.writes import compare_and_set, read, record
+from store.writes import EVENT, compare_and_set, read, record, run
 
 ATTEMPTS = 5
 REASON_MAX = 1_000
@@ -212,38 +212,38 @@ async def _compare_and_set(
     values: dict[str, Any],
 ) -> tuple[Communication, Change, int] | None:
     """The row after the move, its change and how many recipients became NOT_SENT; None
-    when someone else changed the row since it was read. Three statements for a move
-    (the UPDATE returns the row, the INSERT its stream position), more for a stop."""
-    not_sent = 0
-    async with writing(store.sessions) as session:
-        after = await compare_and_set(
-            session,
-            row.id,
+    when someone else changed the row since it was read. Two statements for a move (the
+    UPDATE returns the row, the INSERT its stream position), more for a stop."""
+    assert row.id is not None
+    pk = row.id
+
+    def move(connection: Connection) -> tuple[Communication, Change, int] | None:
+        after = compare_and_set(
+            connection,
+            pk,
             statuses=[row.status],
             version=row.version,
             values={"status": target, "version": row.version + 1, "updated_at": now, **values},
         )
         if after is None:
-            await session.rollback()
             return None
+        not_sent = 0
         if action in (Action.STOP, Action.FAIL):
             info = f"stopped by {actor}" if action is Action.STOP else f"failed: {reason}"
             if action is Action.STOP and reason:
                 info += f": {reason}"
-            not_sent = await audience.mark_not_sent(session, after, info, now)
-            assert row.id is not None
-            after = await read(await session.connection(), row.id)  # the counters it moved
+            not_sent = audience.mark_not_sent(connection, after, info, now)
+            after = read(connection, pk)  # the counters it moved
             assert after is not None
-        change = await record(
-            session, after, action, row.status, actor=actor, at=now, reason=reason
-        )
-        await session.commit()
-    return after, change, not_sent
+        change = record(connection, after, action, row.status, actor=actor, at=now, reason=reason)
+        return after, change, not_sent
+
+    return await write(store.sessions, move)
 
 
 async def get_any(store: Store, communication_id: int) -> Communication:
     async with store.sessions() as session:
-        row = await read(await session.connection(), communication_id)
+        row = await run(session, lambda connection: read(connection, communication_id))
     assert row is not None
     return row
 
@@ -284,19 +284,19 @@ async def changes_after(
     """
     position = tuple_(col(StatusEvent.tx), col(StatusEvent.seq)) > tuple_(*after)
     statement = (
-        select(StatusEvent)
+        select(*EVENT.c)
         .where(position)
         .order_by(col(StatusEvent.tx), col(StatusEvent.seq))
         .limit(limit)
     )
     async with store.sessions() as session:
         below = await horizon(session)
+        if below is not None:
+            statement = statement.where(col(StatusEvent.tx) < below)
+        found = await (await session.connection()).execute(statement)
+        rows = [Change(**row) for row in found.mappings()]
         if below is None:
-            return [as_change(row) for row in await session.exec(statement)], False
-        rows = [
-            as_change(row)
-            for row in await session.exec(statement.where(col(StatusEvent.tx) < below))
-        ]
+            return rows, False
         if len(rows) == limit:
             return rows, False
         waiting = await session.exec(

@@ -7,24 +7,30 @@ SQLAlchemy compiles it once per shape and reuses it from its statement cache; th
 unit of work and bulk-update paths (which cost several times the statement itself) stay
 out of the way. Rows come back through RETURNING, so nothing is read again after writing.
 
-All run inside the caller's transaction (`store.database.writing`). The compare-and-set is
-the transaction's first statement, so it also takes the row (PostgreSQL) or the file
-(SQLite) for the rest of the transaction: two writers to one communication never interleave.
+The steps are plain functions of a synchronous `Connection`, so that a whole write can run
+in one go where its database is: on SQLite in the writer's thread, several writes to one
+commit (`store.database.write`); on PostgreSQL through `run_sync`. Async code in the middle
+of a transaction of its own calls them through `run`.
+
+All run inside the caller's transaction. The compare-and-set is the transaction's first
+statement, so it also takes the row (PostgreSQL) or the file (SQLite) for the rest of the
+transaction: two writers to one communication never interleave.
 """
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Table, bindparam, insert, literal_column, select, update
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.sql.elements import ClauseElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.feed import Change
 from store.tables import Communication, StatusEvent
+
+T = TypeVar("T")
 
 # rows are built without a query (`as_row`), and their attributes work once the mappers are
 # configured, which a query would otherwise have done on first use
@@ -72,8 +78,13 @@ def as_row(found: RowMapping) -> Communication:
     return Communication.model_construct(**found)
 
 
-async def compare_and_set(
-    session: AsyncSession,
+async def run(session: AsyncSession, step: Callable[[Connection], T]) -> T:
+    """A step of the write path inside an async session's transaction."""
+    return await session.run_sync(lambda synchronous: step(synchronous.connection()))
+
+
+def compare_and_set(
+    connection: Connection,
     communication_id: int | None,
     *,
     statuses: Collection[str],
@@ -93,25 +104,23 @@ async def compare_and_set(
     bound |= {"w_id": communication_id, "w_statuses": list(statuses)}
     if version is not None:
         bound["w_version"] = version
-    connection = await session.connection()
-    found = (await connection.execute(statement, bound)).mappings().first()
+    found = connection.execute(statement, bound).mappings().first()
     return None if found is None else as_row(found)
 
 
-async def read(connection: AsyncConnection, communication_id: int) -> Communication | None:
+def read(connection: Connection, communication_id: int) -> Communication | None:
     """The row as it is, deleted or not."""
-    found = (await connection.execute(_GET, {"w_id": communication_id})).mappings().first()
+    found = connection.execute(_GET, {"w_id": communication_id}).mappings().first()
     return None if found is None else as_row(found)
 
 
-async def insert_row(session: AsyncSession, values: dict[str, Any]) -> Communication:
+def insert_row(connection: Connection, values: dict[str, Any]) -> Communication:
     """A new communication with these columns (the others take their defaults)."""
-    connection = await session.connection()
-    return as_row((await connection.execute(_INSERT, values)).mappings().one())
+    return as_row(connection.execute(_INSERT, values).mappings().one())
 
 
-async def record(
-    session: AsyncSession,
+def record(
+    connection: Connection,
     row: Communication,
     action: str,
     from_status: str | None,
@@ -134,7 +143,6 @@ async def record(
         "version": row.version,
         "at": at,
     }
-    connection = await session.connection()
     statement = _RECORD[connection.dialect.name]
-    seq, tx = (await connection.execute(statement, fields)).one()
+    seq, tx = connection.execute(statement, fields).one()
     return Change(tx=tx, seq=seq, **fields)
