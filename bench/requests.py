@@ -19,7 +19,9 @@ quote.
 
 The load comes from `wrk` when it is on PATH (Debian: `apt-get install wrk`), else from
 Python clients in separate processes (slower: they saturate less, so the figures are
-lower, the ratios still comparable). uvicorn's access log is off on every server.
+lower, the ratios still comparable). uvicorn's access log is off on every server. On a
+shared machine, COMMPULSE_BENCH_PORTS=9100-9199 keeps the servers in a range of ports and
+COMMPULSE_BENCH_DATABASE_PREFIX names the PostgreSQL databases a run makes.
 """
 
 import argparse
