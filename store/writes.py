@@ -12,9 +12,9 @@ in one go where its database is: on SQLite in the writer's thread, several write
 commit (`store.database.write`); on PostgreSQL through `run_sync`. Async code in the middle
 of a transaction of its own calls them through `run`.
 
-All run inside the caller's transaction. The compare-and-set is the transaction's first
-statement, so it also takes the row (PostgreSQL) or the file (SQLite) for the rest of the
-transaction: two writers to one communication never interleave.
+All run inside the caller's transaction. The compare-and-set takes the row (PostgreSQL)
+for the rest of the transaction, and on SQLite the transaction holds the file from its
+start: two writers to one communication never interleave.
 """
 
 from collections.abc import Callable, Collection
