@@ -19,7 +19,9 @@ quote.
 
 The load comes from `wrk` when it is on PATH (Debian: `apt-get install wrk`), else from
 Python clients in separate processes (slower: they saturate less, so the figures are
-lower, the ratios still comparable). uvicorn's access log is off on every server.
+lower, the ratios still comparable). uvicorn's access log is off on every server. On a
+shared machine, COMMPULSE_BENCH_PORTS=9100-9199 keeps the servers in a range of ports and
+COMMPULSE_BENCH_DATABASE_PREFIX names the PostgreSQL databases a run makes.
 """
 
 import argparse
@@ -365,11 +367,24 @@ _CHILD = (
 # --- servers --------------------------------------------------------------------------------
 
 
+# a shared machine may give each user a range of ports: COMMPULSE_BENCH_PORTS=9100-9199
+PORTS = os.environ.get("COMMPULSE_BENCH_PORTS")
+# and a prefix for the databases a run makes on a shared PostgreSQL server
+DATABASE_PREFIX = os.environ.get("COMMPULSE_BENCH_DATABASE_PREFIX", "commpulse_bench")
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback port nobody listens on: any, or the first free one in COMMPULSE_BENCH_PORTS."""
+    low, high = map(int, PORTS.split("-")) if PORTS else (0, 0)
+    for candidate in range(low, high + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port: int = sock.getsockname()[1]
+            return port
+    raise SystemExit(f"no free port in {PORTS}")
 
 
 @contextlib.contextmanager
@@ -435,7 +450,7 @@ def _database(engine: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as directory:
             yield f"sqlite+aiosqlite:///{directory}/bench.db"
         return
-    name = f"commpulse_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{DATABASE_PREFIX}_{uuid.uuid4().hex[:8]}"
     url = f"{POSTGRES}/{name}"
     try:
         yield url

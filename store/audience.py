@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import delete, func, text, update
+from sqlalchemy import Connection, delete, func, text, update
 from sqlalchemy import insert as insert_into
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -84,15 +84,15 @@ def check_recipients(ids: Sequence[str]) -> list[str]:
     return list(seen)
 
 
-async def insert(session: AsyncSession, communication_id: int, ids: list[str]) -> int:
+def insert(connection: Connection, communication_id: int, ids: list[str]) -> int:
     """Add ids after the last position, skipping ones already there; returns how many were new."""
-    before = await size(session, communication_id)
-    last = await session.exec(
+    before = size(connection, communication_id)
+    last = connection.execute(
         select(func.coalesce(func.max(Recipient.position), 0)).where(
             col(Recipient.communication_id) == communication_id
         )
     )
-    first = int(last.one())
+    first = int(last.scalar_one())
     rows = [
         {
             "communication_id": communication_id,
@@ -102,19 +102,18 @@ async def insert(session: AsyncSession, communication_id: int, ids: list[str]) -
         }
         for n, profile in enumerate(ids, 1)
     ]
-    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
-    builder = pg_insert if postgres else sqlite_insert
+    builder = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     for start in range(0, len(rows), INSERT_CHUNK):
         statement = builder(Recipient).on_conflict_do_nothing()
-        await session.exec(statement, params=rows[start : start + INSERT_CHUNK])
-    return await size(session, communication_id) - before
+        connection.execute(statement, rows[start : start + INSERT_CHUNK])
+    return size(connection, communication_id) - before
 
 
-async def insert_synthetic(session: AsyncSession, communication_id: int, count: int) -> None:
+def insert_synthetic(connection: Connection, communication_id: int, count: int) -> None:
     """A made-up audience of `count` profiles, in one set-based statement."""
     if count <= 0:
         return
-    await (await session.connection()).execute(
+    connection.execute(
         text(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
             "INSERT INTO recipient (communication_id, position, profile_id, state) "
@@ -124,9 +123,9 @@ async def insert_synthetic(session: AsyncSession, communication_id: int, count: 
     )
 
 
-async def copy(session: AsyncSession, source: int, target: int) -> int:
+def copy(connection: Connection, source: int, target: int) -> int:
     """The same profiles, all PENDING, for a duplicate; how many there are."""
-    result = await (await session.connection()).execute(
+    result = connection.execute(
         text(
             "INSERT INTO recipient (communication_id, position, profile_id, state) "
             "SELECT :target, position, profile_id, :state FROM recipient "
@@ -137,17 +136,17 @@ async def copy(session: AsyncSession, source: int, target: int) -> int:
     return int(result.rowcount)
 
 
-async def clear(session: AsyncSession, communication_id: int) -> None:
-    await session.exec(delete(Recipient).where(col(Recipient.communication_id) == communication_id))
+def clear(connection: Connection, communication_id: int) -> None:
+    connection.execute(delete(Recipient).where(col(Recipient.communication_id) == communication_id))
 
 
-async def size(session: AsyncSession, communication_id: int) -> int:
-    result = await session.exec(
+def size(connection: Connection, communication_id: int) -> int:
+    result = connection.execute(
         select(func.count())
         .select_from(Recipient)
         .where(col(Recipient.communication_id) == communication_id)
     )
-    return int(result.one())
+    return int(result.scalar_one())
 
 
 # A stop (or a failure) does not rewrite the audience: one marker row in delivery_event
@@ -163,7 +162,7 @@ def settled(state: str, status: str) -> str:
     return Delivery.NOT_SENT if state in UNFINISHED and status in HALTED else state
 
 
-async def mark_not_sent(session: AsyncSession, row: Communication, info: str, now: datetime) -> int:
+def mark_not_sent(connection: Connection, row: Communication, info: str, now: datetime) -> int:
     """Every recipient not yet out becomes NOT_SENT with the channel's not-sent event: one
     marker row and the counters, whatever the audience's size. `row` is the campaign as the
     transaction's compare-and-set left it, so its counters are current."""
@@ -171,7 +170,7 @@ async def mark_not_sent(session: AsyncSession, row: Communication, info: str, no
     if kind not in NOT_SENT_EVENT:
         return 0
     moved = row.pending_count + row.handed_off_count
-    await session.exec(
+    connection.execute(
         insert_into(DeliveryEvent).values(
             communication_id=row.id,
             recipient_id="",
@@ -181,7 +180,7 @@ async def mark_not_sent(session: AsyncSession, row: Communication, info: str, no
             unfinished=True,
         )
     )
-    await session.exec(
+    connection.execute(
         update(Communication)
         .where(col(Communication.id) == row.id)
         .values(

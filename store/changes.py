@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, tuple_
+from sqlalchemy import Connection, func, tuple_
 from sqlmodel import col, select
 
 from store import Store, audience
 from store.communications import get
-from store.database import horizon, writing
-from store.errors import ErrorCode, Refused, invalid, version_conflict
+from store.database import horizon, write
+from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
 from store.feed import Change, as_change
 from store.lifecycle import (
     FAMILY,
@@ -31,7 +31,7 @@ from store.lifecycle import (
     check,
 )
 from store.tables import Communication, StatusEvent, utcnow
-from store.writes import compare_and_set, record
+from store.writes import EVENT, compare_and_set, read, record, run
 
 ATTEMPTS = 5
 REASON_MAX = 1_000
@@ -115,27 +115,43 @@ async def _apply(
     end_at: datetime | None = None,
     dry_run: bool = False,
 ) -> tuple[Communication, int]:
-    """The row after `action`, and how many recipients it made NOT_SENT."""
+    """The row after `action`, and how many recipients it made NOT_SENT.
+
+    The row is read, checked and moved in one write (store.database.write): on SQLite, in
+    the writer's turn, where nobody else can move it in between, with no trip of its own;
+    on PostgreSQL the compare-and-set still guards against a move since the read."""
     reason = _check_reason(action, reason)
-    first_seen: str | None = None
-    for _ in range(ATTEMPTS):
-        row = await get(store, communication_id)
-        if first_seen is not None and row.status != first_seen:
-            raise moved_meanwhile(action, first_seen, row)
-        first_seen = row.status
+    seen: list[Communication] = []  # the row as each attempt read it
+
+    def plan(row: Communication | None) -> tuple[Communication, Status, datetime, dict[str, Any]]:
+        if row is None or row.deleted_at is not None:
+            raise not_found(communication_id)
+        if seen and row.status != seen[0].status:
+            raise moved_meanwhile(action, seen[0].status, row)
+        seen.append(row)
         now = utcnow()
         values = _values(action, row, now, start_at, end_at, reason)
         if expected_version is not None and expected_version != row.version:
             raise version_conflict(row.version, expected_version)
-        target = _target(row, action, by)
-        if dry_run:
-            return row, 0
-        done = await _compare_and_set(store, row, action, target, actor, reason, now, values)
+        return row, _target(row, action, by), now, values
+
+    if dry_run:
+        row, *_ = plan(await get(store, communication_id))
+        return row, 0
+
+    def move(connection: Connection) -> tuple[Communication, Change, int] | None:
+        row, target, now, values = plan(
+            None if communication_id is None else read(connection, communication_id)
+        )
+        return _move(connection, row, action, target, actor, reason, now, values)
+
+    for _ in range(ATTEMPTS):
+        done = await write(store.sessions, move)
         if done is not None:
             after, change, not_sent = done
             await store.feed.publish(change)
             return after, not_sent
-    raise version_conflict(row.version, expected_version)
+    raise version_conflict(seen[-1].version, expected_version)
 
 
 def _check_reason(action: Action, reason: str | None) -> str | None:
@@ -201,8 +217,8 @@ def _values(
     return values
 
 
-async def _compare_and_set(
-    store: Store,
+def _move(
+    connection: Connection,
     row: Communication,
     action: Action,
     target: Status,
@@ -212,36 +228,33 @@ async def _compare_and_set(
     values: dict[str, Any],
 ) -> tuple[Communication, Change, int] | None:
     """The row after the move, its change and how many recipients became NOT_SENT; None
-    when someone else changed the row since it was read. Three statements for a move
-    (the UPDATE returns the row, the INSERT its stream position), more for a stop."""
+    when someone else changed the row since it was read. Two statements for a move (the
+    UPDATE returns the row, the INSERT its stream position), more for a stop."""
+    assert row.id is not None
+    after = compare_and_set(
+        connection,
+        row.id,
+        statuses=[row.status],
+        version=row.version,
+        values={"status": target, "version": row.version + 1, "updated_at": now, **values},
+    )
+    if after is None:
+        return None
     not_sent = 0
-    async with writing(store.sessions) as session:
-        after = await compare_and_set(
-            session,
-            row.id,
-            statuses=[row.status],
-            version=row.version,
-            values={"status": target, "version": row.version + 1, "updated_at": now, **values},
-        )
-        if after is None:
-            await session.rollback()
-            return None
-        if action in (Action.STOP, Action.FAIL):
-            info = f"stopped by {actor}" if action is Action.STOP else f"failed: {reason}"
-            if action is Action.STOP and reason:
-                info += f": {reason}"
-            not_sent = await audience.mark_not_sent(session, after, info, now)
-            await session.refresh(after)  # the counters mark_not_sent moved
-        change = await record(
-            session, after, action, row.status, actor=actor, at=now, reason=reason
-        )
-        await session.commit()
+    if action in (Action.STOP, Action.FAIL):
+        info = f"stopped by {actor}" if action is Action.STOP else f"failed: {reason}"
+        if action is Action.STOP and reason:
+            info += f": {reason}"
+        not_sent = audience.mark_not_sent(connection, after, info, now)
+        after = read(connection, row.id)  # the counters it moved
+        assert after is not None
+    change = record(connection, after, action, row.status, actor=actor, at=now, reason=reason)
     return after, change, not_sent
 
 
-async def get_any(store: Store, communication_id: int | None) -> Communication:
+async def get_any(store: Store, communication_id: int) -> Communication:
     async with store.sessions() as session:
-        row = await session.get(Communication, communication_id)
+        row = await run(session, lambda connection: read(connection, communication_id))
     assert row is not None
     return row
 
@@ -282,19 +295,19 @@ async def changes_after(
     """
     position = tuple_(col(StatusEvent.tx), col(StatusEvent.seq)) > tuple_(*after)
     statement = (
-        select(StatusEvent)
+        select(*EVENT.c)
         .where(position)
         .order_by(col(StatusEvent.tx), col(StatusEvent.seq))
         .limit(limit)
     )
     async with store.sessions() as session:
         below = await horizon(session)
+        if below is not None:
+            statement = statement.where(col(StatusEvent.tx) < below)
+        found = await (await session.connection()).execute(statement)
+        rows = [Change(**row) for row in found.mappings()]
         if below is None:
-            return [as_change(row) for row in await session.exec(statement)], False
-        rows = [
-            as_change(row)
-            for row in await session.exec(statement.where(col(StatusEvent.tx) < below))
-        ]
+            return rows, False
         if len(rows) == limit:
             return rows, False
         waiting = await session.exec(

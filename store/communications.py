@@ -1,23 +1,22 @@
 """Creating, editing, reading and listing communications. Status changes live in changes.py."""
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal_column, tuple_, union_all
+from sqlalchemy import ColumnElement, Connection, func, literal_column, tuple_, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store import Store, audience
 from store.content import NAME_MAX, check_audience, check_content, check_name, has_audience
-from store.database import writing
+from store.database import write
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
-from store.feed import Touch
+from store.feed import Change, Touch
 from store.lifecycle import DELETABLE, EDITABLE, Action, Kind, Origin, Status, statuses
 from store.tables import Communication, utcnow
-from store.writes import compare_and_set, record
+from store.writes import compare_and_set, insert_row, read, record, run
 
 PAGE_MAX = 100
 PAGE_DEFAULT = 20
@@ -52,8 +51,9 @@ async def get(store: Store, communication_id: int | None) -> Communication:
     """The live communication with this id, or NOT_FOUND."""
     if communication_id is None:
         raise not_found(communication_id)
+    pk = communication_id
     async with store.sessions() as session:
-        row = await session.get(Communication, communication_id)
+        row = await run(session, lambda connection: read(connection, pk))
     if row is None or row.deleted_at is not None:
         raise not_found(communication_id)
     return row
@@ -86,35 +86,39 @@ async def create(
     ids = _check_ids(kind, recipients, size)
     # a new audience's size is known before it is written, except a copy's
     known = size if size is not None else len(ids)
-    row = Communication(
-        kind=kind,
-        origin=origin,
-        status=Status.DRAFT,
-        name=check_name(name),
-        created_at=now,
-        updated_at=now,
-        slug=checked.pop("slug", None),
-        content=checked,
-        audience_size=known if has_audience(kind) else None,
-        pending_count=known if has_audience(kind) else 0,
-        synthetic_audience=size is not None,
-    )
-    async with writing(store.sessions) as session:
-        session.add(row)
-        await _flush_unique(session.flush())
-        assert row.id is not None
+    values = {
+        "kind": kind,
+        "origin": origin,
+        "status": Status.DRAFT,
+        "name": check_name(name),
+        "created_at": now,
+        "updated_at": now,
+        "slug": checked.pop("slug", None),
+        "content": checked,
+        "audience_size": known if has_audience(kind) else None,
+        "pending_count": known if has_audience(kind) else 0,
+        "synthetic_audience": size is not None,
+    }
+
+    def make(connection: Connection) -> tuple[Communication, Change]:
+        row = insert_row(connection, values)
+        pk = row.id
+        assert pk is not None
         if copy_audience_of is not None:
-            row.audience_size = row.pending_count = await audience.copy(
-                session, copy_audience_of, row.id
-            )
+            copied = audience.copy(connection, copy_audience_of, pk)
+            moved = {"audience_size": copied, "pending_count": copied}
+            counted = compare_and_set(connection, pk, statuses=[Status.DRAFT], values=moved)
+            assert counted is not None  # nobody else can have seen it yet
+            row = counted
         elif size is not None:
-            await audience.insert_synthetic(session, row.id, size)
+            audience.insert_synthetic(connection, pk, size)
         elif ids:
-            await audience.insert(session, row.id, ids)
-        change = await record(session, row, Action.CREATE, None, actor=actor, at=now)
-        await session.commit()
-    await store.feed.publish(change)
-    return row
+            audience.insert(connection, pk, ids)
+        return row, record(connection, row, Action.CREATE, None, actor=actor, at=now)
+
+    made: tuple[Communication, Change] = await _flush_unique(write(store.sessions, make))
+    await store.feed.publish(made[1])
+    return made[0]
 
 
 def _check_ids(kind: Kind, ids: Sequence[str] | None, size: int | None) -> list[str]:
@@ -159,10 +163,10 @@ async def update_draft(
     if checked:
         values["content"] = {**row.content, **checked}
 
-    async def resize(session: AsyncSession) -> None:
+    def resize(connection: Connection) -> None:
         assert row.id is not None
-        await audience.clear(session, row.id)
-        await audience.insert_synthetic(session, row.id, size or 0)
+        audience.clear(connection, row.id)
+        audience.insert_synthetic(connection, row.id, size or 0)
 
     return await _compare_and_set(
         store,
@@ -218,7 +222,7 @@ async def _compare_and_set(
     allowed: frozenset[Status],
     verb: str,
     values: dict[str, Any],
-    then: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    then: Callable[[Connection], None] | None = None,
 ) -> Communication:
     """The row after an edit or a delete that applies only while it is as it was read."""
     if expected_version is not None and expected_version != row.version:
@@ -230,17 +234,18 @@ async def _compare_and_set(
             f"this one is {row.status}",
         )
     values = {"version": row.version + 1, "updated_at": utcnow(), **values}
-    async with writing(store.sessions) as session:
-        after: Communication | None = await _flush_unique(
-            compare_and_set(
-                session, row.id, statuses=[row.status], version=row.version, values=values
-            )
+
+    def edit(connection: Connection) -> Communication | None:
+        after = compare_and_set(
+            connection, row.id, statuses=[row.status], version=row.version, values=values
         )
-        if after is None:
-            raise version_conflict(row.version, expected_version)
-        if then is not None:
-            await then(session)
-        await session.commit()
+        if after is not None and then is not None:
+            then(connection)
+        return after
+
+    after: Communication | None = await _flush_unique(write(store.sessions, edit))
+    if after is None:
+        raise version_conflict(row.version, expected_version)
     assert row.id is not None
     await store.feed.publish(Touch(row.id))
     return after

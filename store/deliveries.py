@@ -41,7 +41,7 @@ from store.feed import Touch
 from store.kinds import channels
 from store.lifecycle import FAMILY, WORK, Action, Family, Kind, Status, Trigger, Work
 from store.tables import Communication, DeliveryEvent, Recipient, utcnow
-from store.writes import compare_and_set
+from store.writes import compare_and_set, run
 
 REPORT_MAX = 1_000  # results per reportDeliveries call, events per recordDisplayEvents call
 CLAIM_MAX = 1_000
@@ -171,7 +171,7 @@ async def add_recipients(
             version=col(Communication.version) + 1,  # an edit of the audience
             updated_at=utcnow(),
         )
-        added = await audience.insert(session, row.id or 0, wanted)
+        added = await run(session, lambda c: audience.insert(c, row.id or 0, wanted))
         await _count(session, row.id or 0, audience=added, pending=added)
         await session.commit()
     await store.feed.publish(Touch(row.id or 0))
@@ -773,8 +773,11 @@ async def record_display(
         return row, outcomes
     async with writing(store.sessions) as session:
         collecting = [s for s in Status if s in WORK[Work.COLLECT]]
-        counted = await compare_and_set(
-            session, row.id, statuses=collecting, values={"progress_at": utcnow()}
+        counted = await run(
+            session,
+            lambda c: compare_and_set(
+                c, row.id, statuses=collecting, values={"progress_at": utcnow()}
+            ),
         )
         if counted is None:
             await session.rollback()
@@ -956,7 +959,9 @@ async def _lock(
     PostgreSQL the row lock, so stops, claims and reports of one campaign never interleave.
     """
     statuses = [s for s in Status if s in WORK[work]]
-    taken = await compare_and_set(session, row.id, statuses=statuses, values=values)
+    taken = await run(
+        session, lambda c: compare_and_set(c, row.id, statuses=statuses, values=values)
+    )
     if taken is None:
         await session.rollback()
         raise Refused(

@@ -1,29 +1,90 @@
-"""The write path's two shared steps: the compare-and-set on a communication's row, used by
-status changes, edits and delivery work alike, and the one builder of the history row.
+"""The write path's shared steps: the compare-and-set on a communication's row, used by
+status changes, edits and delivery work alike; the one builder of the history row; and the
+INSERT of a new communication.
 
-Both run inside the caller's transaction (`store.database.writing`). The compare-and-set
-is the transaction's first statement, so it also takes the row (PostgreSQL) or the file
-(SQLite) for the rest of the transaction: two writers to one communication never interleave.
+Each is one Core statement built once at import, with its values bound at execution, so
+SQLAlchemy compiles it once per shape and reuses it from its statement cache; the ORM's
+unit of work and bulk-update paths (which cost several times the statement itself) stay
+out of the way. Rows come back through RETURNING, so nothing is read again after writing.
+
+The steps are plain functions of a synchronous `Connection`, so that a whole write can run
+in one go where its database is: on SQLite in the writer's thread, several writes to one
+commit (`store.database.write`); on PostgreSQL through `run_sync`. Async code in the middle
+of a transaction of its own calls them through `run`.
+
+All run inside the caller's transaction. The compare-and-set takes the row (PostgreSQL)
+for the rest of the transaction, and on SQLite the transaction holds the file from its
+start: two writers to one communication never interleave.
 """
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, insert, literal_column, update
-from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import col
+from sqlalchemy import BigInteger, Table, bindparam, insert, literal_column, select, update
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.orm import configure_mappers
+from sqlalchemy.sql.elements import ClauseElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store.feed import Change, as_change
+from store.feed import Change
 from store.tables import Communication, StatusEvent
+
+T = TypeVar("T")
+
+# rows are built without a query (`as_row`), and their attributes work once the mappers are
+# configured, which a query would otherwise have done on first use
+configure_mappers()
+
+COMMUNICATION: Table = Communication.__table__  # type: ignore[attr-defined]
+EVENT: Table = StatusEvent.__table__  # type: ignore[attr-defined]
+_ALL = list(COMMUNICATION.c)
 
 # the writing transaction's id, evaluated inside the INSERT itself: no round trip of its own
 _TX = literal_column("pg_current_xact_id()::text::bigint", BigInteger)
 
 
-async def compare_and_set(
-    session: AsyncSession,
+def _guarded(versioned: bool, touch: bool) -> Any:
+    """UPDATE the live row `w_id` while its status is in `w_statuses` (and, `versioned`, its
+    version is `w_version`); the columns set are the execution's other parameters, or with
+    `touch` the version set to itself: a guarded UPDATE with nothing to change still takes
+    the row."""
+    c = COMMUNICATION.c
+    guard = [
+        c.id == bindparam("w_id"),
+        c.status.in_(bindparam("w_statuses", expanding=True)),
+        c.deleted_at.is_(None),
+    ]
+    if versioned:  # whoever changed it since it was read wins
+        guard.append(c.version == bindparam("w_version"))
+    statement = update(COMMUNICATION).where(*guard)
+    if touch:
+        statement = statement.values(version=c.version)
+    return statement.returning(*_ALL)
+
+
+_COMPARE_AND_SET = {(v, t): _guarded(v, t) for v in (False, True) for t in (False, True)}
+_GET = select(*_ALL).where(COMMUNICATION.c.id == bindparam("w_id"))
+_INSERT = insert(COMMUNICATION).returning(*_ALL)
+_RECORD = {
+    "postgresql": insert(EVENT).values(tx=_TX).returning(EVENT.c.seq, EVENT.c.tx),
+    "sqlite": insert(EVENT).values(tx=0).returning(EVENT.c.seq, EVENT.c.tx),
+}
+
+
+def as_row(found: RowMapping) -> Communication:
+    """A communication from its columns, as RETURNING or a SELECT hands them back: no
+    validation (the database's values are the truth) and no session."""
+    return Communication.model_construct(**found)
+
+
+async def run(session: AsyncSession, step: Callable[[Connection], T]) -> T:
+    """A step of the write path inside an async session's transaction."""
+    return await session.run_sync(lambda synchronous: step(synchronous.connection()))
+
+
+def compare_and_set(
+    connection: Connection,
     communication_id: int | None,
     *,
     statuses: Collection[str],
@@ -32,30 +93,34 @@ async def compare_and_set(
 ) -> Communication | None:
     """Set `values` on the live communication if its status is one of `statuses` (and,
     given, its version is `version`), and return it as it is now; None when the guard
-    failed.
-
-    RETURNING hands back the row, so no caller reads it again after writing.
-    """
-    guard: list[ColumnElement[bool]] = [
-        col(Communication.id) == communication_id,
-        col(Communication.status).in_(list(statuses)),
-        col(Communication.deleted_at).is_(None),
-    ]
-    if version is not None:  # whoever changed it since it was read wins
-        guard.append(col(Communication.version) == version)
-    statement = (
-        update(Communication)
-        .where(*guard)
-        # a guarded UPDATE with nothing to change still takes the row: set a column to itself
-        .values(**(values or {"version": col(Communication.version)}))
-        .returning(Communication)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.exec(statement)).scalars().one_or_none()
+    failed. A value may be an expression of the row's columns (`version + 1`)."""
+    values = values or {}
+    statement = _COMPARE_AND_SET[version is not None, not values]
+    # a value computed from the row (`version + 1`) goes in the statement, the rest is bound
+    computed = {k: v for k, v in values.items() if isinstance(v, ClauseElement)}
+    if computed:
+        statement = statement.values(**computed)
+    bound = {k: v for k, v in values.items() if k not in computed}
+    bound |= {"w_id": communication_id, "w_statuses": list(statuses)}
+    if version is not None:
+        bound["w_version"] = version
+    found = connection.execute(statement, bound).mappings().first()
+    return None if found is None else as_row(found)
 
 
-async def record(
-    session: AsyncSession,
+def read(connection: Connection, communication_id: int) -> Communication | None:
+    """The row as it is, deleted or not."""
+    found = connection.execute(_GET, {"w_id": communication_id}).mappings().first()
+    return None if found is None else as_row(found)
+
+
+def insert_row(connection: Connection, values: dict[str, Any]) -> Communication:
+    """A new communication with these columns (the others take their defaults)."""
+    return as_row(connection.execute(_INSERT, values).mappings().one())
+
+
+def record(
+    connection: Connection,
     row: Communication,
     action: str,
     from_status: str | None,
@@ -78,11 +143,6 @@ async def record(
         "version": row.version,
         "at": at,
     }
-    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
-    statement = (
-        insert(StatusEvent)
-        .values(**fields, tx=_TX if postgres else 0)
-        .returning(col(StatusEvent.seq), col(StatusEvent.tx))
-    )
-    seq, tx = (await session.exec(statement)).one()
-    return as_change(StatusEvent(seq=seq, tx=tx, **fields))
+    statement = _RECORD[connection.dialect.name]
+    seq, tx = connection.execute(statement, fields).one()
+    return Change(tx=tx, seq=seq, **fields)
