@@ -27,6 +27,7 @@ changes are made at `--rate` a second, and prints the server's RSS every `--ever
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import resource
@@ -34,7 +35,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench import throwaway_database
+from bench import throwaway_database, tracemem
 from schema import ids
+from server.settings import Settings
 
 ROOT = Path(__file__).parents[1]
 PAGES = 100
@@ -87,23 +89,52 @@ raw_app = Starlette(
 # --- servers -----------------------------------------------------------------------------
 
 
+def _port_range() -> Iterator[int]:
+    """BENCH_PORTS (`FIRST-LAST`) when others share the machine, else any free port."""
+    first, _, last = os.environ.get("BENCH_PORTS", "0-0").partition("-")
+    return itertools.cycle(range(int(first), int(last or first) + 1))
+
+
+_ports = _port_range()
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port nobody listens on; in BENCH_PORTS, the next one after those handed out."""
+    for candidate in itertools.islice(_ports, 1000):
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", candidate))
+            port: int = sock.getsockname()[1]
+            return port
+    raise RuntimeError(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 @dataclass
 class Server:
     base: str
     pid: int
+    snapshots: int = 0  # taken so far (BENCH_TRACEMALLOC)
 
     def rss(self) -> int:
         """Resident set size in bytes."""
         status = Path(f"/proc/{self.pid}/status").read_text()
         [line] = [line for line in status.splitlines() if line.startswith("VmRSS:")]
         return int(line.split()[1]) * 1024
+
+    async def snapshot(self) -> Path:
+        """A tracemalloc snapshot of the server (run by bench.tracemem), once it is written."""
+        target = Path(os.environ["BENCH_TRACEMALLOC"]) / f"{self.pid}-{self.snapshots}.snap"
+        self.snapshots += 1
+        os.kill(self.pid, signal.SIGUSR1)
+        while not target.exists():  # noqa: ASYNC110 (another process writes it)
+            await asyncio.sleep(0.2)
+        return target
+
+
+def _python(module: str, *args: str) -> list[str]:
+    """The arguments to run `module`: under tracemalloc when BENCH_TRACEMALLOC is set."""
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        return ["-m", "bench.tracemem", module, *args]
+    return ["-m", module, *args]
 
 
 @contextlib.asynccontextmanager
@@ -202,7 +233,7 @@ async def commpulse(deployment: Deployment) -> AsyncIterator[list[Server]]:
         servers = []
         for _ in range(deployment.instances):
             port = _free_port()
-            args = ["-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+            args = _python("server.cli", "serve", "--host", "127.0.0.1", "--port", str(port))
             servers.append(await stack.enter_async_context(_process(args, port, env)))
         yield servers
 
@@ -213,10 +244,20 @@ async def raw(instances: int) -> AsyncIterator[list[Server]]:
         servers = []
         for _ in range(instances):
             port = _free_port()
-            args = ["-m", "uvicorn", "bench.fanout:raw_app", "--port", str(port)]
-            args += ["--log-level", "error"]
+            args = _python("uvicorn", "bench.fanout:raw_app", "--port", str(port))
+            args += ["--log-level", "error", *_raw_options()]
             servers.append(await stack.enter_async_context(_process(args, port, {})))
         yield servers
+
+
+def deflate() -> bool:
+    """Whether commpulse offers permessage-deflate (its setting, from this environment)."""
+    return Settings.from_env().ws_per_message_deflate
+
+
+def _raw_options() -> list[str]:
+    """The anchor serves websockets as commpulse does: with permessage-deflate, or not."""
+    return [] if deflate() else ["--ws-per-message-deflate", "false"]
 
 
 # --- subscribers: client processes, driven over their stdin and stdout --------------------
@@ -429,9 +470,33 @@ def p99(samples: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def per_subscriber(servers: Sequence[Server], before: list[int], count: int) -> float:
-    """RSS growth per subscriber, KiB, over all the instances."""
-    return sum(s.rss() - b for s, b in zip(servers, before, strict=True)) / count / 1024
+@dataclass
+class Baseline:
+    """The servers before the subscribers attach: their RSS, and with BENCH_TRACEMALLOC a
+    tracemalloc snapshot of the first."""
+
+    rss: list[int]
+    snapshot: Path | None
+
+
+async def baseline(servers: Sequence[Server]) -> Baseline:
+    snapshot = await servers[0].snapshot() if os.environ.get("BENCH_TRACEMALLOC") else None
+    return Baseline([s.rss() for s in servers], snapshot)
+
+
+async def per_subscriber(
+    servers: Sequence[Server], before: Baseline, count: int, label: str
+) -> float:
+    """RSS growth per subscriber, KiB, over all the instances; with BENCH_TRACEMALLOC, also
+    prints where the first instance's new memory was allocated (RSS is then inflated by
+    tracemalloc's own bookkeeping: read the diff, not the figure)."""
+    grown = sum(s.rss() - b for s, b in zip(servers, before.rss, strict=True)) / count / 1024
+    if before.snapshot is not None:
+        after = await servers[0].snapshot()
+        print(f"  tracemalloc, {label}, {count} subscribers over {len(servers)} instance(s):")
+        for line in tracemem.diff(before.snapshot, after):
+            print("    " + line, flush=True)
+    return grown
 
 
 # --- scenarios --------------------------------------------------------------------------
@@ -459,10 +524,10 @@ class Figure:
 
 async def anchor(crowd: Crowd, instances: int, count: int, rounds: int) -> Figure:
     async with raw(instances) as servers:
-        before = [s.rss() for s in servers]
+        before = await baseline(servers)
         await crowd.open(servers, "/ws", count, None, [{}])
         await asyncio.sleep(1)  # every socket registered
-        memory = per_subscriber(servers, before, count)
+        memory = await per_subscriber(servers, before, count, "raw")
         samples: list[float] = []
         async with httpx.AsyncClient(timeout=WAIT) as client:
             for _ in range(rounds):
@@ -490,11 +555,11 @@ async def scenario(
         else:  # the current state first, then live
             spread = pages if kind == "spread" else pages[:1]
             query, variables, first = WATCH, [{"id": p} for p in spread], 1
-        before = [s.rss() for s in servers]
+        before = await baseline(servers)
         await crowd.expect(frames=first)
         await crowd.open(servers, "/graphql", count, query, variables)
         await crowd.wait()
-        memory = per_subscriber(servers, before, count)
+        memory = await per_subscriber(servers, before, count, KINDS[kind])
         samples: list[float] = []
         profiler = await _profile(servers[0], kind)
         for round_ in range(1, rounds + 1):
@@ -583,7 +648,8 @@ async def main(options: argparse.Namespace) -> None:
     print(
         f"p99 commit -> last subscriber, {rounds} changes per figure, one websocket each; "
         f"broker {deployment.broker}, {deployment.instances} instance(s), "
-        f"{options.clients} client processes"
+        f"{options.clients} client processes; permessage-deflate "
+        f"{'on' if deflate() else 'off'} (commpulse and the anchor alike)"
     )
     print(
         f"{'subscribers':>11} {'what':<34} {'p99 ms':>8} {'x raw':>7} {'KiB/sub':>9} {'raw KiB':>9}"

@@ -151,11 +151,18 @@ class Settings(BaseSettings):
         1_000_000,
         "one websocket message (then closed with 1009); applied by `commpulse serve`",
     )
+    ws_per_message_deflate: Flag = setting(
+        "COMMPULSE_WS_PER_MESSAGE_DEFLATE",
+        True,
+        "offer permessage-deflate on websockets: smaller frames for the price of zlib state "
+        "on every socket; applied by `commpulse serve`",
+    )
     subscriber_queue: Count = setting(
         "COMMPULSE_SUBSCRIBER_QUEUE",
         1_000,
-        "changes waiting for one `statusChanged` subscriber; one that falls further behind "
-        "gets the error `SLOW_CONSUMER` and resubscribes with `after:` its last cursor",
+        "changes waiting for one `statusChanged` subscriber, and frames waiting for any "
+        "subscriber's socket; one that falls further behind gets the error `SLOW_CONSUMER` "
+        "and resubscribes (`statusChanged` with `after:` its last cursor)",
     )
     stream_tail: Count = setting(
         "COMMPULSE_STREAM_TAIL",
