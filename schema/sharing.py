@@ -108,7 +108,9 @@ class Outbox:
         self.send = send
         self.limit = limit
         self.writing: asyncio.Future[None] | None = None  # a send waiting for room
-        self.waiting: deque[str] = deque()
+        # made on the first payload that has to wait: an empty deque is 0.7 KiB, and most
+        # members' sockets always have room
+        self.waiting: deque[str] | None = None
         self.error: Exception | None = None
         self.stopped: Callable[[Exception], None] | None = None  # told of `error`, once
 
@@ -117,6 +119,8 @@ class Outbox:
             return
         if self.writing is None:
             self.writing = eager(self._write(payload))
+        elif self.waiting is None:
+            self.waiting = deque((payload,))
         elif len(self.waiting) < self.limit:
             self.waiting.append(payload)
         else:
@@ -135,13 +139,14 @@ class Outbox:
             await self.send(payload)
             while self.waiting:
                 await self.send(self.waiting.popleft())
+            self.waiting = None
         except Exception as error:  # the socket is gone: strawberry ends the operation
             self._stop(error)
         finally:
             self.writing = None
 
     def _stop(self, error: Exception) -> None:
-        self.waiting.clear()
+        self.waiting = None
         self.error = error
         if self.stopped is not None:
             self.stopped(error)
