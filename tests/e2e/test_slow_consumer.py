@@ -3,6 +3,7 @@ group riding along on it, the one executing for them. It is dropped with SLOW_CO
 once more than the subscriber queue's worth of frames wait for its socket, and it comes
 back by subscribing again."""
 
+import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
@@ -47,7 +48,8 @@ async def stalled_ws(server: Server) -> AsyncIterator[ClientConnection]:
     receive buffer, and websockets' own read-ahead stopped at a frame or two."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before the window is agreed
-    sock.connect(("127.0.0.1", server.port))
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
     url = server.ws_url
     # no permessage-deflate: it would shrink the frames of repeated text to nothing
     options: Any = {"subprotocols": [TRANSPORT_WS], "max_queue": 1, "compression": None}
