@@ -1,7 +1,8 @@
 """Fan-out: p99 from a change's commit to the last subscriber, against a raw broadcast.
 
     python -m bench.fanout [subscribers ...] [--changes N] [--only KIND] [--clients K]
-        [--broker memory|redis|postgres] [--instances N] [--soak SECONDS]
+        [--broker memory|redis|postgres] [--instances N]
+        [--soak SECONDS [--rate R] [--writers W] [--every S]]
     (make bench: 1000 5000 10000)
 
 For each number of subscribers, each on a websocket of its own (graphql-transport-ws),
@@ -21,12 +22,20 @@ what is measured. Beside each figure: the server's RSS growth per subscriber whi
 subscribers sit idle (attached, after their first frame), the anchor's beside commpulse's.
 
 `--soak SECONDS` instead runs 1,000 (the first count) `statusChanged` subscribers while
-changes are made at `--rate` a second, and prints the server's RSS every `--every` seconds.
+`--writers` concurrent writers make changes at `--rate` a second (with a broker, straight
+into the database, as another instance would; see `writer`), and prints the server's RSS
+every `--every` seconds.
+
+BENCH_PORTS=FIRST-LAST keeps every server in those ports; BENCH_TRACEMALLOC=DIR prints, for
+each figure, where the first server's memory for the idle subscribers was allocated
+(bench/tracemem.py); BENCH_PROFILE=DIR records py-spy profiles; BENCH_PIDS prints the pids.
 """
 
 import argparse
 import asyncio
 import contextlib
+import functools
+import itertools
 import json
 import os
 import resource
@@ -34,7 +43,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,8 +57,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench import throwaway_database
+from bench import throwaway_database, tracemem
 from schema import ids
+from server.runtime import runtime
+from server.settings import Settings
+from store import changes
+from store.lifecycle import Action, Trigger
 
 ROOT = Path(__file__).parents[1]
 PAGES = 100
@@ -87,23 +100,53 @@ raw_app = Starlette(
 # --- servers -----------------------------------------------------------------------------
 
 
+def _port_range() -> Iterator[int]:
+    """BENCH_PORTS (`FIRST-LAST`) when others share the machine, else any free port."""
+    first, _, last = os.environ.get("BENCH_PORTS", "0-0").partition("-")
+    return itertools.cycle(range(int(first), int(last or first) + 1))
+
+
+_ports = _port_range()
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port nobody listens on; in BENCH_PORTS, the next one after those handed out."""
+    for candidate in itertools.islice(_ports, 1000):
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", candidate))
+            port: int = sock.getsockname()[1]
+            return port
+    raise RuntimeError(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 @dataclass
 class Server:
     base: str
     pid: int
+    snapshots: int = 0  # taken so far (BENCH_TRACEMALLOC)
+    env: dict[str, str] = field(default_factory=dict)  # commpulse's settings
 
     def rss(self) -> int:
         """Resident set size in bytes."""
         status = Path(f"/proc/{self.pid}/status").read_text()
         [line] = [line for line in status.splitlines() if line.startswith("VmRSS:")]
         return int(line.split()[1]) * 1024
+
+    async def snapshot(self) -> Path:
+        """A tracemalloc snapshot of the server (run by bench.tracemem), once it is written."""
+        target = Path(os.environ["BENCH_TRACEMALLOC"]) / f"{self.pid}-{self.snapshots}.snap"
+        self.snapshots += 1
+        os.kill(self.pid, signal.SIGUSR1)
+        while not target.exists():  # noqa: ASYNC110 (another process writes it)
+            await asyncio.sleep(0.2)
+        return target
+
+
+def _python(module: str, *args: str) -> list[str]:
+    """The arguments to run `module`: under tracemalloc when BENCH_TRACEMALLOC is set."""
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        return ["-m", "bench.tracemem", module, *args]
+    return ["-m", module, *args]
 
 
 @contextlib.asynccontextmanager
@@ -202,8 +245,10 @@ async def commpulse(deployment: Deployment) -> AsyncIterator[list[Server]]:
         servers = []
         for _ in range(deployment.instances):
             port = _free_port()
-            args = ["-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-            servers.append(await stack.enter_async_context(_process(args, port, env)))
+            args = _python("server.cli", "serve", "--host", "127.0.0.1", "--port", str(port))
+            server = await stack.enter_async_context(_process(args, port, env))
+            server.env = env
+            servers.append(server)
         yield servers
 
 
@@ -213,10 +258,20 @@ async def raw(instances: int) -> AsyncIterator[list[Server]]:
         servers = []
         for _ in range(instances):
             port = _free_port()
-            args = ["-m", "uvicorn", "bench.fanout:raw_app", "--port", str(port)]
-            args += ["--log-level", "error"]
+            args = _python("uvicorn", "bench.fanout:raw_app", "--port", str(port))
+            args += ["--log-level", "error", *_raw_options()]
             servers.append(await stack.enter_async_context(_process(args, port, {})))
         yield servers
+
+
+def deflate() -> bool:
+    """Whether commpulse offers permessage-deflate (its setting, from this environment)."""
+    return Settings.from_env().ws_per_message_deflate
+
+
+def _raw_options() -> list[str]:
+    """The anchor serves websockets as commpulse does: with permessage-deflate, or not."""
+    return [] if deflate() else ["--ws-per-message-deflate", "false"]
 
 
 # --- subscribers: client processes, driven over their stdin and stdout --------------------
@@ -231,6 +286,7 @@ class Worker:
         self.times: list[float] = []
         self.wanted = 0
         self.frames = 0  # every frame ever received
+        self.dropped = 0  # subscriptions ended with an error (SLOW_CONSUMER)
         self.done = asyncio.Event()
 
     async def open(self, urls: list[str], query: str | None, variables: list[Any]) -> int:
@@ -244,8 +300,10 @@ class Worker:
 
     async def _read(self, ws: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed):
-            async for _ in ws:
+            async for frame in ws:
                 self.frames += 1
+                if '"errors"' in frame:
+                    self.dropped += 1
                 if len(self.times) < self.wanted:
                     self.times.append(time.monotonic())  # one clock for every process here
                     if len(self.times) == self.wanted:
@@ -311,7 +369,7 @@ async def worker_main() -> None:
                 waiting = asyncio.create_task(times())
                 answer({"ok": True})
             case "count":
-                answer({"count": worker.frames})
+                answer({"count": worker.frames, "dropped": worker.dropped})
             case "close":
                 if waiting is not None:
                     waiting.cancel()
@@ -390,9 +448,10 @@ class Crowd:
         answers = await asyncio.gather(*(client.read() for client, _ in self._pairs()))
         return [t for answer in answers for t in answer["times"]]
 
-    async def received(self) -> int:
+    async def received(self) -> tuple[int, int]:
+        """Frames received, and subscriptions ended with an error, by every subscriber."""
         answers = await asyncio.gather(*(client.ask("count") for client, _ in self._pairs()))
-        return sum(answer["count"] for answer in answers)
+        return sum(a["count"] for a in answers), sum(a["dropped"] for a in answers)
 
     async def close(self) -> None:
         await asyncio.gather(*(client.ask("close") for client, _ in self._pairs()))
@@ -429,9 +488,33 @@ def p99(samples: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def per_subscriber(servers: Sequence[Server], before: list[int], count: int) -> float:
-    """RSS growth per subscriber, KiB, over all the instances."""
-    return sum(s.rss() - b for s, b in zip(servers, before, strict=True)) / count / 1024
+@dataclass
+class Baseline:
+    """The servers before the subscribers attach: their RSS, and with BENCH_TRACEMALLOC a
+    tracemalloc snapshot of the first."""
+
+    rss: list[int]
+    snapshot: Path | None
+
+
+async def baseline(servers: Sequence[Server]) -> Baseline:
+    snapshot = await servers[0].snapshot() if os.environ.get("BENCH_TRACEMALLOC") else None
+    return Baseline([s.rss() for s in servers], snapshot)
+
+
+async def per_subscriber(
+    servers: Sequence[Server], before: Baseline, count: int, label: str
+) -> float:
+    """RSS growth per subscriber, KiB, over all the instances; with BENCH_TRACEMALLOC, also
+    prints where the first instance's new memory was allocated (RSS is then inflated by
+    tracemalloc's own bookkeeping: read the diff, not the figure)."""
+    grown = sum(s.rss() - b for s, b in zip(servers, before.rss, strict=True)) / count / 1024
+    if before.snapshot is not None:
+        after = await servers[0].snapshot()
+        print(f"  tracemalloc, {label}, {count} subscribers over {len(servers)} instance(s):")
+        for line in tracemem.diff(before.snapshot, after):
+            print("    " + line, flush=True)
+    return grown
 
 
 # --- scenarios --------------------------------------------------------------------------
@@ -459,10 +542,10 @@ class Figure:
 
 async def anchor(crowd: Crowd, instances: int, count: int, rounds: int) -> Figure:
     async with raw(instances) as servers:
-        before = [s.rss() for s in servers]
+        before = await baseline(servers)
         await crowd.open(servers, "/ws", count, None, [{}])
         await asyncio.sleep(1)  # every socket registered
-        memory = per_subscriber(servers, before, count)
+        memory = await per_subscriber(servers, before, count, "raw")
         samples: list[float] = []
         async with httpx.AsyncClient(timeout=WAIT) as client:
             for _ in range(rounds):
@@ -490,11 +573,11 @@ async def scenario(
         else:  # the current state first, then live
             spread = pages if kind == "spread" else pages[:1]
             query, variables, first = WATCH, [{"id": p} for p in spread], 1
-        before = [s.rss() for s in servers]
+        before = await baseline(servers)
         await crowd.expect(frames=first)
         await crowd.open(servers, "/graphql", count, query, variables)
         await crowd.wait()
-        memory = per_subscriber(servers, before, count)
+        memory = await per_subscriber(servers, before, count, KINDS[kind])
         samples: list[float] = []
         profiler = await _profile(servers[0], kind)
         for round_ in range(1, rounds + 1):
@@ -540,12 +623,17 @@ async def _profile(server: Server, kind: str) -> asyncio.subprocess.Process | No
     return profiler
 
 
-async def _toggle(client: httpx.AsyncClient, base: str, page: str) -> None:
-    # each page starts as a DRAFT: publish it, then unpublish, in turn
+def _flip(page: str) -> bool:
+    """Whether the page is published, before it changes now: each page starts as a DRAFT,
+    is published, then unpublished, in turn."""
     state = _published.setdefault(page, False)
-    field = "unpublishLandingPage" if state else "publishLandingPage"
     _published[page] = not state
     _made.append(page)
+    return state
+
+
+async def _toggle(client: httpx.AsyncClient, base: str, page: str) -> None:
+    field = "unpublishLandingPage" if _flip(page) else "publishLandingPage"
     body = {"query": TOGGLE % field, "variables": {"id": page}}
     response = await client.post(base + "/graphql", json=body)
     assert response.json()["data"][field]["userErrors"] == [], response.text
@@ -583,7 +671,8 @@ async def main(options: argparse.Namespace) -> None:
     print(
         f"p99 commit -> last subscriber, {rounds} changes per figure, one websocket each; "
         f"broker {deployment.broker}, {deployment.instances} instance(s), "
-        f"{options.clients} client processes"
+        f"{options.clients} client processes; permessage-deflate "
+        f"{'on' if deflate() else 'off'} (commpulse and the anchor alike)"
     )
     print(
         f"{'subscribers':>11} {'what':<34} {'p99 ms':>8} {'x raw':>7} {'KiB/sub':>9} {'raw KiB':>9}"
@@ -604,40 +693,79 @@ async def soak(options: argparse.Namespace) -> None:
     """`statusChanged` subscribers while changes come at a steady rate: the servers' RSS."""
     count, rate, seconds = options.subscribers[0], options.rate, options.soak
     deployment = Deployment(options.broker, options.instances)
-    print(f"soak: {count} statusChanged subscribers, {rate} changes/s for {seconds} s")
-    print(f"{'s':>6} {'changes':>8} {'per s':>6} {'frames':>10} {'behind':>8} {'RSS MiB':>8}")
+    print(
+        f"soak: {count} statusChanged subscribers, {rate} changes/s for {seconds} s, "
+        f"{options.writers} writers ({_how(deployment)})"
+    )
+    print(
+        f"{'s':>6} {'changes':>8} {'per s':>6} {'frames':>10} {'behind':>9} {'dropped':>7}"
+        f" {'RSS MiB':>8}"
+    )
     async with clients(options.clients) as processes, commpulse(deployment) as servers:
         crowd = Crowd(processes)
         pages = await _pages(servers[0].base, PAGES)
         await crowd.open(servers, "/graphql", count, STATUS_CHANGED, [{"after": BEGINNING}])
         made = 0
         started = time.monotonic()
-        next_report = options.every
-        async with httpx.AsyncClient(timeout=WAIT) as client:
+
+        async def write(toggle: Callable[[str], Awaitable[None]]) -> None:
+            nonlocal made
             while (elapsed := time.monotonic() - started) < seconds:
-                due = int(elapsed * rate) - made  # changes behind the schedule
-                if due > 0:  # a few at a time, as concurrent writers would
-                    batch = min(due, 10)
-                    await asyncio.gather(
-                        *(
-                            _toggle(client, servers[0].base, pages[(made + i) % PAGES])
-                            for i in range(batch)
-                        )
-                    )
-                    made += batch
+                if made < elapsed * rate:  # behind the schedule: the next change
+                    made += 1
+                    await toggle(pages[(made - 1) % PAGES])  # in flight: distinct pages
                 else:
                     await asyncio.sleep(1 / rate)
-                if elapsed >= next_report:
-                    next_report += options.every
-                    frames = await crowd.received()
-                    rss = sum(s.rss() for s in servers) / 2**20
-                    wanted = (PAGES + made) * count  # every page's creation is a change too
-                    print(
-                        f"{elapsed:>6.0f} {made:>8} {made / elapsed:>6.1f} {frames:>10}"
-                        f" {wanted - frames:>8} {rss:>8.1f}",
-                        flush=True,
-                    )
+
+        async def report() -> None:
+            while (elapsed := time.monotonic() - started) < seconds:
+                await asyncio.sleep(min(options.every, seconds - elapsed))
+                elapsed = time.monotonic() - started
+                frames, dropped = await crowd.received()
+                rss = sum(s.rss() for s in servers) / 2**20
+                wanted = (PAGES + made) * count  # every page's creation is a change too
+                print(
+                    f"{elapsed:>6.0f} {made:>8} {made / elapsed:>6.1f} {frames:>10}"
+                    f" {wanted - frames:>9} {dropped:>7} {rss:>8.1f}",
+                    flush=True,
+                )
+
+        async with writer(deployment, servers[0]) as toggle:
+            await asyncio.gather(report(), *(write(toggle) for _ in range(options.writers)))
         await crowd.close()
+
+
+def _how(deployment: Deployment) -> str:
+    if deployment.broker == "memory":
+        return "HTTP mutations, a connection each"
+    return "straight to the database, notices through the broker, as another instance would"
+
+
+@contextlib.asynccontextmanager
+async def writer(
+    deployment: Deployment, server: Server
+) -> AsyncIterator[Callable[[str], Awaitable[None]]]:
+    """How the soak changes a page. With a broker, the changes are written to the database
+    from here, as another instance would: the server only fans them out, as it would for
+    the instances of a cluster, and no HTTP mutation competes with the fan-out for its
+    cores (a writer through HTTP reached 2.6 changes a second at 1,000 subscribers). With
+    `memory://` only the server can notify, so they go as HTTP mutations."""
+    if deployment.broker == "memory":
+        async with httpx.AsyncClient(timeout=WAIT, limits=httpx.Limits()) as client:
+            yield functools.partial(_toggle, client, server.base)
+        return
+    settings = Settings(
+        database_url=server.env["COMMPULSE_DATABASE_URL"],
+        broadcast_url=server.env["COMMPULSE_BROADCAST_URL"],
+    )
+    async with runtime(settings) as parts:
+
+        async def toggle(page: str) -> None:
+            action = Action.UNPUBLISH if _flip(page) else Action.PUBLISH
+            pk = ids.communication_pk(page)
+            await changes.apply(parts.store, pk, action, by=Trigger.PERSON, actor="bench")
+
+        yield toggle
 
 
 if __name__ == "__main__":
@@ -651,6 +779,7 @@ if __name__ == "__main__":
     parser.add_argument("--soak", type=float, help="seconds of steady changes instead")
     parser.add_argument("--rate", type=float, default=100.0, help="changes a second (soak)")
     parser.add_argument("--every", type=float, default=30.0, help="seconds between reports")
+    parser.add_argument("--writers", type=int, default=8, help="concurrent writers (soak)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     # every socket is a file descriptor, in the servers and in the client processes

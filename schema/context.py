@@ -1,7 +1,8 @@
 """The context every resolver gets: built once per HTTP request or per websocket."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -26,14 +27,16 @@ class Context:
     connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
     idempotency_key: str | None = None  # an HTTP request's Idempotency-Key header
     webhook_allow_private: bool = False  # webhook URLs may name private or loopback hosts
-    communications_by_id: DataLoader[int, Communication | None] = field(init=False)
 
-    def __post_init__(self) -> None:
+    @cached_property
+    def communications_by_id(self) -> DataLoader[int, Communication | None]:
+        # made on first use: most websockets never ask, and each of thousands of idle
+        # subscribers' contexts would hold one (0.6 KiB)
         async def load(ids: list[int]) -> list[Communication | None]:
             found = await get_many(self.store, ids)
             return [found.get(i) for i in ids]
 
-        self.communications_by_id = DataLoader(load_fn=load, cache=False)
+        return DataLoader(load_fn=load, cache=False)
 
 
 Info = StrawberryInfo[Context, None]

@@ -30,9 +30,12 @@ of its task and its chain of generators per event, which at thousands of members
 event could not be made, the passengers go back to iterating on their own from the last
 event they were sent (`resume`), so none is missed or sent twice.
 
-A passenger's socket that has no room left gets its payloads queued, at most `limit`
-of them; past that it is dropped as the slow consumer it is (store.stream.Behind), as a
-member of its own is, and nobody else waits for it.
+Every member's payloads, whoever made them, go out through its own `Outbox`: sent at once
+while its socket takes them, else queued, at most `limit` of them; past that the member is
+dropped as the slow consumer it is (store.stream.Behind) and resumes with its cursor. No
+member ever waits for its own socket, so one whose client stopped reading still iterates,
+leads and publishes for its group (which may be riding along on it) until it is dropped:
+a slow consumer slows nobody else.
 """
 
 import asyncio
@@ -61,10 +64,12 @@ FRAMES = 4_096  # payloads kept: a member further behind than this executes for 
 
 
 class Frames:
-    """Serialized payloads by (group, event), the newest FRAMES of them, and the groups."""
+    """Serialized payloads by (group, event), the newest FRAMES of them, and the groups;
+    `outbox`: payloads that may wait for one member's socket before it is dropped."""
 
-    def __init__(self, size: int = FRAMES) -> None:
+    def __init__(self, size: int = FRAMES, outbox: int = QUEUE) -> None:
         self.size = size
+        self.outbox = outbox
         self._payloads: OrderedDict[Hashable, asyncio.Future[str | None]] = OrderedDict()
         self._groups: dict[Hashable, Group] = {}
 
@@ -91,14 +96,70 @@ class Frames:
             del self._groups[group.name]
 
 
+class Outbox:
+    """One member's payloads on their way to its socket: written at once while the socket
+    has room, else queued, at most `limit` of them. One more, and the queue is dropped and
+    `error` says the member fell behind; a send that fails (the socket is gone) sets it too.
+    Posting never waits: the member goes on with its events whatever its socket does."""
+
+    __slots__ = ("error", "limit", "send", "stopped", "waiting", "writing")
+
+    def __init__(self, send: Callable[[str], Awaitable[None]], limit: int) -> None:
+        self.send = send
+        self.limit = limit
+        self.writing: asyncio.Future[None] | None = None  # a send waiting for room
+        # made on the first payload that has to wait: an empty deque is 0.7 KiB, and most
+        # members' sockets always have room
+        self.waiting: deque[str] | None = None
+        self.error: Exception | None = None
+        self.stopped: Callable[[Exception], None] | None = None  # told of `error`, once
+
+    def post(self, payload: str) -> None:
+        if self.error is not None:
+            return
+        if self.writing is None:
+            self.writing = eager(self._write(payload))
+        elif self.waiting is None:
+            self.waiting = deque((payload,))
+        elif len(self.waiting) < self.limit:
+            self.waiting.append(payload)
+        else:
+            self._stop(Behind(self.limit))
+
+    async def drained(self) -> None:
+        """Once what was posted is written (or dropped): for what the operation sends itself."""
+        while self.writing is not None:
+            await asyncio.shield(self.writing)
+
+    def behind(self) -> Behind | None:
+        return self.error if isinstance(self.error, Behind) else None
+
+    async def _write(self, payload: str) -> None:
+        try:
+            await self.send(payload)
+            while self.waiting:
+                await self.send(self.waiting.popleft())
+            self.waiting = None
+        except Exception as error:  # the socket is gone: strawberry ends the operation
+            self._stop(error)
+        finally:
+            self.writing = None
+
+    def _stop(self, error: Exception) -> None:
+        self.waiting = None
+        self.error = error
+        if self.stopped is not None:
+            self.stopped(error)
+
+
 @dataclass(eq=False)
 class Shared:
     """The root value a websocket handler gives each subscription it runs: which group it
-    belongs to, where payloads are shared, and how to send one as this operation's frame."""
+    belongs to, where payloads are shared, and the outbox to its socket."""
 
     group: Hashable
     frames: Frames
-    send: Callable[[str], Awaitable[None]]
+    outbox: Outbox
     leading: asyncio.Future[str | None] | None = None  # the event this operation executes
     last: Key = None  # the last event this operation sent
 
@@ -132,13 +193,13 @@ class Group:
         member.last = key
         self._move(key, 1)
 
-    def board(self, member: Shared, limit: int) -> "Passenger | None":
+    def board(self, member: Shared) -> "Passenger | None":
         """A passenger, if `member` is in step with the group: it sent the newest event, and
         so did another member iterating on its own, which will go on to the next one."""
         if member.last is None or member.last != self.newest or self._at.get(member.last, 0) < 2:
             return None
         self.leave(member)
-        passenger = Passenger(self, member.send, member.last, limit)
+        passenger = Passenger(self, member.outbox, member.last)
         self.passengers[passenger] = None
         return passenger
 
@@ -167,44 +228,31 @@ class Group:
 
 
 class Passenger:
-    __slots__ = ("group", "last", "limit", "released", "send", "waiting", "writing")
+    """A member riding along: the group's payloads go to its outbox as they are published."""
 
-    def __init__(
-        self, group: Group, send: Callable[[str], Awaitable[None]], last: Key, limit: int
-    ) -> None:
+    __slots__ = ("group", "last", "outbox", "released")
+
+    def __init__(self, group: Group, outbox: Outbox, last: Key) -> None:
         self.group = group
-        self.send = send
-        self.limit = limit
+        self.outbox = outbox
         self.last = last  # the last event sent to it
         self.released: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.writing: asyncio.Future[None] | None = None  # a send waiting for room
-        self.waiting: deque[str] = deque()
+        outbox.stopped = self.stop
 
     def carry(self, key: Key, payload: str) -> None:
         if key <= self.last or self.released.done():
             return
         self.last = key
-        if self.writing is None:
-            self.writing = eager(self._write(payload))
-        elif len(self.waiting) < self.limit:
-            self.waiting.append(payload)
-        else:
-            self.waiting.clear()
-            self.release(Behind(self.limit))
+        self.outbox.post(payload)
 
-    async def _write(self, payload: str) -> None:
-        try:
-            await self.send(payload)
-            while self.waiting:
-                await self.send(self.waiting.popleft())
-        except Exception:  # the socket is gone: the operation sees it when it sends itself
-            self.waiting.clear()
-            self.release()
-        finally:
-            self.writing = None
+    def stop(self, error: Exception) -> None:
+        # fallen behind: the operation ends with it; the socket gone: the operation sees it
+        # when strawberry ends it
+        self.release(error if isinstance(error, Behind) else None)
 
     def release(self, error: Exception | None = None) -> None:
         self.group.passengers.pop(self, None)
+        self.outbox.stopped = None
         if not self.released.done():
             if error is None:
                 self.released.set_result(None)
@@ -216,14 +264,13 @@ async def deliver(
     info: Info[Any, Any],
     events: Events[T],
     resume: Callable[[Key], Events[T]] | None = None,
-    limit: int = QUEUE,
 ) -> AsyncGenerator[T, None]:
     """What a subscription resolver yields for `events` (an event's key, and how to make
     the value graphql-core executes): shared when the handler set up sharing, else as is.
     `resume(key)` gives the events after `key` again; without it the member's `events` stay
     open while it rides along (they must not pile up: a watched communication's newest
-    state), and it skips what it was sent meanwhile. `limit`: payloads waiting for a
-    passenger's socket before it is dropped as too slow."""
+    state), and it skips what it was sent meanwhile. Raises `Behind` when the member's
+    socket lets more than its outbox's limit of payloads wait."""
     shared = info.root_value if isinstance(info.root_value, Shared) else None
     if shared is None:
         async for _, make in events:
@@ -245,7 +292,7 @@ async def deliver(
                     # stopped meanwhile leaves it alone for the others
                     payload = claimed.result() if claimed.done() else await asyncio.shield(claimed)
                     if payload is not None:
-                        await shared.send(payload)
+                        shared.outbox.post(payload)
                     else:
                         frame = None  # the leader could not make it: execute for ourselves
                 if lead or frame is None:
@@ -256,8 +303,11 @@ async def deliver(
                         shared.leading = None
                         if frame is not None and not frame.done():
                             frame.set_result(None)
+                behind = shared.outbox.behind()
+                if behind is not None:
+                    raise behind
                 group.sent(shared, key)
-                passenger = group.board(shared, limit)
+                passenger = group.board(shared)
                 if passenger is not None:
                     break
             if passenger is None:
@@ -268,9 +318,7 @@ async def deliver(
                 await passenger.released
             finally:
                 passenger.release()
-            if passenger.writing is not None:  # what it was sent goes out first
-                await asyncio.shield(passenger.writing)
-            shared.last = passenger.last
+            shared.last = passenger.last  # what it was sent is in its outbox, ahead of the rest
             group = shared.frames.group(shared.group)  # the old one may be gone meanwhile
             group.join(shared)
             if resume is not None:

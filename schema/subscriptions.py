@@ -58,12 +58,11 @@ async def watched(
 ) -> AsyncGenerator[T, None]:
     """A live view of one communication, each state as `present` makes it (which may refuse
     it), shared by the watchers that would get the same result (schema/sharing.py)."""
-    stream = stream_.of(info.context.store)
-    rows = stream.watch(ids.communication_pk(id))
+    rows = stream_.of(info.context.store).watch(ids.communication_pk(id))
     events = ((serial, partial(present, row)) async for serial, row in rows)
     try:
         # no `resume`: a watcher riding along keeps its watch (only the newest row waits)
-        async for item in sharing.deliver(info, events, limit=stream.queue_limit):
+        async for item in sharing.deliver(info, events):
             yield item
     except Refused as refused:
         raise to_graphql_error(refused) from None
@@ -103,10 +102,9 @@ class Subscription:
             changes = stream(store, after, wanted)
             return ((c.position, partial(StatusChange.of, c)) async for c in changes)
 
-        limit = stream_.of(store).queue_limit
         try:
             # a subscriber riding along lets go of its queue and reads on from `after` again
-            async for item in sharing.deliver(info, events(start), events, limit):
+            async for item in sharing.deliver(info, events(start), events):
                 yield item
         except stream_.Behind as behind:
             raise _behind(behind) from None

@@ -99,7 +99,8 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
         )
         self.auth = auth
         self.metrics = metrics
-        self.frames = Frames()  # subscription payloads shared by subscribers (server/websockets.py)
+        # subscription payloads shared by subscribers (server/websockets.py)
+        self.frames = Frames(outbox=settings.subscriber_queue)
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.stalled_after = timedelta(seconds=settings.stalled_after)
         self.webhook_allow_private = settings.webhook_allow_private

@@ -122,6 +122,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         port=settings.port,
         log_level="info",
         ws_max_size=settings.ws_max_message_bytes,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
         log_config=logs.config(settings.log_format),
     )
 

@@ -151,11 +151,22 @@ class Settings(BaseSettings):
         1_000_000,
         "one websocket message (then closed with 1009); applied by `commpulse serve`",
     )
+    # Off by default: its zlib state is most of what an idle websocket costs (bench.fanout
+    # at 1,000 subscribers: 98 KiB each with it, 55 KiB without; the raw anchor 59 and 26),
+    # and the frames a dashboard gets are a few hundred bytes. On: large frames (a
+    # communication's html or body) travel smaller, for the memory of every socket.
+    ws_per_message_deflate: Flag = setting(
+        "COMMPULSE_WS_PER_MESSAGE_DEFLATE",
+        False,
+        "offer permessage-deflate on websockets: smaller large frames, for about 40 KiB of "
+        "zlib state on every socket; applied by `commpulse serve`",
+    )
     subscriber_queue: Count = setting(
         "COMMPULSE_SUBSCRIBER_QUEUE",
         1_000,
-        "changes waiting for one `statusChanged` subscriber; one that falls further behind "
-        "gets the error `SLOW_CONSUMER` and resubscribes with `after:` its last cursor",
+        "changes waiting for one `statusChanged` subscriber, and frames waiting for any "
+        "subscriber's socket; one that falls further behind gets the error `SLOW_CONSUMER` "
+        "and resubscribes (`statusChanged` with `after:` its last cursor)",
     )
     stream_tail: Count = setting(
         "COMMPULSE_STREAM_TAIL",

@@ -11,7 +11,10 @@ An operation's `extensions` (its idempotency key) reach the task that runs it.
 Both share subscription results (schema/sharing.py): each operation runs with a `Shared`
 root value naming its group (document, variables, operation name, role); when it leads an
 event, the payload strawberry made is serialized once, published to the group and sent;
-the other members send that same payload as their own frame."""
+the other members send that same payload as their own frame. Every result frame of an
+operation goes through its outbox, which never makes the operation wait for its socket;
+what strawberry sends itself for the operation (its error, its completion) waits until
+the outbox is written, so it comes after the results, as it did."""
 
 import asyncio
 import contextlib
@@ -34,7 +37,7 @@ from strawberry.utils.operation import get_operation_type
 
 from schema.context import Context
 from schema.idempotency import OPERATION_EXTENSIONS
-from schema.sharing import Frames, Shared
+from schema.sharing import Frames, Outbox, Shared
 
 INIT_TIMEOUT = 4408  # graphql-transport-ws' code, used for the legacy protocol too
 
@@ -96,7 +99,8 @@ def _share(
 ) -> Shared:
     context: Context = handler.context
     group = (query, json.dumps(variables, sort_keys=True), operation_name, context.role)
-    shared = Shared(group, cast(SharingView, handler.view).frames, send)
+    frames = cast(SharingView, handler.view).frames
+    shared = Shared(group, frames, Outbox(send, frames.outbox))
     handler.shared[operation_id] = shared
     return shared
 
@@ -105,16 +109,20 @@ def _frame(operation_id: str, kind: str, payload: str) -> Frame:
     return Frame(f'{{"id":{json.dumps(operation_id)},"type":"{kind}","payload":{payload}}}')
 
 
-async def _lead(handler: Any, message: Any, kind: str) -> bool:
-    """Send a result this operation executed for its group, publishing its payload first;
-    False if it executed for itself alone."""
+async def _post(handler: Any, message: Any, kind: str) -> bool:
+    """Put a result of a sharing operation in its outbox, publishing its payload first if it
+    executed it for its group; False for any other message, which the caller sends once
+    the operation's outbox is written."""
     shared: Shared | None = handler.shared.get(message.get("id"))
-    if message.get("type") != kind or shared is None or shared.leading is None:
+    if shared is None:
+        return False
+    if message.get("type") != kind or shared.outbox.error is not None:
+        await shared.outbox.drained()  # and then, say, why it was dropped
         return False
     payload = handler.view.encode_json(message["payload"])
-    if not shared.leading.done():
+    if shared.leading is not None and not shared.leading.done():
         shared.leading.set_result(payload)
-    await _send(handler, _frame(message["id"], kind, payload))
+    shared.outbox.post(payload)
     return True
 
 
@@ -158,7 +166,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, Shared | None]):
                 del self.shared[operation.id]
 
     async def send_message(self, message: Any) -> None:
-        if not await _lead(self, message, "next"):
+        if not await _post(self, message, "next"):
             await super().send_message(message)
 
 
@@ -217,7 +225,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, Shared | None]):
                 del self.shared[operation_id]
 
     async def send_message(self, message: Any) -> None:
-        if not await _lead(self, message, "data"):
+        if not await _post(self, message, "data"):
             await super().send_message(message)
 
     async def _run_once(
