@@ -58,6 +58,10 @@ READ_CACHE = 100  # results commpulse keeps
 POSTGRES = os.environ.get(
     "COMMPULSE_BENCH_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432"
 )
+# on a machine shared with other runs: the ports to serve on (e.g. 9400-9499; any free port
+# when unset) and the prefix of the PostgreSQL databases made and dropped
+PORTS = os.environ.get("COMMPULSE_BENCH_PORTS", "")
+DATABASE_PREFIX = os.environ.get("COMMPULSE_BENCH_PREFIX", "commpulse_bench")
 
 # --- the documents, the same for commpulse and the bare app --------------------------------
 
@@ -366,10 +370,20 @@ _CHILD = (
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free loopback port: the first of COMMPULSE_BENCH_PORTS (low-high) that binds, or
+    any the system picks."""
+    low, _, high = PORTS.partition("-")
+    candidates = range(int(low), int(high or low) + 1) if low else [0]
+    for candidate in candidates:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port: int = sock.getsockname()[1]
+            return port
+    raise SystemExit(f"no free port in {PORTS}")
 
 
 @contextlib.contextmanager
@@ -435,7 +449,7 @@ def _database(engine: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as directory:
             yield f"sqlite+aiosqlite:///{directory}/bench.db"
         return
-    name = f"commpulse_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{DATABASE_PREFIX}_{uuid.uuid4().hex[:8]}"
     url = f"{POSTGRES}/{name}"
     try:
         yield url

@@ -107,7 +107,11 @@ class ReadCache:
         if not once(document, f"cacheable {name}", lambda d: cacheable(d, name)):
             return None
         role = getattr(execution.context, "role", None)
-        return key_of(execution.query or "", name, execution.variables, role)
+        # the name as the client sent it (None when it sent none), which is what
+        # server/reads.py can see without parsing; `operation_name` is filled in from the
+        # document, so a polled `query One(...)` sent without operationName never matched
+        sent = execution._provided_operation_name
+        return key_of(execution.query or "", sent, execution.variables, role)
 
     async def stamp(self, store: Store) -> Stamp | None:
         """Where things stand now; None when nothing may be cached."""
