@@ -7,6 +7,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
+from schema.readcache import Stamp
 from store import Store
 from store.communications import get_many
 from store.tables import Communication
@@ -26,6 +27,9 @@ class Context:
     connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
     idempotency_key: str | None = None  # an HTTP request's Idempotency-Key header
     webhook_allow_private: bool = False  # webhook URLs may name private or loopback hosts
+    # the read cache's stamp, taken by server/reads.py before it found no cached answer: the
+    # full path stores its result under it instead of reading the commit mark again
+    read_stamp: Stamp | None = None
     communications_by_id: DataLoader[int, Communication | None] = field(init=False)
 
     def __post_init__(self) -> None:

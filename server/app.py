@@ -188,6 +188,7 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
             context.rate = identity.rate
             logs.TOKEN.set(identity.name)
             context.idempotency_key = request.headers.get("idempotency-key")
+            context.read_stamp = getattr(request.state, "read_stamp", None)
         return context
 
     async def render_graphql_ide(self, request: Request) -> Response:
