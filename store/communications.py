@@ -5,12 +5,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, tuple_
+from sqlalchemy import ColumnElement, bindparam, func, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store import Store, audience
+from store import Store, audience, reading
 from store.content import NAME_MAX, check_audience, check_content, check_name, has_audience
 from store.database import writing
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
@@ -48,22 +48,23 @@ class Page:
     keys: list[tuple[Any, int]] = field(default_factory=list)
 
 
+_BY_ID = reading.ROWS.where(col(Communication.id) == bindparam("id"))
+
+
 async def get(store: Store, communication_id: int | None) -> Communication:
     """The live communication with this id, or NOT_FOUND."""
     if communication_id is None:
         raise not_found(communication_id)
-    async with store.sessions() as session:
-        row = await session.get(Communication, communication_id)
-    if row is None or row.deleted_at is not None:
+    found = await reading.communications(store, _BY_ID, {"id": communication_id})
+    if not found or found[0].deleted_at is not None:
         raise not_found(communication_id)
-    return row
+    return found[0]
 
 
 async def get_many(store: Store, ids: Sequence[int]) -> dict[int, Communication]:
     """Rows by id, deleted ones included: history and events still name them."""
-    async with store.sessions() as session:
-        rows = await session.exec(select(Communication).where(col(Communication.id).in_(ids)))
-        return {row.id: row for row in rows if row.id is not None}
+    rows = await reading.communications(store, reading.ROWS.where(col(Communication.id).in_(ids)))
+    return {row.id: row for row in rows if row.id is not None}
 
 
 async def create(
@@ -360,9 +361,8 @@ async def page(
         if descending
         else [sort.asc(), col(Communication.id).asc()]
     )
-    statement = select(Communication).where(*where).order_by(*ordering).limit(size + 1)
-    async with store.sessions() as session:
-        rows = list(await session.exec(statement))
+    statement = reading.ROWS.where(*where).order_by(*ordering).limit(size + 1)
+    rows = await reading.communications(store, statement)
     more = len(rows) > size
     rows = rows[:size]
     if backward:
@@ -375,11 +375,8 @@ async def page(
 
 async def count(store: Store, flt: Filter) -> int:
     _check_window(flt)
-    async with store.sessions() as session:
-        result = await session.exec(
-            select(func.count()).select_from(Communication).where(*_where(flt))
-        )
-        return int(result.one())
+    statement = select(func.count()).select_from(Communication).where(*_where(flt))
+    return int((await reading.fetch(store, statement))[0][0])
 
 
 async def status_counts(store: Store, flt: Filter) -> list[tuple[Kind, Status, int]]:
@@ -390,8 +387,8 @@ async def status_counts(store: Store, flt: Filter) -> list[tuple[Kind, Status, i
         .where(*_where(flt))
         .group_by(col(Communication.kind), col(Communication.status))
     )
-    async with store.sessions() as session:
-        found = {(k, s): n for k, s, n in await session.exec(statement)}
+    rows = map(tuple, await reading.fetch(store, statement))
+    found = {(kind, status): n for kind, status, n in rows}
     kinds = flt.kinds if flt.kinds is not None else list(Kind)
     return [
         (kind, status, found.get((kind, status), 0))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from store import Store, changes, communications, deliveries
+from store import Store, changes, communications, deliveries, reading
 from store.changes import Position
 from store.errors import Refused
 from store.feed import Change
@@ -28,17 +28,19 @@ def everything(_change: Change) -> bool:
 @contextmanager
 def statements(store: Store) -> Iterator[list[str]]:
     """The SQL statements the store runs meanwhile."""
-    engine = store.sessions.kw["bind"].sync_engine
     seen: list[str] = []
 
     def record(*args: Any) -> None:
         seen.append(args[2])
 
-    event.listen(engine, "before_cursor_execute", record)
+    engines = reading.engines(store)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 def event_reads(seen: list[str]) -> int:
