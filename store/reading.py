@@ -9,7 +9,8 @@ events): more than the query itself. Here:
   own, over plain sqlite3 connections to the same file. WAL: a read sees every commit that
   ended before it began, as the server's own connections do. An in-memory database, which
   another connection cannot see, takes the engine's own connections;
-- on PostgreSQL asyncpg is asynchronous already: a pooled connection, no Session;
+- on PostgreSQL asyncpg is asynchronous already: a pooled connection in autocommit, no
+  Session;
 - a communication's row becomes a `Communication` filled from its columns without a
   Session (`communications()`): what an AsyncSession hands back once closed, less the
   identity key. Such a row is for reading: no code adds one to a session (writes go by id,
@@ -88,6 +89,9 @@ async def fetch(
             reads.threads, reads.fetch, statement, values or {}
         )
     async with engine.connect() as connection:
+        # one SELECT needs no transaction of its own: without BEGIN and ROLLBACK around it
+        # a read is one round trip, not three, and sees every commit that ended before it
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
         return (await connection.execute(statement, values or {})).all()
 
 
