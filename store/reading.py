@@ -101,7 +101,7 @@ _new = Communication._sa_class_manager.new_instance  # type: ignore[attr-defined
 def communication(row: Row[Any]) -> Communication:
     """A `Communication` of a row of the whole table, as the ORM's loader fills one."""
     made: Communication = _new()
-    made.__dict__.update(row._mapping)
+    made.__dict__.update(zip(row._fields, row, strict=True))
     return made
 
 
