@@ -98,10 +98,10 @@ async def fetch(
 _new = Communication._sa_class_manager.new_instance  # type: ignore[attr-defined]
 
 
-def communication(row: Row[Any]) -> Communication:
+def communication(row: Row[Any], columns: Sequence[str]) -> Communication:
     """A `Communication` of a row of the whole table, as the ORM's loader fills one."""
     made: Communication = _new()
-    made.__dict__.update(zip(row._fields, row, strict=True))
+    made.__dict__.update(zip(columns, row, strict=True))
     return made
 
 
@@ -109,4 +109,6 @@ async def communications(
     store: Store, statement: Executable, values: Mapping[str, Any] | None = None
 ) -> list[Communication]:
     """The communications a SELECT of whole rows (`ROWS.where(...)`) finds."""
-    return [communication(row) for row in await fetch(store, statement, values)]
+    rows = await fetch(store, statement, values)
+    columns = rows[0]._fields if rows else ()  # the same for every row (a property: made anew)
+    return [communication(row, columns) for row in rows]
