@@ -2,9 +2,9 @@
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, event, literal_column, text
 from sqlalchemy.exc import DBAPIError
@@ -71,18 +71,26 @@ def sessions(engine: AsyncEngine) -> Sessions:
 # SQLite lets one transaction write at a time. Left to themselves, this process's writers
 # would each take a pooled connection and poll the file lock with busy_timeout's backoff
 # (sleeps of up to 100 ms); queued on one asyncio lock per engine they run back to back.
-# The lock is made per event loop, as an asyncio.Lock cannot move between loops.
-_WRITERS: "weakref.WeakKeyDictionary[Any, tuple[asyncio.AbstractEventLoop, asyncio.Lock]]" = (
+def _writer_lock(engine: AsyncEngine) -> asyncio.Lock:
+    return per_loop(engine, "writers", asyncio.Lock)
+
+
+_PER_LOOP: "weakref.WeakKeyDictionary[Any, dict[str, tuple[asyncio.AbstractEventLoop, Any]]]" = (
     weakref.WeakKeyDictionary()
 )
+T = TypeVar("T")
 
 
-def _writer_lock(engine: AsyncEngine) -> asyncio.Lock:
+def per_loop(engine: AsyncEngine, name: str, make: Callable[[], T]) -> T:
+    """One `make()` per engine, name and event loop: an asyncio lock or semaphore cannot
+    move between loops (tests run one per module)."""
     loop = asyncio.get_running_loop()
-    held = _WRITERS.get(engine.sync_engine)
+    kept = _PER_LOOP.setdefault(engine.sync_engine, {})
+    held = kept.get(name)
     if held is None or held[0] is not loop:
-        held = _WRITERS[engine.sync_engine] = (loop, asyncio.Lock())
-    return held[1]
+        held = kept[name] = (loop, make())
+    found: T = held[1]
+    return found
 
 
 @asynccontextmanager

@@ -29,6 +29,7 @@ from sqlalchemy.pool import QueuePool
 
 from store import Store
 from store.database import _sqlite_pragmas as sqlite_pragmas
+from store.database import per_loop
 from store.tables import Communication
 
 COMMUNICATION: Table = Communication.__table__  # type: ignore[attr-defined]
@@ -96,22 +97,13 @@ async def fetch(
         return (await connection.execute(statement, values or {})).all()
 
 
-# Reads at once on one engine, per event loop: as many as the pool keeps open. Past that, a
-# read waits for one of those connections rather than opening one more that the pool closes
-# on return: under 32 clients py-spy found 11% of a read in asyncpg's connect (TLS attempt,
-# .pgpass, codecs), for connections used once. Writes still may open more.
-_GATES: "weakref.WeakKeyDictionary[Any, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def _gate(engine: AsyncEngine) -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    held = _GATES.get(engine.sync_engine)
-    if held is None or held[0] is not loop:
-        size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 5
-        held = _GATES[engine.sync_engine] = (loop, asyncio.Semaphore(max(1, size)))
-    return held[1]
+    """Reads at once on one engine: as many as the pool keeps open. Past that, a read waits
+    for one of those connections rather than opening one more that the pool closes on
+    return: under 32 clients py-spy found 11% of a read in asyncpg's connect (TLS attempt,
+    .pgpass, codecs), for connections used once. Writes still may open more."""
+    size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 5
+    return per_loop(engine, "reads", lambda: asyncio.Semaphore(max(1, size)))
 
 
 _new = Communication._sa_class_manager.new_instance  # type: ignore[attr-defined]
