@@ -59,7 +59,7 @@ ORDERS: dict[str, Order] = {
 def _fill(dialect: str, rows: int) -> str:
     """One INSERT ... SELECT of `rows` communications, each (kind, status) in turn."""
     numbers = (
-        "generate_series(1, :rows) AS n(i)"
+        "generate_series(1::bigint, CAST(:rows AS bigint)) AS n(i)"  # i * 7919 overflows int4
         if dialect == "postgresql"
         else "(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :rows) "
         "SELECT i FROM n) AS n"

@@ -4,7 +4,10 @@
 
 Prints recipients per second for `stopCommunication`'s store function, and for a bare
 baseline measured in the same run on an identical campaign: one UPDATE of the same rows
-with no events. Machines here are shared and noisy, so the ratio is the figure to quote.
+with no events, which is what rewriting every recipient would cost at the least (a stop
+writes one marker row instead: store/audience.py). Then it reads a page of the not-sent
+events from the start and one from near the end, to show they are there and cost a page.
+Machines here are shared and noisy, so the ratio is the figure to quote.
 On SQLite files by default; with --postgres (a server URL, e.g.
 postgresql://postgres@127.0.0.1:5432/postgres) in a database made and dropped here.
 """
@@ -16,7 +19,7 @@ import time
 from sqlalchemy import text
 
 from bench import scratch_store
-from store import Store, changes, communications
+from store import Store, changes, communications, deliveries
 from store.lifecycle import Action, Kind, Origin, Trigger
 
 
@@ -51,6 +54,15 @@ async def main(size: int, server: str | None) -> None:
         started = time.perf_counter()
         _, summary = await changes.stop(store, stopped, actor="bench", reason="benchmark")
         took = time.perf_counter() - started
+        pages, after = [], (0, 0)
+        for _ in range(2):
+            started = time.perf_counter()
+            page, _ = await deliveries.events(
+                store, stopped, names=None, recipient_id=None, after=after, first=20
+            )
+            pages.append(time.perf_counter() - started)
+            assert [e.name for _, e in page] == ["message.notSent"] * 20
+            after = (page[0][0][0], size - 20)  # the marker's seq, the last positions
     assert summary.not_sent_now == size
     print(
         f"{'postgresql' if server else 'sqlite'}: stop of {size:,} recipients: {took:.2f} s, "
@@ -60,6 +72,9 @@ async def main(size: int, server: str | None) -> None:
         f"baseline (bare UPDATE, no events): {baseline:.2f} s, {size / baseline:,.0f} recipients/s"
     )
     print(f"stop / baseline time ratio: {took / baseline:.2f}")
+    print(
+        f"a page of 20 not-sent events: first {pages[0] * 1e3:.1f} ms, last {pages[1] * 1e3:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

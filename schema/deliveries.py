@@ -202,10 +202,9 @@ class DeliveryEvent:
     failure_code: str | None
 
     @classmethod
-    def of(cls, row: EventRow) -> Self:
-        assert row.seq is not None
+    def of(cls, key: deliveries.EventKey, row: EventRow) -> Self:
         return cls(
-            cursor=ids.delivery_cursor(row.seq),
+            cursor=ids.delivery_cursor(key),
             communication_id=ids.communication_id(row.communication_id),
             recipient_id=row.recipient_id,
             name=row.name,
@@ -465,7 +464,7 @@ class DeliveryQuery:
         after: str | None = None,
     ) -> DeliveryEventConnection:
         size = 20 if first is None else first
-        start = 0 if after is None else ids.delivery_seq(after)
+        start = (0, 0) if after is None else ids.delivery_key(after)
         if not 0 <= size <= EVENTS_MAX:
             raise invalid("first", f"first must be between 0 and {EVENTS_MAX}")
         if start is None:
@@ -478,7 +477,8 @@ class DeliveryQuery:
             after=start,
             first=size,
         )
-        edges = [DeliveryEventEdge(cursor=e.cursor, node=e) for e in map(DeliveryEvent.of, found)]
+        nodes = [DeliveryEvent.of(key, row) for key, row in found]
+        edges = [DeliveryEventEdge(cursor=e.cursor, node=e) for e in nodes]
         return DeliveryEventConnection(
             edges=edges, has_next_page=more, end_cursor=edges[-1].cursor if edges else None
         )

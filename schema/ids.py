@@ -68,12 +68,17 @@ def change_position(value: str) -> tuple[int, int] | None:
     return None if position[0] is None or position[1] is None else (position[0], position[1])
 
 
-def delivery_cursor(seq: int) -> str:
-    return _encode(f"{DELIVERY}:{seq}")
+def delivery_cursor(key: tuple[int, int]) -> str:
+    """An event's place (store.deliveries.EventKey): `seq` for a stored event, as cursors
+    always were, and `seq.position` for one a stop's marker stands for."""
+    seq, position = key
+    return _encode(f"{DELIVERY}:{seq}" + (f".{position}" if position else ""))
 
 
-def delivery_seq(value: str) -> int | None:
-    return _number(_split(value, DELIVERY))
+def delivery_key(value: str) -> tuple[int, int] | None:
+    seq, dot, position = (_split(value, DELIVERY) or "").partition(".")
+    key = _number(seq), _number(position) if dot else 0
+    return None if key[0] is None or key[1] is None else (key[0], key[1])
 
 
 def page_cursor(order: str, key: tuple[Any, int]) -> str:

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import bindparam, delete, func, text, update
+from sqlalchemy import delete, func, text, update
+from sqlalchemy import insert as insert_into
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -16,7 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.errors import invalid
 from store.kinds import Family, Kind, channels
-from store.tables import Communication, Recipient, UTCDateTime
+from store.lifecycle import Status
+from store.tables import Communication, DeliveryEvent, Recipient
 
 BATCH_MAX = 10_000  # recipient ids per create or addRecipients call
 ID_MAX = 200
@@ -148,31 +150,37 @@ async def size(session: AsyncSession, communication_id: int) -> int:
     return int(result.one())
 
 
-async def mark_not_sent(session: AsyncSession, row: Communication, info: str, now: datetime) -> int:
-    """Every recipient not yet out becomes NOT_SENT with the channel's not-sent event.
+# A stop (or a failure) does not rewrite the audience: one marker row in delivery_event
+# stands for the not-sent event of every recipient still PENDING or HANDED_OFF, and those
+# recipients read as NOT_SENT from then on. No action leaves STOPPED or ERROR, so nothing
+# moves them again. A stop of 1,000,000 recipients writes two rows, not two million.
+HALTED = frozenset({Status.STOPPED, Status.ERROR})  # the statuses mark_not_sent goes with
+UNFINISHED = (Delivery.PENDING, Delivery.HANDED_OFF)
 
-    One INSERT ... SELECT for the events and one UPDATE for the recipients: no row loop.
-    """
+
+def settled(state: str, status: str) -> str:
+    """A recipient's delivery state as users see it, in a campaign whose status is `status`."""
+    return Delivery.NOT_SENT if state in UNFINISHED and status in HALTED else state
+
+
+async def mark_not_sent(session: AsyncSession, row: Communication, info: str, now: datetime) -> int:
+    """Every recipient not yet out becomes NOT_SENT with the channel's not-sent event: one
+    marker row and the counters, whatever the audience's size. `row` is the campaign as the
+    transaction's compare-and-set left it, so its counters are current."""
     kind = Kind(row.kind)
     if kind not in NOT_SENT_EVENT:
         return 0
-    unfinished = "communication_id = :cid AND state IN ('PENDING', 'HANDED_OFF')"
-    await (await session.connection()).execute(
-        text(
-            "INSERT INTO delivery_event (communication_id, recipient_id, name, at, info) "
-            "SELECT communication_id, profile_id, :name, :at, :info FROM recipient "
-            f"WHERE {unfinished} ORDER BY position"
-        ).bindparams(bindparam("at", type_=UTCDateTime())),
-        {"cid": row.id, "name": NOT_SENT_EVENT[kind], "info": info, "at": now},
+    moved = row.pending_count + row.handed_off_count
+    await session.exec(
+        insert_into(DeliveryEvent).values(
+            communication_id=row.id,
+            recipient_id="",
+            name=NOT_SENT_EVENT[kind],
+            at=now,
+            info=info,
+            unfinished=True,
+        )
     )
-    result = await (await session.connection()).execute(
-        text(
-            "UPDATE recipient SET state = 'NOT_SENT', worker_id = NULL, lease_until = NULL "
-            f"WHERE {unfinished}"
-        ),
-        {"cid": row.id},
-    )
-    moved = int(result.rowcount)
     await session.exec(
         update(Communication)
         .where(col(Communication.id) == row.id)
@@ -183,3 +191,41 @@ async def mark_not_sent(session: AsyncSession, row: Communication, info: str, no
         )
     )
     return moved
+
+
+async def marker(session: AsyncSession, communication_id: int | None) -> DeliveryEvent | None:
+    found = await session.exec(
+        select(DeliveryEvent).where(
+            col(DeliveryEvent.communication_id) == communication_id,
+            col(DeliveryEvent.unfinished),
+        )
+    )
+    return found.first()
+
+
+async def unsent(
+    session: AsyncSession,
+    stop: DeliveryEvent,
+    *,
+    after: int,
+    first: int,
+    recipient_id: str | None,
+) -> list[tuple[int, DeliveryEvent]]:
+    """The first not-sent events the marker `stop` stands for, each with its recipient's
+    position, for positions after `after`: one index walk per unfinished state."""
+    found: list[tuple[int, str]] = []
+    for state in UNFINISHED:  # two walks of (campaign, state, position), merged: no sort
+        statement = select(Recipient.position, Recipient.profile_id).where(
+            col(Recipient.communication_id) == stop.communication_id,
+            col(Recipient.state) == state,
+            col(Recipient.position) > after,
+        )
+        if recipient_id is not None:
+            statement = statement.where(col(Recipient.profile_id) == recipient_id)
+        rows = await session.exec(statement.order_by(col(Recipient.position)).limit(first))
+        found += rows.all()
+    fields = stop.model_dump(exclude={"recipient_id", "unfinished"})
+    return [
+        (position, DeliveryEvent(**fields, recipient_id=profile))
+        for position, profile in sorted(found)[:first]
+    ]

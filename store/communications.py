@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, tuple_
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, tuple_, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -279,23 +279,22 @@ def _copy_name(name: str) -> str:
 SORTABLE = {"created_at", "updated_at", "name"}
 
 
-def _where(flt: Filter, *, ordered: bool = False) -> list[ColumnElement[bool]]:
-    """The filter's conditions. For a page (`ordered`), kinds, statuses and origins are
-    matched as `column || ''`, which no index serves: the planner then walks the order's
-    index and stops after one page, a cost that does not grow with the table. Left free,
-    it may take the (kind, status) index instead and sort every match, which grows with it
-    (SQLite's statistics are per index, not per value, so it cannot tell the two apart)."""
-    where: list[ColumnElement[bool]] = [col(Communication.deleted_at).is_(None)]
-
-    def matched(column: Any) -> Any:
-        return column + "" if ordered else column
-
+def _where(flt: Filter) -> list[ColumnElement[bool]]:
+    """The filter's conditions, as counts use them."""
+    where = _rest(flt)
     if flt.kinds is not None:
-        where.append(matched(col(Communication.kind)).in_(list(flt.kinds)))
+        where.append(col(Communication.kind).in_(list(flt.kinds)))
     if flt.statuses is not None:
-        where.append(matched(col(Communication.status)).in_(list(flt.statuses)))
+        where.append(col(Communication.status).in_(list(flt.statuses)))
     if flt.origins is not None:
-        where.append(matched(col(Communication.origin)).in_(list(flt.origins)))
+        where.append(col(Communication.origin).in_(list(flt.origins)))
+    return where
+
+
+def _rest(flt: Filter) -> list[ColumnElement[bool]]:
+    """The conditions other than kind, status and origin: a page tests them row by row
+    while it walks an index in its order."""
+    where: list[ColumnElement[bool]] = [col(Communication.deleted_at).is_(None)]
     if flt.search:
         where.append(col(Communication.name).icontains(flt.search.strip(), autoescape=True))
     if flt.created_after is not None:
@@ -303,6 +302,26 @@ def _where(flt: Filter, *, ordered: bool = False) -> list[ColumnElement[bool]]:
     if flt.created_before is not None:
         where.append(col(Communication.created_at) < flt.created_before)
     return where
+
+
+def _arms(flt: Filter) -> list[tuple[Kind, Status, Origin]] | None:
+    """Each (kind, status, origin) the filter admits, when it names any of the three.
+
+    A page of such a filter reads one range of an index (kind, status, origin, order, id)
+    per combination, at most a page from each, and keeps the first page of their merge:
+    the cost is the number of combinations, not the table's size. One index in the order
+    with the filter tested row by row would read on until a page matched (the whole table
+    for a rare combination), and one on (kind, status) alone would sort every match.
+    """
+    if flt.kinds is None and flt.statuses is None and flt.origins is None:
+        return None
+    return [
+        (kind, status, origin)
+        for kind in (Kind if flt.kinds is None else flt.kinds)
+        for status in statuses(kind)
+        if flt.statuses is None or status in flt.statuses
+        for origin in (Origin if flt.origins is None else flt.origins)
+    ]
 
 
 def _check_window(flt: Filter) -> None:
@@ -342,7 +361,7 @@ async def page(
     sort = getattr(Communication, order.field)
     key = tuple_(sort, col(Communication.id))
     descending = order.descending != backward  # walking backward flips the order
-    where = _where(flt, ordered=True)
+    where = _rest(flt)
     # each row-value bound comes with the same bound on the sort column alone, which the
     # planner can join to a range of the filter's (createdAfter, say): without it, SQLite
     # takes one of the two as the index range and reads the other's rows one by one
@@ -361,8 +380,16 @@ async def page(
         if descending
         else [sort.asc(), col(Communication.id).asc()]
     )
-    statement = reading.ROWS.where(*where).order_by(*ordering).limit(size + 1)
-    rows = await reading.communications(store, statement)
+    arms = _arms(flt)
+    if arms is None:
+        statement = reading.ROWS.where(*where).order_by(*ordering).limit(size + 1)
+        rows = await reading.communications(store, statement)
+    elif not arms:
+        rows = []  # an empty list of kinds, say
+    else:
+        postgres = store.sessions.kw["bind"].dialect.name == "postgresql"
+        merged = _merged(arms, where, order.field, descending, size + 1, postgres=postgres)
+        rows = await reading.communications(store, merged)
     more = len(rows) > size
     rows = rows[:size]
     if backward:
@@ -371,6 +398,39 @@ async def page(
     if backward:
         return Page(rows, has_next=before is not None, has_previous=more, keys=keys)
     return Page(rows, has_next=more, has_previous=after is not None, keys=keys)
+
+
+def _merged(
+    arms: list[tuple[Kind, Status, Origin]],
+    where: list[ColumnElement[bool]],
+    field: str,
+    descending: bool,
+    limit: int,
+    *,
+    postgres: bool,
+) -> Any:
+    """The first `limit` rows of the arms' ranges merged in order (see _arms), in one
+    UNION ALL that each engine runs as a merge of index walks, each read only as far as the
+    merge takes from it: PostgreSQL's Merge Append of one LIMIT per arm; SQLite's MERGE,
+    which sorts a LIMITed arm itself but follows the index of a bare one."""
+    ranges = [
+        reading.ROWS.where(
+            col(Communication.kind) == kind,
+            col(Communication.status) == status,
+            col(Communication.origin) == origin,
+            *where,
+        )
+        for kind, status, origin in arms
+    ]
+    if postgres:  # (SELECT ... LIMIT n) UNION ALL (...): SQLite takes no parentheses there
+        ordering = [getattr(Communication, field), col(Communication.id)]
+        ranges = [
+            r.order_by(*(c.desc() if descending else c.asc() for c in ordering)).limit(limit)
+            for r in ranges
+        ]
+    names: list[Any] = [literal_column(field), literal_column("id")]  # the UNION's columns
+    merged = union_all(*ranges).order_by(*(c.desc() if descending else c.asc() for c in names))
+    return merged.limit(limit)  # whole rows, for reading.communications
 
 
 async def count(store: Store, flt: Filter) -> int:

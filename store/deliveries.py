@@ -29,6 +29,7 @@ from store.audience import (
     ID_MAX,
     NOT_SENT_EVENT,
     SENT_EVENT,
+    UNFINISHED,
     After,
     Delivery,
     Failure,
@@ -66,7 +67,6 @@ AFTER_COUNTER: dict[After, str] = {
 }
 
 
-UNFINISHED = (Delivery.PENDING, Delivery.HANDED_OFF)
 FINAL = (Delivery.SENT, Delivery.NOT_SENT)
 
 # display event names follow the channel, as `inApp.show` does
@@ -438,9 +438,12 @@ async def held(store: Store, lease_ids: Sequence[str]) -> list[Claimed]:
         raise invalid("leaseIds", f"at most {LEASES_MAX} lease ids per call")
     statement = (
         select(Recipient)
+        .join(Communication, col(Communication.id) == col(Recipient.communication_id))
         .where(
             col(Recipient.lease_id).in_([i for i in lease_ids if storable(i)]),
             col(Recipient.state) == Delivery.HANDED_OFF,
+            # a stop leaves them HANDED_OFF, and they are NOT_SENT (audience.settled)
+            col(Communication.status).not_in(audience.HALTED),
         )
         .order_by(col(Recipient.communication_id), col(Recipient.position))
     )
@@ -492,9 +495,11 @@ async def report(
     kind = Kind(row.kind)
     outcomes: list[Outcome] = []
     async with writing(store.sessions) as session:
-        await _lock(session, row, Work.REPORT, "deliveries are reported", progress_at=utcnow())
+        taken = await _lock(
+            session, row, Work.REPORT, "deliveries are reported", progress_at=utcnow()
+        )
         found = await _rows(session, row.id or 0, [r.recipient_id for r in results])
-        states = {pid: held.state for pid, held in found.items()}
+        states = {pid: audience.settled(held.state, taken.status) for pid, held in found.items()}
         recorded: list[Report] = []  # items whose state this call moves
         moved_from: dict[str, int] = {}
         for item in results:
@@ -850,17 +855,39 @@ def stalled(row: Communication, now: datetime, after: timedelta) -> bool:
     return waiting and now - (row.progress_at or row.updated_at) > after
 
 
+async def states(store: Store, communication_id: int | None) -> dict[str, str]:
+    """Each recipient's delivery state as users see it (audience.settled), by profile id."""
+    statement = (
+        select(Recipient.profile_id, Recipient.state, Communication.status)
+        .join(Communication, col(Communication.id) == col(Recipient.communication_id))
+        .where(col(Recipient.communication_id) == communication_id)
+    )
+    async with store.sessions() as session:
+        found = await session.exec(statement)
+        return {pid: audience.settled(state, status) for pid, state, status in found.all()}
+
+
+EventKey = tuple[int, int]  # an event's place: (seq, 0), or (its stop's seq, the position)
+
+
 async def events(
     store: Store,
     communication_id: int | None,
     *,
     names: Sequence[str] | None,
     recipient_id: str | None,
-    after: int,
+    after: EventKey,
     first: int,
-) -> tuple[list[DeliveryEvent], bool]:
+) -> tuple[list[tuple[EventKey, DeliveryEvent]], bool]:
+    """A campaign's events in order after `after`, each with its key, and whether more
+    follow. A stop's marker is read as the not-sent events it stands for, in its place."""
     row = await get(store, communication_id)
-    where = [col(DeliveryEvent.communication_id) == row.id, col(DeliveryEvent.seq) > after]
+    seq, position = after
+    where = [
+        col(DeliveryEvent.communication_id) == row.id,
+        col(DeliveryEvent.seq) > seq,
+        ~col(DeliveryEvent.unfinished),
+    ]
     if names is not None:
         where.append(col(DeliveryEvent.name).in_(list(names)))
     if recipient_id is not None:
@@ -869,8 +896,21 @@ async def events(
         select(DeliveryEvent).where(*where).order_by(col(DeliveryEvent.seq)).limit(first + 1)
     )
     async with store.sessions() as session:
-        found = list(await session.exec(statement))
+        found: list[tuple[EventKey, DeliveryEvent]] = [
+            ((e.seq or 0, 0), e) for e in await session.exec(statement)
+        ]
+        stop = await audience.marker(session, row.id)
+        if stop is not None and (stop.seq or 0) >= seq and (names is None or stop.name in names):
+            since = position if stop.seq == seq else 0
+            unsent = await audience.unsent(
+                session, stop, after=since, first=first + 1, recipient_id=recipient_id
+            )
+            found = sorted(found + [((stop.seq or 0, p), e) for p, e in unsent], key=_key)
     return found[:first], len(found) > first
+
+
+def _key(item: tuple[EventKey, DeliveryEvent]) -> EventKey:
+    return item[0]
 
 
 # Shared steps
@@ -908,19 +948,22 @@ async def _lock(
     work: Work,
     what: str,
     **values: Any,
-) -> None:
-    """Take the campaign's row for this transaction, if `work` may happen in its status.
+) -> Communication:
+    """Take the campaign's row for this transaction, if `work` may happen in its status, and
+    return it as it is now.
 
     The compare-and-set is the transaction's first statement: SQLite takes its write lock,
     PostgreSQL the row lock, so stops, claims and reports of one campaign never interleave.
     """
     statuses = [s for s in Status if s in WORK[work]]
-    if await compare_and_set(session, row.id, statuses=statuses, values=values) is None:
+    taken = await compare_and_set(session, row.id, statuses=statuses, values=values)
+    if taken is None:
         await session.rollback()
         raise Refused(
             ErrorCode.INVALID_TRANSITION,
             f"{what} only while {' or '.join(statuses)}; this campaign is no longer",
         )
+    return taken
 
 
 async def _count(session: AsyncSession, communication_id: int, **deltas: int) -> None:

@@ -4,7 +4,7 @@ recipients and their delivery events, and the API tokens."""
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, TypeDecorator, text
 from sqlmodel import Field, SQLModel
 
 
@@ -35,7 +35,19 @@ def utcnow() -> datetime:
 class Communication(SQLModel, table=True):
     __tablename__ = "communication"
     __table_args__ = (
-        Index("ix_communication_kind_status", "kind", "status"),
+        # a page filtered on kind, status or origin reads one range per combination
+        # (store/communications.py, _arms), in each order
+        *(
+            Index(
+                f"ix_communication_kind_status_origin_{order}",
+                "kind",
+                "status",
+                "origin",
+                order,
+                "id",
+            )
+            for order in ("created_at", "updated_at", "name")
+        ),
         Index("ix_communication_status_start_at", "status", "start_at"),
         Index("ix_communication_status_end_at", "status", "end_at"),
         Index("ix_communication_created_at_id", "created_at", "id"),  # keyset pages, each order
@@ -136,6 +148,13 @@ class DeliveryEvent(SQLModel, table=True):
         Index("ix_delivery_event_name", "communication_id", "name", "seq"),
         Index("ix_delivery_event_recipient", "communication_id", "recipient_id", "seq"),
         Index("ix_delivery_event_event_id", "communication_id", "event_id", unique=True),
+        Index(
+            "ix_delivery_event_unfinished",
+            "communication_id",
+            unique=True,
+            sqlite_where=text("unfinished = 1"),  # as SQLAlchemy writes the test
+            postgresql_where=text("unfinished"),
+        ),
     )
 
     seq: int | None = Field(default=None, primary_key=True)
@@ -148,6 +167,9 @@ class DeliveryEvent(SQLModel, table=True):
     provider_message_id: str | None = None
     failure_class: str | None = None  # a NOT_SENT's reason: HARD_BOUNCE, ...
     failure_code: str | None = None  # the provider's own code, e.g. SMTP 550
+    # a stop's or failure's one row standing for the not-sent event of every recipient still
+    # PENDING or HANDED_OFF then, read as one event each (store/audience.py, `unsent`)
+    unfinished: bool = False
 
 
 class ApiToken(SQLModel, table=True):

@@ -39,6 +39,7 @@ settings.register_profile("commpulse", deadline=None, suppress_health_check=[Hea
 settings.load_profile("commpulse")
 
 POSTGRES = os.environ.get("COMMPULSE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+PREFIX = os.environ.get("COMMPULSE_DB_PREFIX", "commpulse")  # of the databases made here
 ENGINES = ["sqlite", "postgresql"]
 T = TypeVar("T")
 
@@ -101,7 +102,7 @@ def postgres_server() -> str:
 @pytest.fixture
 def new_postgres_database(postgres_server: str) -> Iterator[str]:
     """An empty PostgreSQL database of this test's own (no migrations), dropped after it."""
-    name = f"commpulse_test_{uuid.uuid4().hex[:12]}"
+    name = f"{PREFIX}_test_{uuid.uuid4().hex[:12]}"
     run(postgres_admin(f'CREATE DATABASE "{name}"'))
     yield asyncpg_url(postgres_server.rsplit("/", 1)[0] + f"/{name}")
     run(postgres_admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
@@ -110,7 +111,7 @@ def new_postgres_database(postgres_server: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_database(postgres_server: str) -> Iterator[str]:
     """A migrated PostgreSQL database of this test session's own, dropped at the end."""
-    name = f"commpulse_test_{uuid.uuid4().hex[:12]}"
+    name = f"{PREFIX}_test_{uuid.uuid4().hex[:12]}"
     run(postgres_admin(f'CREATE DATABASE "{name}"'))
     url = asyncpg_url(postgres_server.rsplit("/", 1)[0] + f"/{name}")
     run(_migrate(url))

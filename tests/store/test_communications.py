@@ -204,6 +204,46 @@ async def test_paging_backward_with_last_and_before_mirrors_paging_forward(store
         assert [i for p in pages for i in p] == _expected(rows, order), order
 
 
+async def test_paging_a_kind_status_or_origin_filter_sees_each_match_once(store: Store) -> None:
+    """A filter on kind, status or origin pages forward and back through its matches only,
+    in every order, however they spread over kinds, statuses and origins."""
+    for i in range(12):
+        made = await factories.create(
+            store,
+            [Kind.EMAIL, Kind.SMS, Kind.IN_APP][i % 3],
+            name=f"name {i % 5}",
+            origin=Origin.AUTOMATION if i % 4 == 0 else Origin.CAMPAIGN,
+        )
+        if i % 2:  # SENDING or ACTIVE
+            await changes.apply(store, made.id, Action.LAUNCH, by=Trigger.PERSON, actor="ann")
+    rows = await _all(store)
+    filters = [
+        Filter(kinds=[Kind.EMAIL]),
+        Filter(origins=[Origin.AUTOMATION]),
+        Filter(statuses=[Status.DRAFT, Status.ACTIVE]),
+        Filter(kinds=[Kind.SMS, Kind.IN_APP], statuses=[Status.DRAFT], origins=[Origin.CAMPAIGN]),
+    ]
+    for flt in filters:
+        matches = [
+            r
+            for r in rows
+            if (flt.kinds is None or r.kind in flt.kinds)
+            and (flt.statuses is None or r.status in flt.statuses)
+            and (flt.origins is None or r.origin in flt.origins)
+        ]
+        for order in ORDERS:
+            assert await _walk_forward(store, flt, order, first=2) == _expected(matches, order)
+            back: list[int | None] = []
+            before = None
+            while True:
+                page = await communications.page(store, flt, order, last=2, before=before)
+                back = [row.id for row in page.rows] + back
+                if not page.has_previous:
+                    break
+                before = page.keys[0]
+            assert back == _expected(matches, order), (flt, order)
+
+
 async def test_before_a_cursor_pages_back_from_the_middle(store: Store) -> None:
     """A page read forward can be followed by the page before it, ending where it started."""
     rows = await _many(store, 25)

@@ -14,9 +14,9 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from store import Store, changes, communications, deliveries
-from store.audience import BATCH_MAX, NOT_SENT_EVENT, SENT_EVENT, Delivery
+from store.audience import BATCH_MAX, NOT_SENT_EVENT, SENT_EVENT, After, Delivery
 from store.changes import StopCounts
-from store.deliveries import Display, DisplayEvent, Report
+from store.deliveries import Display, DisplayEvent, ProviderEvent, Report
 from store.errors import ErrorCode, Refused
 from store.lifecycle import Action, Kind, Origin, Status, Trigger
 from store.tables import Communication, DeliveryEvent, Recipient, StatusEvent, utcnow
@@ -114,13 +114,7 @@ async def fresh(store: Store, row: Communication) -> Communication:
 
 async def states(store: Store, row: Communication) -> dict[str, str]:
     """Each recipient's delivery state, by profile id."""
-    async with store.sessions() as session:
-        found = await session.exec(
-            select(Recipient.profile_id, Recipient.state).where(
-                col(Recipient.communication_id) == row.id
-            )
-        )
-        return dict(found.all())
+    return await deliveries.states(store, row.id)
 
 
 async def workers(store: Store, row: Communication) -> dict[str, str | None]:
@@ -135,10 +129,10 @@ async def workers(store: Store, row: Communication) -> dict[str, str | None]:
 
 async def events(store: Store, row: Communication) -> list[DeliveryEvent]:
     found, more = await deliveries.events(
-        store, row.id, names=None, recipient_id=None, after=0, first=1_000_000
+        store, row.id, names=None, recipient_id=None, after=(0, 0), first=1_000_000
     )
     assert not more
-    return found
+    return [event for _, event in found]
 
 
 async def history(store: Store, row: Communication) -> list[tuple[str, str, str]]:
@@ -968,24 +962,70 @@ async def test_delivery_events_filter_and_page(store: Store) -> None:
     await changes.stop(store, row.id, actor=ACTOR)  # the two still PENDING get notSent
 
     sent, more = await deliveries.events(
-        store, row.id, names=["message.send"], recipient_id=None, after=0, first=10
+        store, row.id, names=["message.send"], recipient_id=None, after=(0, 0), first=10
     )
-    assert ([e.recipient_id for e in sent], more) == (out, False)
+    assert ([e.recipient_id for _, e in sent], more) == (out, False)
     one, _ = await deliveries.events(
-        store, row.id, names=None, recipient_id="profile-005", after=0, first=10
+        store, row.id, names=None, recipient_id="profile-005", after=(0, 0), first=10
     )
-    assert [(e.recipient_id, e.name) for e in one] == [("profile-005", "message.notSent")]
+    assert [(e.recipient_id, e.name) for _, e in one] == [("profile-005", "message.notSent")]
 
     page, more = await deliveries.events(
-        store, row.id, names=None, recipient_id=None, after=0, first=2
+        store, row.id, names=None, recipient_id=None, after=(0, 0), first=4
     )
     assert more
-    assert page[-1].seq is not None
     rest, more = await deliveries.events(
-        store, row.id, names=None, recipient_id=None, after=page[-1].seq, first=10
+        store, row.id, names=None, recipient_id=None, after=page[-1][0], first=10
     )
     assert not more
-    assert [e.recipient_id for e in page + rest] == ids(5)
+    assert [e.recipient_id for _, e in page + rest] == ids(5)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7])
+async def test_a_stopped_campaigns_events_read_page_by_page_in_order(
+    store: Store, size: int
+) -> None:
+    """Pages of any size walk a stopped campaign's events once each, in order: the sends,
+    a not-sent event per recipient still out (held or pending), then what came after."""
+    row = await sending(store, ids(8))
+    out = await claim(store, row, 3)
+    at = utcnow()
+    held = await leases(store, row)
+    await deliveries.report(
+        store,
+        row.id,
+        [Report(out[0], held[out[0]] or "", Delivery.SENT, None, at, "pm-1")],
+        actor=WORKER,
+    )
+    await changes.stop(store, row.id, actor=ACTOR)
+    after = ProviderEvent("e-1", "pm-1", After.DELIVERED, utcnow())
+    assert [o.applied for o in await deliveries.record_provider_events(store, [after])] == [True]
+
+    read: list[tuple[str, str]] = []
+    cursor, more = (0, 0), True
+    while more:
+        page, more = await deliveries.events(
+            store, row.id, names=None, recipient_id=None, after=cursor, first=size
+        )
+        read += [(e.recipient_id, e.name) for _, e in page]
+        cursor = page[-1][0] if page else cursor
+
+    assert read == [(out[0], "message.send")] + [
+        (r, "message.notSent") for r in ids(8) if r != out[0]
+    ] + [(out[0], "message.delivered")]
+
+
+async def test_a_stop_ends_what_leases_hold(store: Store) -> None:
+    """After a stop, a recovering worker's leases hold nobody: those recipients are NOT_SENT."""
+    row = await sending(store, ids(4))
+    await claim(store, row, 2)
+    lease_ids = [i for i in (await leases(store, row)).values() if i]
+    assert len(await deliveries.held(store, lease_ids)) == 2
+
+    await changes.stop(store, row.id, actor=ACTOR)
+
+    assert await deliveries.held(store, lease_ids) == []
+    assert set((await deliveries.states(store, row.id)).values()) == {Delivery.NOT_SENT}
 
 
 # --- edges -----------------------------------------------------------------------------------

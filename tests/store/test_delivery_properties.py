@@ -35,7 +35,7 @@ from store.deliveries import Leased, Report
 from store.errors import ErrorCode, Refused
 from store.feed import Feed
 from store.lifecycle import Action, Kind, Origin, Status, Trigger
-from store.tables import DeliveryEvent, Recipient, utcnow
+from store.tables import Recipient, utcnow
 from tests.conftest import ENGINES, sqlite_url
 from tests.factories import CONTENT
 
@@ -304,21 +304,20 @@ def test_no_interleaving_breaks_the_recipients_invariants(
 
 
 async def _recipients(store: Store, cid: int | None) -> list[tuple[str, str, str | None]]:
+    """Each recipient's state as users see it (deliveries.states) and its last lease."""
+    seen = await deliveries.states(store, cid)
     async with store.sessions() as session:
         found = await session.exec(
-            select(Recipient.profile_id, Recipient.state, Recipient.lease_id).where(
+            select(Recipient.profile_id, Recipient.lease_id).where(
                 col(Recipient.communication_id) == cid
             )
         )
-        return list(found.all())
+        return [(pid, seen[pid], lease) for pid, lease in found.all()]
 
 
 async def _final_events(store: Store, cid: int | None, kind: Kind) -> list[tuple[str, str]]:
     names = [SENT_EVENT[kind], NOT_SENT_EVENT[kind]]
-    async with store.sessions() as session:
-        found = await session.exec(
-            select(DeliveryEvent.recipient_id, DeliveryEvent.name).where(
-                col(DeliveryEvent.communication_id) == cid, col(DeliveryEvent.name).in_(names)
-            )
-        )
-        return list(found.all())
+    found, _ = await deliveries.events(
+        store, cid, names=names, recipient_id=None, after=(0, 0), first=10_000
+    )
+    return [(e.recipient_id, e.name) for _, e in found]
