@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -50,7 +49,7 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
-from bench import postgres_execute
+from bench import database_name, postgres_execute
 
 ROOT = Path(__file__).parents[1]
 ROWS = 1_000
@@ -58,10 +57,9 @@ READ_CACHE = 100  # results commpulse keeps
 POSTGRES = os.environ.get(
     "COMMPULSE_BENCH_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432"
 )
-# on a machine shared with other runs: the ports to serve on (e.g. 9400-9499; any free port
-# when unset) and the prefix of the PostgreSQL databases made and dropped
+# on a machine shared with other runs, the ports to serve on (e.g. 9400-9499; any free port
+# when unset); the databases are named after COMMPULSE_DB_PREFIX (bench.database_name)
 PORTS = os.environ.get("COMMPULSE_BENCH_PORTS", "")
-DATABASE_PREFIX = os.environ.get("COMMPULSE_BENCH_PREFIX", "commpulse_bench")
 
 # --- the documents, the same for commpulse and the bare app --------------------------------
 
@@ -449,7 +447,7 @@ def _database(engine: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as directory:
             yield f"sqlite+aiosqlite:///{directory}/bench.db"
         return
-    name = f"{DATABASE_PREFIX}_{uuid.uuid4().hex[:8]}"
+    name = database_name()
     url = f"{POSTGRES}/{name}"
     try:
         yield url
