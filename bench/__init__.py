@@ -24,17 +24,22 @@ async def postgres_execute(server: str, statement: str) -> None:
         await connection.close()
 
 
+def database_name() -> str:
+    """A new database's name, after COMMPULSE_DB_PREFIX (default commpulse) so that people
+    sharing a server can tell theirs apart."""
+    return f"{os.environ.get('COMMPULSE_DB_PREFIX', 'commpulse')}_bench_{uuid.uuid4().hex[:8]}"
+
+
 @asynccontextmanager
 async def throwaway_database(postgres: str | None = None) -> AsyncIterator[str]:
     """The URL of a new, empty database: a SQLite file in a folder removed after, or with
     `postgres` (a server URL such as postgresql://postgres@127.0.0.1:5432/postgres) a
-    database made on that server and dropped after, named after COMMPULSE_DB_PREFIX
-    (default commpulse) so that people sharing a server can tell theirs apart."""
+    database made on that server and dropped after (`database_name`)."""
     if postgres is None:
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
         return
-    name = f"{os.environ.get('COMMPULSE_DB_PREFIX', 'commpulse')}_bench_{uuid.uuid4().hex[:8]}"
+    name = database_name()
     await postgres_execute(postgres, f'CREATE DATABASE "{name}"')
     try:
         yield f"{postgres.rsplit('/', 1)[0]}/{name}"

@@ -21,7 +21,7 @@ The load comes from `wrk` when it is on PATH (Debian: `apt-get install wrk`), el
 Python clients in separate processes (slower: they saturate less, so the figures are
 lower, the ratios still comparable). uvicorn's access log is off on every server. On a
 shared machine, COMMPULSE_BENCH_PORTS=9100-9199 keeps the servers in a range of ports and
-COMMPULSE_BENCH_DATABASE_PREFIX names the PostgreSQL databases a run makes.
+COMMPULSE_DB_PREFIX names the PostgreSQL databases a run makes.
 """
 
 import argparse
@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -52,7 +51,7 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
-from bench import postgres_execute
+from bench import database_name, postgres_execute
 
 ROOT = Path(__file__).parents[1]
 ROWS = 1_000
@@ -60,6 +59,9 @@ READ_CACHE = 100  # results commpulse keeps
 POSTGRES = os.environ.get(
     "COMMPULSE_BENCH_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432"
 )
+# on a machine shared with other runs, the ports to serve on (e.g. 9400-9499; any free port
+# when unset); the databases are named after COMMPULSE_DB_PREFIX (bench.database_name)
+PORTS = os.environ.get("COMMPULSE_BENCH_PORTS", "")
 
 # --- the documents, the same for commpulse and the bare app --------------------------------
 
@@ -367,17 +369,14 @@ _CHILD = (
 # --- servers --------------------------------------------------------------------------------
 
 
-# a shared machine may give each user a range of ports: COMMPULSE_BENCH_PORTS=9100-9199
-PORTS = os.environ.get("COMMPULSE_BENCH_PORTS")
-# and a prefix for the databases a run makes on a shared PostgreSQL server
-DATABASE_PREFIX = os.environ.get("COMMPULSE_BENCH_DATABASE_PREFIX", "commpulse_bench")
-
-
 def _free_port() -> int:
-    """A loopback port nobody listens on: any, or the first free one in COMMPULSE_BENCH_PORTS."""
-    low, high = map(int, PORTS.split("-")) if PORTS else (0, 0)
-    for candidate in range(low, high + 1):
+    """A free loopback port: the first of COMMPULSE_BENCH_PORTS (low-high) that binds, or
+    any the system picks."""
+    low, _, high = PORTS.partition("-")
+    candidates = range(int(low), int(high or low) + 1) if low else [0]
+    for candidate in candidates:
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
             try:
                 sock.bind(("127.0.0.1", candidate))
             except OSError:
@@ -450,7 +449,7 @@ def _database(engine: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as directory:
             yield f"sqlite+aiosqlite:///{directory}/bench.db"
         return
-    name = f"{DATABASE_PREFIX}_{uuid.uuid4().hex[:8]}"
+    name = database_name()
     url = f"{POSTGRES}/{name}"
     try:
         yield url

@@ -16,6 +16,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from schema.combined import Combined
 from schema.cost import Cost
 from schema.deliveries import DeliveryMutation, DeliveryQuery, DeliverySubscription
 from schema.document import DOCUMENTS, max_aliases, max_depth
@@ -60,11 +61,13 @@ def build(
         lambda: ParserCache(maxsize=DOCUMENTS),
         lambda: ValidationCache(maxsize=DOCUMENTS),
     ]
-    checks: list[Extension] = [ValidDateTimes, Authorize, StorableStrings]
+    # what runs around execution, outermost first, as one hook (schema/combined.py)
+    around: list[Callable[[], SchemaExtension]] = [Authorize, StorableStrings]
     config = StrawberryConfig()
     if limits is not None:
         kept: Buckets = buckets or MemoryBuckets()
-        checks.append(lambda: Cost(kept, limits))  # after the checks: a refusal costs nothing
+        around.insert(0, lambda: RateLimit(kept, limits))
+        around.append(lambda: Cost(kept, limits))  # after the checks: a refusal costs nothing
         # our own depth and alias rules: strawberry's walk every path of every spread
         rules: list[type[ASTValidationRule]] = [
             max_depth(limits.max_depth),
@@ -73,7 +76,6 @@ def build(
         extensions += [
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             lambda: AddValidationRules(rules),
-            lambda: RateLimit(kept, limits),
         ]
         if not limits.introspection:
             extensions.append(DisableIntrospection)
@@ -82,10 +84,14 @@ def build(
             disable_field_suggestions=not limits.field_suggestions,
         )
     suggestions = limits is None or limits.field_suggestions
-    extensions += [*checks, Idempotency]
+    around.append(Idempotency)
     if reads is not None:
-        extensions.append(reads.extension())
-    extensions.append(lambda: ErrorPolicy(field_suggestions=suggestions))
+        around.append(reads.extension())
+    extensions += [
+        ValidDateTimes,
+        lambda: Combined(around),
+        lambda: ErrorPolicy(field_suggestions=suggestions),
+    ]
     return Schema(
         query=merge_types("Query", (Query, DeliveryQuery, TokenQuery, WebhookQuery)),
         mutation=merge_types(

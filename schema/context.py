@@ -8,6 +8,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
+from schema.readcache import Stamp
 from store import Store
 from store.communications import get_many
 from store.tables import Communication
@@ -27,6 +28,9 @@ class Context:
     connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
     idempotency_key: str | None = None  # an HTTP request's Idempotency-Key header
     webhook_allow_private: bool = False  # webhook URLs may name private or loopback hosts
+    # the read cache's stamp, taken by server/reads.py before it found no cached answer: the
+    # full path stores its result under it instead of reading the commit mark again
+    read_stamp: Stamp | None = None
 
     @cached_property
     def communications_by_id(self) -> DataLoader[int, Communication | None]:

@@ -85,7 +85,13 @@ def page_cursor(order: str, key: tuple[Any, int]) -> str:
     value, pk = key
     if isinstance(value, datetime):
         value = value.isoformat()
+    if isinstance(value, str) and type(pk) is int:  # json.dumps' text, without its machinery:
+        quoted = f"[{_quoted(order)}, {_quoted(value)}, {pk}]"  # a list of 50 makes 50
+        return _encode(f"{PAGE}:{quoted}")
     return _encode(f"{PAGE}:" + json.dumps([order, value, pk]))
+
+
+_quoted = json.encoder.encode_basestring_ascii
 
 
 def page_key(value: str, order: str) -> tuple[Any, int] | None:

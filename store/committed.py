@@ -9,18 +9,18 @@ reading it touches no table. SQLite cannot say (None): it is the one-instance da
 
 from sqlalchemy import text
 
-from store import Store
+from store import Store, reading
 from store.coalesce import Coalesced
+
+_SNAPSHOT = text("SELECT pg_current_snapshot()::text")
 
 
 async def mark(store: Store) -> str | None:
     """A value that differs once any write transaction has ended since it was read; None
     where the database cannot tell."""
-    async with store.sessions() as session:
-        if session.bind is None or session.bind.dialect.name != "postgresql":
-            return None
-        found = await session.execute(text("SELECT pg_current_snapshot()::text"))
-        return str(found.scalar_one())
+    if store.sessions.kw["bind"].dialect.name != "postgresql":
+        return None
+    return str((await reading.fetch(store, _SNAPSHOT))[0][0])  # one round trip, no BEGIN
 
 
 class Marks:

@@ -5,18 +5,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, literal_column, tuple_, union_all
+from sqlalchemy import ColumnElement, Connection, bindparam, func, literal_column, tuple_, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from store import Store, audience
+from store import Store, audience, reading
 from store.content import NAME_MAX, check_audience, check_content, check_name, has_audience
 from store.database import write
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
 from store.feed import Change, Touch
 from store.lifecycle import DELETABLE, EDITABLE, Action, Kind, Origin, Status, statuses
 from store.tables import Communication, utcnow
-from store.writes import compare_and_set, insert_row, read, record, run
+from store.writes import compare_and_set, insert_row, record
 
 PAGE_MAX = 100
 PAGE_DEFAULT = 20
@@ -47,23 +47,23 @@ class Page:
     keys: list[tuple[Any, int]] = field(default_factory=list)
 
 
+_BY_ID = reading.ROWS.where(col(Communication.id) == bindparam("id"))
+
+
 async def get(store: Store, communication_id: int | None) -> Communication:
     """The live communication with this id, or NOT_FOUND."""
     if communication_id is None:
         raise not_found(communication_id)
-    pk = communication_id
-    async with store.sessions() as session:
-        row = await run(session, lambda connection: read(connection, pk))
-    if row is None or row.deleted_at is not None:
+    found = await reading.communications(store, _BY_ID, {"id": communication_id})
+    if not found or found[0].deleted_at is not None:
         raise not_found(communication_id)
-    return row
+    return found[0]
 
 
 async def get_many(store: Store, ids: Sequence[int]) -> dict[int, Communication]:
     """Rows by id, deleted ones included: history and events still name them."""
-    async with store.sessions() as session:
-        rows = await session.exec(select(Communication).where(col(Communication.id).in_(ids)))
-        return {row.id: row for row in rows if row.id is not None}
+    rows = await reading.communications(store, reading.ROWS.where(col(Communication.id).in_(ids)))
+    return {row.id: row for row in rows if row.id is not None}
 
 
 async def create(
@@ -385,20 +385,15 @@ async def page(
         else [sort.asc(), col(Communication.id).asc()]
     )
     arms = _arms(flt)
-    async with store.sessions() as session:
-        if arms is None:
-            rows = list(
-                await session.exec(
-                    select(Communication).where(*where).order_by(*ordering).limit(size + 1)
-                )
-            )
-        elif not arms:
-            rows = []  # an empty list of kinds, say
-        else:
-            postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
-            merged = _merged(arms, where, order.field, descending, size + 1, postgres=postgres)
-            found = await session.exec(merged)
-            rows = list(found.scalars())  # from_statement gives rows
+    if arms is None:
+        statement = reading.ROWS.where(*where).order_by(*ordering).limit(size + 1)
+        rows = await reading.communications(store, statement)
+    elif not arms:
+        rows = []  # an empty list of kinds, say
+    else:
+        postgres = store.sessions.kw["bind"].dialect.name == "postgresql"
+        merged = _merged(arms, where, order.field, descending, size + 1, postgres=postgres)
+        rows = await reading.communications(store, merged)
     more = len(rows) > size
     rows = rows[:size]
     if backward:
@@ -423,7 +418,7 @@ def _merged(
     merge takes from it: PostgreSQL's Merge Append of one LIMIT per arm; SQLite's MERGE,
     which sorts a LIMITed arm itself but follows the index of a bare one."""
     ranges = [
-        select(Communication).where(
+        reading.ROWS.where(
             col(Communication.kind) == kind,
             col(Communication.status) == status,
             col(Communication.origin) == origin,
@@ -439,16 +434,13 @@ def _merged(
         ]
     names: list[Any] = [literal_column(field), literal_column("id")]  # the UNION's columns
     merged = union_all(*ranges).order_by(*(c.desc() if descending else c.asc() for c in names))
-    return select(Communication).from_statement(merged.limit(limit))
+    return merged.limit(limit)  # whole rows, for reading.communications
 
 
 async def count(store: Store, flt: Filter) -> int:
     _check_window(flt)
-    async with store.sessions() as session:
-        result = await session.exec(
-            select(func.count()).select_from(Communication).where(*_where(flt))
-        )
-        return int(result.one())
+    statement = select(func.count()).select_from(Communication).where(*_where(flt))
+    return int((await reading.fetch(store, statement))[0][0])
 
 
 async def status_counts(store: Store, flt: Filter) -> list[tuple[Kind, Status, int]]:
@@ -459,8 +451,8 @@ async def status_counts(store: Store, flt: Filter) -> list[tuple[Kind, Status, i
         .where(*_where(flt))
         .group_by(col(Communication.kind), col(Communication.status))
     )
-    async with store.sessions() as session:
-        found = {(k, s): n for k, s, n in await session.exec(statement)}
+    rows = map(tuple, await reading.fetch(store, statement))
+    found = {(kind, status): n for kind, status, n in rows}
     kinds = flt.kinds if flt.kinds is not None else list(Kind)
     return [
         (kind, status, found.get((kind, status), 0))

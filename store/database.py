@@ -283,6 +283,23 @@ async def write(factory: Sessions, work: Callable[[Connection], T]) -> T:
         return await connection.run_sync(work)
 
 
+_PER_LOOP: "weakref.WeakKeyDictionary[Any, dict[str, tuple[asyncio.AbstractEventLoop, Any]]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def per_loop(engine: AsyncEngine, name: str, make: Callable[[], T]) -> T:
+    """One `make()` per engine, name and event loop: an asyncio lock or semaphore cannot
+    move between loops (tests run one per module)."""
+    loop = asyncio.get_running_loop()
+    kept = _PER_LOOP.setdefault(engine.sync_engine, {})
+    held = kept.get(name)
+    if held is None or held[0] is not loop:
+        held = kept[name] = (loop, make())
+    found: T = held[1]
+    return found
+
+
 @asynccontextmanager
 async def writing(factory: Sessions) -> AsyncIterator[AsyncSession]:
     """A session for a write transaction made of async steps (delivery work). On SQLite, it

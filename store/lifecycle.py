@@ -6,6 +6,7 @@ compare-and-set, `availableActions`, and the GraphQL enums generated per type.
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 from store.errors import ErrorCode
 from store.kinds import SPECS
@@ -153,4 +154,9 @@ def check(
 
 def available_actions(kind: Kind, origin: Origin, status: Status) -> list[Action]:
     """What a person may do now, in the order of the `Action` enum."""
-    return [a for a in Action if isinstance(check(kind, origin, status, a, PERSON), Status)]
+    return list(_available(kind, origin, status))
+
+
+@cache  # every communication read asks it: a list of 50 asked a check per action 50 times
+def _available(kind: Kind, origin: Origin, status: Status) -> tuple[Action, ...]:
+    return tuple(a for a in Action if isinstance(check(kind, origin, status, a, PERSON), Status))

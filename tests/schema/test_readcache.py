@@ -9,7 +9,7 @@ from sqlalchemy import text
 from schema import build
 from schema.context import Context
 from schema.limits import Limits, MemoryBuckets
-from schema.readcache import Entry, ReadCache, cacheable, charge
+from schema.readcache import Entry, ReadCache, cacheable, charge, key_of
 from store import Store
 from store.feed import Touch
 from store.lifecycle import Kind
@@ -39,6 +39,23 @@ async def test_a_repeated_query_is_answered_from_memory_until_a_notice(store: St
     assert row.id is not None
     await store.feed.publish(Touch(row.id))
     assert names((await schema.execute(NAMES, context_value=caller)).data) == ["after"]
+
+
+async def test_a_named_query_sent_without_its_name_is_found_by_what_was_sent(
+    store: Store,
+) -> None:
+    """A polled `query Names { ... }` sent without operationName is kept under the request as
+    sent (no name), which is all server/reads.py sees before it parses anything."""
+    await create(store, Kind.IN_APP, name="kept")
+    cache = ReadCache(100, shared=False)
+    schema = build(LIMITS, reads=cache)
+    named = "query Names($first: Int) " + NAMES.replace("first: 10", "first: $first")
+    caller = Context(store=store, actor="reader", role=ApiRole.VIEWER)
+    result = await schema.execute(named, variable_values={"first": 10}, context_value=caller)
+    stamp = await cache.stamp(store)
+    assert stamp is not None
+    found = cache.get(key_of(named, None, {"first": 10}, ApiRole.VIEWER), stamp)
+    assert found is not None and found.data == result.data
 
 
 @pytest.mark.parametrize(

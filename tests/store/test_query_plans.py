@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from store import Store, changes, communications, deliveries
+from store import Store, changes, communications, deliveries, reading
 from store.communications import Filter, Order
 from store.lifecycle import Action, Kind, Origin, Status, Trigger
 from tests import factories
@@ -41,11 +41,14 @@ async def plans(store: Store, read: Callable[[], Awaitable[Any]]) -> list[str]:
         if statement.lstrip("( \n").upper().startswith("SELECT"):
             sent.append((statement, params))
 
-    event.listen(engine.sync_engine, "before_cursor_execute", catch)
+    watched = reading.engines(store)
+    for each in watched:
+        event.listen(each, "before_cursor_execute", catch)
     try:
         await read()
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", catch)
+        for each in watched:
+            event.remove(each, "before_cursor_execute", catch)
     found = []
     async with engine.connect() as conn:
         if engine.dialect.name == "postgresql":

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from store import Store, changes, communications, deliveries
+from store import Store, changes, communications, deliveries, reading
 from store.changes import Position
 from store.errors import Refused
 from store.feed import Change
@@ -28,17 +28,19 @@ def everything(_change: Change) -> bool:
 @contextmanager
 def statements(store: Store) -> Iterator[list[str]]:
     """The SQL statements the store runs meanwhile."""
-    engine = store.sessions.kw["bind"].sync_engine
     seen: list[str] = []
 
     def record(*args: Any) -> None:
         seen.append(args[2])
 
-    event.listen(engine, "before_cursor_execute", record)
+    engines = reading.engines(store)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 def event_reads(seen: list[str]) -> int:
@@ -175,7 +177,9 @@ async def test_a_slow_consumer_is_dropped_and_resumes_with_its_cursor(store: Sto
             with pytest.raises(Behind, match="more than 3 changes behind"):
                 while True:
                     got.append(await anext(slow))
-        assert got == others[: len(got)] and 1 + 3 <= len(got) < 8
+        # at least the queue's worth (one more when its first change was taken before the
+        # next ones came: the writes may land in one read, or one by one), never all 8
+        assert got == others[: len(got)] and 3 <= len(got) < 8
         async with subscribed(stream, got[-1].position) as resumed:
             assert got + await take(resumed, 8 - len(got)) == others
 
