@@ -1,6 +1,9 @@
 """Benchmarks: each prints its figure as a ratio to an anchor measured in the same run."""
 
+import contextlib
+import itertools
 import os
+import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +25,24 @@ async def postgres_execute(server: str, statement: str) -> None:
         await connection.execute(statement)
     finally:
         await connection.close()
+
+
+# on a shared machine each user may keep to a range of ports: COMMPULSE_BENCH_PORTS=9100-9199
+PORTS = os.environ.get("COMMPULSE_BENCH_PORTS", "")
+_first, _, _last = (PORTS or "0").partition("-")
+_ports = itertools.cycle(range(int(_first), int(_last or _first) + 1))
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on: any the system picks or, with COMMPULSE_BENCH_PORTS
+    (first-last), the next free one after those handed out before."""
+    for candidate in itertools.islice(_ports, 1000):
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            sock.bind(("127.0.0.1", candidate))
+            port: int = sock.getsockname()[1]
+            return port
+    raise SystemExit(f"no free port in COMMPULSE_BENCH_PORTS={PORTS}")
 
 
 def database_name() -> str:

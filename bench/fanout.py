@@ -26,8 +26,8 @@ subscribers sit idle (attached, after their first frame), the anchor's beside co
 into the database, as another instance would; see `writer`), and prints the server's RSS
 every `--every` seconds.
 
-BENCH_PORTS=FIRST-LAST keeps every server in those ports; BENCH_TRACEMALLOC=DIR prints, for
-each figure, where the first server's memory for the idle subscribers was allocated
+COMMPULSE_BENCH_PORTS=FIRST-LAST keeps every server in those ports; BENCH_TRACEMALLOC=DIR
+prints, for each figure, where the first server's memory for the idle subscribers was allocated
 (bench/tracemem.py); BENCH_PROFILE=DIR records py-spy profiles; BENCH_PIDS prints the pids.
 """
 
@@ -35,15 +35,13 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import itertools
 import json
 import os
 import resource
 import signal
-import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +55,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench import throwaway_database, tracemem
+from bench import free_port, throwaway_database, tracemem
 from schema import ids
 from server.runtime import runtime
 from server.settings import Settings
@@ -98,25 +96,6 @@ raw_app = Starlette(
 )
 
 # --- servers -----------------------------------------------------------------------------
-
-
-def _port_range() -> Iterator[int]:
-    """BENCH_PORTS (`FIRST-LAST`) when others share the machine, else any free port."""
-    first, _, last = os.environ.get("BENCH_PORTS", "0-0").partition("-")
-    return itertools.cycle(range(int(first), int(last or first) + 1))
-
-
-_ports = _port_range()
-
-
-def _free_port() -> int:
-    """A port nobody listens on; in BENCH_PORTS, the next one after those handed out."""
-    for candidate in itertools.islice(_ports, 1000):
-        with socket.socket() as sock, contextlib.suppress(OSError):
-            sock.bind(("127.0.0.1", candidate))
-            port: int = sock.getsockname()[1]
-            return port
-    raise RuntimeError(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 @dataclass
@@ -204,7 +183,7 @@ class Deployment:
 @contextlib.asynccontextmanager
 async def _redis() -> AsyncIterator[str]:
     """A private redis-server, so nobody else's traffic shares it."""
-    port = _free_port()
+    port = free_port()
     args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     process = await asyncio.create_subprocess_exec(
         REDIS_SERVER, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
@@ -244,7 +223,7 @@ async def commpulse(deployment: Deployment) -> AsyncIterator[list[Server]]:
         await migrate.wait()
         servers = []
         for _ in range(deployment.instances):
-            port = _free_port()
+            port = free_port()
             args = _python("server.cli", "serve", "--host", "127.0.0.1", "--port", str(port))
             server = await stack.enter_async_context(_process(args, port, env))
             server.env = env
@@ -257,7 +236,7 @@ async def raw(instances: int) -> AsyncIterator[list[Server]]:
     async with contextlib.AsyncExitStack() as stack:
         servers = []
         for _ in range(instances):
-            port = _free_port()
+            port = free_port()
             args = _python("uvicorn", "bench.fanout:raw_app", "--port", str(port))
             args += ["--log-level", "error", *_raw_options()]
             servers.append(await stack.enter_async_context(_process(args, port, {})))

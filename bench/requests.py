@@ -31,7 +31,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,7 +50,7 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
-from bench import database_name, postgres_execute
+from bench import database_name, free_port, postgres_execute
 
 ROOT = Path(__file__).parents[1]
 ROWS = 1_000
@@ -61,7 +60,6 @@ POSTGRES = os.environ.get(
 )
 # on a machine shared with other runs, the ports to serve on (e.g. 9400-9499; any free port
 # when unset); the databases are named after COMMPULSE_DB_PREFIX (bench.database_name)
-PORTS = os.environ.get("COMMPULSE_BENCH_PORTS", "")
 
 # --- the documents, the same for commpulse and the bare app --------------------------------
 
@@ -369,27 +367,10 @@ _CHILD = (
 # --- servers --------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    """A free loopback port: the first of COMMPULSE_BENCH_PORTS (low-high) that binds, or
-    any the system picks."""
-    low, _, high = PORTS.partition("-")
-    candidates = range(int(low), int(high or low) + 1) if low else [0]
-    for candidate in candidates:
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-            try:
-                sock.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            port: int = sock.getsockname()[1]
-            return port
-    raise SystemExit(f"no free port in {PORTS}")
-
-
 @contextlib.contextmanager
 def _uvicorn(app: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """A uvicorn process serving `app` on a free loopback port, access log off."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--no-access-log"],
         cwd=ROOT,
