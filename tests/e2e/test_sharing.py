@@ -180,8 +180,13 @@ async def test_shared_payloads_equal_those_executed_alone(start_server: StartSer
     assert (final["status"], final["sentCount"], final["notSentCount"]) == ("STOPPED", 1, 2)
 
 
+HISTORY = """query H($id: ID!) {
+  communication(id: $id) { ... on InAppMessage { history(first: 10) { edges { cursor } } } }
+}"""
 HANDOVER = {
-    "statusChanged": "subscription S($ids: [ID!]) { statusChanged(ids: $ids) { action to } }",
+    "statusChanged": """subscription S($ids: [ID!], $after: String) {
+      statusChanged(ids: $ids, after: $after) { action to }
+    }""",
     "communication": """subscription C($id: ID!) {
       communication(id: $id) { ... on InAppMessage { status version } }
     }""",
@@ -198,6 +203,10 @@ async def test_members_riding_along_miss_nothing_when_the_others_leave(
     async with http_session(server) as client:
         message = await create_in_app(client, "handover")
         await act(client, LAUNCH, "launchCommunication", id=message["id"])
+        # from the launch on, whether a subscription is attached before the first pause
+        # commits or after (nothing acknowledges a subscribe)
+        launched = await execute(client, HISTORY, id=message["id"])
+        after = launched["communication"]["history"]["edges"][-1]["cursor"]
         steps = [(PAUSE, "pauseCommunication"), (RESUME, "resumeCommunication")] * 2
         async with contextlib.AsyncExitStack() as stack:
             groups = {
@@ -205,7 +214,7 @@ async def test_members_riding_along_miss_nothing_when_the_others_leave(
                 for field in HANDOVER
             }
             for field, group in groups.items():
-                these = {"ids": [message["id"]]} if field == "statusChanged" else message
+                these = {"ids": [message["id"]], "after": after} if field == "statusChanged" else {}
                 for subscriber in group:
                     await subscriber.subscribe(HANDOVER[field], {"id": message["id"]} | these)
             for subscriber in groups["communication"]:
