@@ -215,9 +215,9 @@ async def stop_all(started: list[Server]) -> None:
             await server.stop()
 
 
-@pytest.fixture
-async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
-    """Start servers (on tmp_path/e2e.db unless told) and stop every one still running at the end.
+@contextlib.asynccontextmanager
+async def serving(directory: Path) -> AsyncIterator[StartServer]:
+    """Start servers (on directory/e2e.db unless told) and stop every one still running at the end.
 
     Keyword arguments are extra environment, e.g. COMMPULSE_SCHEDULER="off". Servers run
     without auth (on loopback, as `make run` does) unless given COMMPULSE_AUTH="on".
@@ -225,10 +225,19 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
     started: list[Server] = []
 
     async def start(database: Path | None = None, *, migrated: bool = True, **env: str) -> Server:
-        return await launch(database or tmp_path / "e2e.db", started, migrated=migrated, **env)
+        return await launch(database or directory / "e2e.db", started, migrated=migrated, **env)
 
-    yield start
-    await stop_all(started)
+    try:
+        yield start
+    finally:
+        await stop_all(started)
+
+
+@pytest.fixture
+async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
+    """`serving` in the test's tmp_path."""
+    async with serving(tmp_path) as start:
+        yield start
 
 
 @pytest.fixture
