@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import asyncpg
 import pytest
+import pytest_asyncio
 from broadcaster import Broadcast
 from gql import Client, GraphQLRequest
 from gql.client import AsyncClientSession
@@ -244,6 +245,17 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
 async def server(start_server: StartServer) -> Server:
     """One server with the default e2e settings (scheduler and simulated sender on)."""
     return await start_server()
+
+
+SHARED_SERVER = pytest.mark.asyncio(loop_scope="module")  # the tests on a module's `shared_server`
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    """One server with the default e2e settings for a whole module (a start costs a second or
+    more), for tests marked SHARED_SERVER that change nothing another of them counts."""
+    async with serving(tmp_path_factory.mktemp("shared")) as start:
+        yield await start()
 
 
 # --- PostgreSQL and a private Redis ---------------------------------------------------------
