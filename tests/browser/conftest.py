@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import (
     Browser,
     BrowserContext,
@@ -28,9 +29,7 @@ from playwright.async_api import (
 )
 
 from tests.conftest import unavailable
-from tests.e2e.conftest import Server, server, start_server
-
-__all__ = ["server", "start_server"]  # the e2e fixtures, for the browser tests
+from tests.e2e.conftest import Server, StartServer, serving
 
 CHROMIUM = os.environ.get("COMMPULSE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "artifacts"
@@ -50,8 +49,15 @@ UI_TIMEOUT = 10_000  # ms for the page to show something
 expect.set_options(timeout=UI_TIMEOUT)
 
 
-@pytest.fixture
-async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
+# One Chromium per test process: launching it (and Playwright's driver) cost a second a test.
+# Playwright's objects belong to the event loop that made them, so the browser tests run on
+# the session's loop (SHARED_LOOP), and so do the servers they start. Each test still gets
+# contexts of its own (own storage, own guard), closed when it ends.
+SHARED_LOOP = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chromium() -> AsyncIterator[Browser]:
     """Headless Chromium (Debian's); skipped when missing, a failure under CI=true."""
     if not os.access(CHROMIUM, os.X_OK):
         unavailable("chromium", FileNotFoundError(CHROMIUM))
@@ -63,6 +69,30 @@ async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser(chromium: Browser) -> AsyncIterator[Browser]:
+    """The process's Chromium, with every context the test opened closed at its end."""
+    assert chromium.contexts == [], "a previous test left a context open"
+    try:
+        yield chromium
+    finally:
+        for context in chromium.contexts:
+            await context.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
+    """The e2e `start_server`, on the session's loop with the browser."""
+    async with serving(tmp_path) as start:
+        yield start
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def server(start_server: StartServer) -> Server:
+    """One server with the default e2e settings, on the session's loop."""
+    return await start_server()
 
 
 @dataclass

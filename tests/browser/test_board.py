@@ -14,7 +14,7 @@ from store import changes
 from store.lifecycle import Action, Kind, Trigger
 from store.tokens import ApiRole
 from tests import factories
-from tests.browser.conftest import Tab, open_tab
+from tests.browser.conftest import SHARED_LOOP, Tab, open_tab
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import (
     LAUNCH,
@@ -31,7 +31,7 @@ from tests.e2e.conftest import (
 from tests.e2e.test_webhooks import FAST as WEBHOOKS_FAST
 from tests.e2e.test_webhooks import Receiver, create_endpoint
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, SHARED_LOOP]
 
 CLAIM = """
 mutation Claim($id: ID!, $limit: Int!) {

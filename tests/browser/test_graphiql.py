@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from store.tokens import ApiRole
-from tests.browser.conftest import Tab, open_tab
+from tests.browser.conftest import SHARED_LOOP, Tab, open_tab
 from tests.e2e.conftest import (
     LAUNCH,
     StartServer,
@@ -19,7 +19,7 @@ from tests.e2e.conftest import (
     make_token,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, SHARED_LOOP]
 
 OVERVIEW = "query Overview { statusCounts { kind status count } }"
 

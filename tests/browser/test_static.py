@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from server.web import STATIC
+from tests.browser.conftest import SHARED_LOOP
 from tests.e2e.conftest import Server, StartServer
 
 ROOT = Path(__file__).parents[2]
@@ -51,6 +52,7 @@ def test_pages_load_only_files_of_this_server(page: Path) -> None:
 
 
 @pytest.mark.e2e
+@SHARED_LOOP
 async def test_pages_are_served_with_a_same_origin_policy(server: Server) -> None:
     base = f"http://127.0.0.1:{server.port}"
     async with httpx.AsyncClient(base_url=base) as client:
@@ -68,6 +70,7 @@ async def test_pages_are_served_with_a_same_origin_policy(server: Server) -> Non
 
 
 @pytest.mark.e2e
+@SHARED_LOOP
 async def test_with_graphiql_off_its_files_are_not_served_but_the_board_is(
     start_server: StartServer,
 ) -> None:

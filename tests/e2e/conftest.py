@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import asyncpg
 import pytest
+import pytest_asyncio
 from broadcaster import Broadcast
 from gql import Client, GraphQLRequest
 from gql.client import AsyncClientSession
@@ -215,9 +216,9 @@ async def stop_all(started: list[Server]) -> None:
             await server.stop()
 
 
-@pytest.fixture
-async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
-    """Start servers (on tmp_path/e2e.db unless told) and stop every one still running at the end.
+@contextlib.asynccontextmanager
+async def serving(directory: Path) -> AsyncIterator[StartServer]:
+    """Start servers (on directory/e2e.db unless told) and stop every one still running at the end.
 
     Keyword arguments are extra environment, e.g. COMMPULSE_SCHEDULER="off". Servers run
     without auth (on loopback, as `make run` does) unless given COMMPULSE_AUTH="on".
@@ -225,16 +226,36 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
     started: list[Server] = []
 
     async def start(database: Path | None = None, *, migrated: bool = True, **env: str) -> Server:
-        return await launch(database or tmp_path / "e2e.db", started, migrated=migrated, **env)
+        return await launch(database or directory / "e2e.db", started, migrated=migrated, **env)
 
-    yield start
-    await stop_all(started)
+    try:
+        yield start
+    finally:
+        await stop_all(started)
+
+
+@pytest.fixture
+async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
+    """`serving` in the test's tmp_path."""
+    async with serving(tmp_path) as start:
+        yield start
 
 
 @pytest.fixture
 async def server(start_server: StartServer) -> Server:
     """One server with the default e2e settings (scheduler and simulated sender on)."""
     return await start_server()
+
+
+SHARED_SERVER = pytest.mark.asyncio(loop_scope="module")  # the tests on a module's `shared_server`
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    """One server with the default e2e settings for a whole module (a start costs a second or
+    more), for tests marked SHARED_SERVER that change nothing another of them counts."""
+    async with serving(tmp_path_factory.mktemp("shared")) as start:
+        yield await start()
 
 
 # --- PostgreSQL and a private Redis ---------------------------------------------------------

@@ -134,7 +134,7 @@ async def test_a_campaign_killed_mid_send_finishes_after_restart(
     """A server killed mid-send resumes on restart; each recipient ends with exactly one send."""
     audience = 400
     settings = {
-        "COMMPULSE_SIMULATED_SEND_RATE": "50",
+        "COMMPULSE_SIMULATED_SEND_RATE": "100",  # 4 s of sending: killed well before the end
         "COMMPULSE_SENDER_INTERVAL": "0.05",
         "COMMPULSE_SCHEDULER_INTERVAL": "0.1",
     }

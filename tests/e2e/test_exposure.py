@@ -6,7 +6,7 @@ import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from tests.e2e.conftest import Server, StartServer, raw_ws
+from tests.e2e.conftest import SHARED_SERVER, Server, StartServer, raw_ws
 
 pytestmark = pytest.mark.e2e
 
@@ -20,15 +20,18 @@ async def post(server: Server, query: str) -> httpx.Response:
         return await client.post(server.http_url, json={"query": query})
 
 
-async def test_local_defaults_show_graphiql_introspection_and_suggestions(server: Server) -> None:
+@SHARED_SERVER
+async def test_local_defaults_show_graphiql_introspection_and_suggestions(
+    shared_server: Server,
+) -> None:
     """Out of the box (a local session) GraphiQL, introspection and suggestions are on."""
     async with httpx.AsyncClient() as client:
-        page = await client.get(server.http_url, headers={"accept": "text/html"})
+        page = await client.get(shared_server.http_url, headers={"accept": "text/html"})
     assert page.status_code == 200 and "graphiql" in page.text.lower()
-    assert (await post(server, INTROSPECT)).json()["data"]["__schema"]["queryType"][
+    assert (await post(shared_server, INTROSPECT)).json()["data"]["__schema"]["queryType"][
         "name"
     ] == "Query"
-    assert "Did you mean" in (await post(server, TYPO)).text
+    assert "Did you mean" in (await post(shared_server, TYPO)).text
 
 
 async def test_production_switches_hide_graphiql_introspection_and_suggestions(
@@ -79,13 +82,14 @@ async def test_cors_and_websocket_origins_come_from_one_setting(start_server: St
     assert refused.value.response.status_code == 403
 
 
-async def test_no_mutation_over_get_and_no_simple_cross_site_posts(server: Server) -> None:
+@SHARED_SERVER
+async def test_no_mutation_over_get_and_no_simple_cross_site_posts(shared_server: Server) -> None:
     """A mutation in a GET is refused; a POST with a content type that needs no CORS
     preflight (a form, text/plain, none) is refused with 415 before anything runs."""
     mutation = 'mutation { deleteCommunication(id: "bogus") { deletedId } }'
     body = '{"query": "mutation { deleteCommunication(id: \\"bogus\\") { deletedId } }"}'
     async with httpx.AsyncClient() as client:
-        get = await client.get(server.http_url, params={"query": mutation})
+        get = await client.get(shared_server.http_url, params={"query": mutation})
         assert get.status_code in (400, 405)
         assert "mutations are not allowed" in get.text
         for content_type in (
@@ -95,10 +99,10 @@ async def test_no_mutation_over_get_and_no_simple_cross_site_posts(server: Serve
             "multipart/form-data; boundary=x",
         ):
             response = await client.post(
-                server.http_url, content=body, headers={"content-type": content_type}
+                shared_server.http_url, content=body, headers={"content-type": content_type}
             )
             assert response.status_code == 415, content_type
-        bare = await client.post(server.http_url, content=body)
+        bare = await client.post(shared_server.http_url, content=body)
         assert bare.status_code == 415
-        query = await client.get(server.http_url, params={"query": "{ __typename }"})
+        query = await client.get(shared_server.http_url, params={"query": "{ __typename }"})
         assert query.json()["data"] == {"__typename": "Query"}

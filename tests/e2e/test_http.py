@@ -10,6 +10,7 @@ from websockets.exceptions import InvalidStatus
 from tests.e2e.conftest import (
     CREATE_LANDING_PAGE,
     PUBLISH,
+    SHARED_SERVER,
     TRANSPORT_WS,
     Server,
     StartServer,
@@ -46,9 +47,10 @@ query {
 UNALIASED_UNION_QUERY = README_UNION_QUERY.replace("emailStatus: ", "").replace("pageStatus: ", "")
 
 
-async def test_readme_union_query_needs_aliases(server: Server) -> None:
+@SHARED_SERVER
+async def test_readme_union_query_needs_aliases(shared_server: Server) -> None:
     """The README's aliased union query works; without aliases it is a validation error."""
-    async with http_session(server) as session:
+    async with http_session(shared_server) as session:
         email = await create_email(session, "Spring sale")
         page = ok(
             await execute(
@@ -62,7 +64,7 @@ async def test_readme_union_query_needs_aliases(server: Server) -> None:
 
         result = await execute(session, README_UNION_QUERY)
         nodes = {edge["node"]["id"]: edge["node"] for edge in result["communications"]["edges"]}
-        assert result["communications"]["totalCount"] == 2
+        assert result["communications"]["totalCount"] == 2  # no other test here creates any
         assert nodes[email["id"]]["emailStatus"] == "DRAFT"
         assert nodes[email["id"]]["kind"] == "EMAIL"
         assert nodes[page["id"]]["pageStatus"] == "PUBLISHED"
@@ -76,20 +78,21 @@ async def test_readme_union_query_needs_aliases(server: Server) -> None:
     assert any("conflicting types" in message for message in messages), messages
 
 
-async def test_graphiql_get_queries_and_list_cap(server: Server) -> None:
+@SHARED_SERVER
+async def test_graphiql_get_queries_and_list_cap(shared_server: Server) -> None:
     """A browser gets GraphiQL, a GET query runs, and more than 100 in a page is refused."""
     async with httpx.AsyncClient() as client:
-        page = await client.get(server.http_url, headers={"Accept": "text/html"})
+        page = await client.get(shared_server.http_url, headers={"Accept": "text/html"})
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
         assert "graphiql" in page.text.lower()
 
-        got = await client.get(server.http_url, params={"query": "{ __typename }"})
+        got = await client.get(shared_server.http_url, params={"query": "{ __typename }"})
         assert got.status_code == 200
         assert got.json()["data"] == {"__typename": "Query"}
 
         capped = await client.post(
-            server.http_url,
+            shared_server.http_url,
             json={"query": "{ communications(first: 101) { totalCount } }"},
         )
     body = capped.json()
@@ -117,10 +120,11 @@ async def test_cross_origin_websocket_needs_an_allowed_origin(start_server: Star
     assert refused.value.response.status_code == 403
 
 
-async def test_cross_origin_websocket_refused_by_default(server: Server) -> None:
+@SHARED_SERVER
+async def test_cross_origin_websocket_refused_by_default(shared_server: Server) -> None:
     """With no allowed origins, a cross-origin handshake is refused and a same-origin one is not."""
     with pytest.raises(InvalidStatus) as refused:
-        await _handshake(server, "http://evil.example")
+        await _handshake(shared_server, "http://evil.example")
     assert refused.value.response.status_code == 403
 
-    assert await _handshake(server, f"http://127.0.0.1:{server.port}") == TRANSPORT_WS
+    assert await _handshake(shared_server, f"http://127.0.0.1:{shared_server.port}") == TRANSPORT_WS
