@@ -55,13 +55,12 @@ def build(
     # Parsing and validation, once per distinct document text: a polled query is parsed and
     # validated on its first request only. Both caches are bounded, as documents come from
     # clients. The validation cache is keyed by (schema, document, rules), so the rules
-    # below are made once, not per request.
-    extensions: list[Extension] = [
-        *outer,
+    # below are made once, not per request. These and what runs around execution run as
+    # one extension (schema/combined.py), outermost first: strawberry pays per hook.
+    parts: list[Callable[[], SchemaExtension]] = [
         lambda: ParserCache(maxsize=DOCUMENTS),
         lambda: ValidationCache(maxsize=DOCUMENTS),
     ]
-    # what runs around execution, outermost first, as one hook (schema/combined.py)
     around: list[Callable[[], SchemaExtension]] = [Authorize, StorableStrings]
     config = StrawberryConfig()
     if limits is not None:
@@ -73,12 +72,12 @@ def build(
             max_depth(limits.max_depth),
             max_aliases(limits.max_aliases),
         ]
-        extensions += [
+        parts += [
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             lambda: AddValidationRules(rules),
         ]
         if not limits.introspection:
-            extensions.append(DisableIntrospection)
+            parts.append(DisableIntrospection)
         config = StrawberryConfig(
             batching_config={"max_operations": limits.max_batch},
             disable_field_suggestions=not limits.field_suggestions,
@@ -87,9 +86,11 @@ def build(
     around.append(Idempotency)
     if reads is not None:
         around.append(reads.extension())
-    extensions += [
-        ValidDateTimes,
-        lambda: Combined(around),
+    parts += [ValidDateTimes, *around]
+    extensions: list[Extension] = [
+        *outer,
+        lambda: Combined(parts),
+        # on its own: it also masks each result of a stream (`on_stream_result`)
         lambda: ErrorPolicy(field_suggestions=suggestions),
     ]
     return Schema(

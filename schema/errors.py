@@ -71,6 +71,12 @@ class ErrorPolicy(MaskErrors):
         masked.extensions = {"code": Code.INTERNAL_SERVER_ERROR, "requestId": request}
         return masked
 
+    def _process_result(self, result: object) -> None:
+        # as MaskErrors does, without its isinstance of a runtime Protocol (2.6% of a read)
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed = super()._process_errors(errors)
         if not self.field_suggestions:

@@ -33,7 +33,7 @@ from schema.errors import Code
 from schema.limits import Limits
 from schema.readcache import ReadCache
 from schema.sharing import Frames, Shared
-from server import buckets, http, logs, scheduler, web
+from server import buckets, http, logs, reads, scheduler, web
 from server.auth import Auth, Unauthenticated
 from server.http import LimitBody, RefuseSimplePosts
 from server.logs import RequestIds
@@ -167,6 +167,21 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         if request.method == "POST" and "json" in (request.content_type or ""):
             body = await request.get_body()
+            sent = reads.decoded(body)
+            main = (request.content_type or "").partition(";")[0].strip().lower()
+            if sent is not None and main == "application/json":
+                # decoded once already, and a shape strawberry accepts as it is: what it
+                # would make of it, without decoding it again
+                extensions = sent.get("extensions")
+                if isinstance(extensions, dict | None):
+                    transport = self._get_stream_transport_from_headers(request.headers)
+                    return GraphQLRequestData(
+                        query=sent["query"],
+                        variables=sent.get("variables"),
+                        operation_name=sent.get("operationName"),
+                        extensions=extensions,
+                        protocol=transport.protocol if transport else "http",
+                    )
             start = (body.encode() if isinstance(body, str) else body).lstrip()[:1]
             # an object goes to strawberry as is; anything else would crash it
             if start != b"{" and (problem := http.body_shape_error(self.parse_json(body))):

@@ -16,6 +16,8 @@ Not used while metrics or traces are on: both observe every operation inside str
 
 import json
 import math
+from contextvars import ContextVar
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,6 +26,16 @@ from schema.limits import Buckets, Limits
 from schema.readcache import ReadCache, charge, key_of
 from server import http, logs
 from server.auth import Auth
+
+# The body this request's task decoded here, and what it decoded to: a miss goes on to
+# strawberry, which would decode it again (`decoded`, server/app.py `parse_http_body`)
+_DECODED: ContextVar[tuple[bytes, dict[str, Any]] | None] = ContextVar("decoded", default=None)
+
+
+def decoded(body: bytes | str) -> dict[str, Any] | None:
+    """What `CachedAnswers.answer` decoded from this very body (the same object), or None."""
+    found = _DECODED.get()
+    return found[1] if found is not None and found[0] is body else None
 
 
 class CachedAnswers:
@@ -52,6 +64,7 @@ class CachedAnswers:
             and not sent.get("extensions")
         ):
             return None
+        _DECODED.set((body, sent))
         store = request.state.store
         identity = await self.auth.http(store, request)  # Unauthenticated: 401, as before
         stamp = await self.cache.stamp(store)

@@ -3,6 +3,7 @@ outermost first; an error raised inside reaches each hook that started, innermos
 and no hook after the one that raised starts."""
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import strawberry
@@ -72,12 +73,54 @@ async def test_hooks_run_as_nested_context_managers(refuse: bool, order: list[st
     assert result.extensions == {"inner": True}
 
 
-def test_a_part_with_other_hooks_is_refused() -> None:
-    """Only on_execute and get_results can be combined: others would silently not run."""
+class Phases(SchemaExtension):
+    def __init__(self, name: str) -> None:
+        self.name = name
 
-    class Parses(SchemaExtension):
-        def on_parse(self) -> Iterator[None]:
+    def on_operation(self) -> Iterator[None]:
+        seen.append(f"{self.name} operation in")
+        yield
+        seen.append(f"{self.name} operation out")
+
+    def on_parse(self) -> Iterator[None]:
+        seen.append(f"{self.name} parse")
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        seen.append(f"{self.name} validate")
+        yield
+
+
+async def test_each_phase_runs_its_parts_in_order() -> None:
+    """Operation, parse and validation hooks nest in the parts' order too."""
+    seen.clear()
+    both = [lambda: Phases("a"), lambda: Phases("b")]
+    schema = strawberry.Schema(Query, extensions=[lambda: Combined(both)])
+    assert not (await schema.execute("{ ping }")).errors
+    assert seen == [
+        "a operation in",
+        "b operation in",
+        "a parse",
+        "b parse",
+        "a validate",
+        "b validate",
+        "resolved",
+        "b operation out",
+        "a operation out",
+    ]
+
+
+def test_a_part_with_other_hooks_is_refused() -> None:
+    """A part with a hook that cannot be combined is refused: it would silently not run."""
+
+    class Resolves(SchemaExtension):
+        def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+            return _next(root, info, *args, **kwargs)
+
+    class AsyncParse(SchemaExtension):
+        async def on_parse(self) -> AsyncIterator[None]:
             yield
 
-    with pytest.raises(AssertionError):
-        Combined([Parses])
+    for part in (Resolves, AsyncParse):
+        with pytest.raises(AssertionError):
+            Combined([part])
