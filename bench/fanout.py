@@ -211,7 +211,13 @@ async def commpulse(deployment: Deployment) -> AsyncIterator[list[Server]]:
             "COMMPULSE_AUTH": "off",
             "COMMPULSE_SENDER": "none",
             "COMMPULSE_SCHEDULER": "off",
-            "COMMPULSE_RATE_BURST": "1000000",
+            # every subscriber here is the same local identity: a real token's rate and cost
+            # budget would refuse the second figure's 5,000 subscribes (10 points each, 50,000
+            # a token), and the refused subscribers would wait for changes that never come
+            "COMMPULSE_RATE_LIMIT": "1000000000",
+            "COMMPULSE_RATE_BURST": "1000000000",
+            "COMMPULSE_COST_BUDGET": "1000000000000",
+            "COMMPULSE_COST_REFILL": "1000000000000",
         }
         migrate = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -553,9 +559,12 @@ async def scenario(
             spread = pages if kind == "spread" else pages[:1]
             query, variables, first = WATCH, [{"id": p} for p in spread], 1
         before = await baseline(servers)
+        _, dropped = await crowd.received()
         await crowd.expect(frames=first)
         await crowd.open(servers, "/graphql", count, query, variables)
         await crowd.wait()
+        if (refused := (await crowd.received())[1] - dropped) > 0:  # else a wait without end
+            raise SystemExit(f"{refused} of {count} subscriptions got an error, not a first frame")
         memory = await per_subscriber(servers, before, count, KINDS[kind])
         samples: list[float] = []
         profiler = await _profile(servers[0], kind)
