@@ -30,7 +30,7 @@ from sqlalchemy.pool import QueuePool
 from store import Store
 from store.database import _sqlite_pragmas as sqlite_pragmas
 from store.database import per_loop
-from store.tables import Communication
+from store.tables import Communication, filled
 
 COMMUNICATION: Table = Communication.__table__  # type: ignore[attr-defined]
 ROWS: Select[Any] = select(COMMUNICATION)  # whole rows, for `communications()`
@@ -106,20 +106,10 @@ def _gate(engine: AsyncEngine) -> asyncio.Semaphore:
     return per_loop(engine, "reads", lambda: asyncio.Semaphore(max(1, size)))
 
 
-_new = Communication._sa_class_manager.new_instance  # type: ignore[attr-defined]
-
-
-def communication(row: Row[Any], columns: Sequence[str]) -> Communication:
-    """A `Communication` of a row of the whole table, as the ORM's loader fills one."""
-    made: Communication = _new()
-    made.__dict__.update(zip(columns, row, strict=True))
-    return made
-
-
 async def communications(
     store: Store, statement: Executable, values: Mapping[str, Any] | None = None
 ) -> list[Communication]:
     """The communications a SELECT of whole rows (`ROWS.where(...)`) finds."""
     rows = await fetch(store, statement, values)
     columns = rows[0]._fields if rows else ()  # the same for every row (a property: made anew)
-    return [communication(row, columns) for row in rows]
+    return [filled(zip(columns, row, strict=True)) for row in rows]

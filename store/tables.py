@@ -1,6 +1,7 @@
 """Tables: one row per communication, one row per status change (history and outbox),
 recipients and their delivery events, and the API tokens."""
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,6 +91,19 @@ class Communication(SQLModel, table=True):
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # claimNext's turns
     status_reason: str | None = None
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+_new_communication = Communication._sa_class_manager.new_instance  # type: ignore[attr-defined]
+
+
+def filled(columns: Mapping[Any, Any] | Iterable[tuple[str, Any]]) -> Communication:
+    """A `Communication` from its columns as RETURNING or a SELECT hands them back, filled in
+    as the ORM's loader fills one: no validation (the database's values are the truth) and
+    no session. Such a row is for reading and for answers; writes go by id
+    (store/writes.py), so none is ever added to a session."""
+    made: Communication = _new_communication()
+    made.__dict__.update(columns)
+    return made
 
 
 class StatusEvent(SQLModel, table=True):

@@ -22,18 +22,18 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Table, bindparam, insert, literal_column, select, update
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.sql.elements import ClauseElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.feed import Change
-from store.tables import Communication, StatusEvent
+from store.tables import Communication, StatusEvent, filled
 
 T = TypeVar("T")
 
-# rows are built without a query (`as_row`), and their attributes work once the mappers are
-# configured, which a query would otherwise have done on first use
+# rows are built without a query (`tables.filled`), and their attributes work once the
+# mappers are configured, which a query would otherwise have done on first use
 configure_mappers()
 
 COMMUNICATION: Table = Communication.__table__  # type: ignore[attr-defined]
@@ -72,12 +72,6 @@ _RECORD = {
 }
 
 
-def as_row(found: RowMapping) -> Communication:
-    """A communication from its columns, as RETURNING or a SELECT hands them back: no
-    validation (the database's values are the truth) and no session."""
-    return Communication.model_construct(**found)
-
-
 async def run(session: AsyncSession, step: Callable[[Connection], T]) -> T:
     """A step of the write path inside an async session's transaction."""
     return await session.run_sync(lambda synchronous: step(synchronous.connection()))
@@ -105,18 +99,18 @@ def compare_and_set(
     if version is not None:
         bound["w_version"] = version
     found = connection.execute(statement, bound).mappings().first()
-    return None if found is None else as_row(found)
+    return None if found is None else filled(found)
 
 
 def read(connection: Connection, communication_id: int) -> Communication | None:
     """The row as it is, deleted or not."""
     found = connection.execute(_GET, {"w_id": communication_id}).mappings().first()
-    return None if found is None else as_row(found)
+    return None if found is None else filled(found)
 
 
 def insert_row(connection: Connection, values: dict[str, Any]) -> Communication:
     """A new communication with these columns (the others take their defaults)."""
-    return as_row(connection.execute(_INSERT, values).mappings().one())
+    return filled(connection.execute(_INSERT, values).mappings().one())
 
 
 def record(
