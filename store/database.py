@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import aiosqlite
 import sqlalchemy
 from aiosqlite.context import contextmanager
-from sqlalchemy import BigInteger, Connection, Engine, event, literal_column, make_url, text
+from sqlalchemy import URL, BigInteger, Connection, Engine, event, literal_column, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import select
@@ -164,7 +164,7 @@ class _Writer:
     def __init__(self, engine: AsyncEngine) -> None:
         self.loop = asyncio.get_running_loop()
         self.lock = asyncio.Lock()
-        self._url = engine.url.set(drivername="sqlite")
+        self._url = engine.url
         self._queue: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
         self._draining: asyncio.Task[None] | None = None
         self._engine: Engine | None = None
@@ -220,8 +220,7 @@ class _Writer:
 
     def _sync(self) -> Engine:
         if self._engine is None:
-            engine = sqlalchemy.create_engine(self._url, pool_size=1)
-            event.listen(engine, "connect", _sqlite_pragmas)
+            engine = sqlite_file_engine(self._url, pool_size=1)
             event.listen(engine, "connect", _driver_transactions)
             event.listen(engine, "begin", _begin_immediate)
             self._engine = engine
@@ -263,8 +262,20 @@ def _writer(engine: AsyncEngine) -> _Writer:
     return found
 
 
-def _grouped(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+def on_sqlite_file(engine: AsyncEngine) -> bool:
+    """Whether `engine` is on a SQLite file, which connections of its own (the writer's
+    thread, the reads' threads) can open too; a database in memory is its connection's."""
+    database = engine.url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    in_memory = in_memory or engine.url.query.get("mode") == "memory"
+    return engine.dialect.name == "sqlite" and not in_memory
+
+
+def sqlite_file_engine(url: URL, **options: Any) -> Engine:
+    """A synchronous engine on the SQLite file of `url`, with the server's pragmas."""
+    engine = sqlalchemy.create_engine(url.set(drivername="sqlite"), **options)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 async def write(factory: Sessions, work: Callable[[Connection], T]) -> T:
@@ -277,7 +288,7 @@ async def write(factory: Sessions, work: Callable[[Connection], T]) -> T:
     one there, so writers of different rows run side by side, and PostgreSQL groups the
     commits' flushes itself)."""
     engine: AsyncEngine = factory.kw["bind"]
-    if _grouped(engine):
+    if on_sqlite_file(engine):
         return await _writer(engine).submit(work)
     async with engine.connect() as connection, connection.begin():
         return await connection.run_sync(work)

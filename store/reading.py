@@ -23,13 +23,12 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Engine, Executable, Row, Select, Table, create_engine, event, select
+from sqlalchemy import Engine, Executable, Row, Select, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from store import Store
-from store.database import _sqlite_pragmas as sqlite_pragmas
-from store.database import per_loop
+from store.database import on_sqlite_file, per_loop, sqlite_file_engine
 from store.tables import Communication, filled
 
 COMMUNICATION: Table = Communication.__table__  # type: ignore[attr-defined]
@@ -41,8 +40,7 @@ class _SQLiteReads:
     """Plain sqlite3 connections to one file, used from `THREADS` threads."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self.engine: Engine = create_engine(engine.url.set(drivername="sqlite"))
-        event.listen(self.engine, "connect", sqlite_pragmas)
+        self.engine: Engine = sqlite_file_engine(engine.url)
         self.threads = ThreadPoolExecutor(THREADS, thread_name_prefix="sqlite-reads")
 
     def close(self) -> None:
@@ -60,9 +58,7 @@ _SQLITE: "weakref.WeakKeyDictionary[Any, _SQLiteReads]" = weakref.WeakKeyDiction
 def _sqlite(engine: AsyncEngine) -> _SQLiteReads | None:
     """The reads of a SQLite file's engine, made on first use and closed with the engine;
     None for another database or one in memory."""
-    database = engine.url.database or ""
-    in_memory = database in ("", ":memory:") or engine.url.query.get("mode") == "memory"
-    if engine.dialect.name != "sqlite" or in_memory or database.startswith("file::memory:"):
+    if not on_sqlite_file(engine):
         return None
     reads = _SQLITE.get(engine.sync_engine)
     if reads is None:
