@@ -255,8 +255,11 @@ def deflate() -> bool:
 
 
 def _raw_options() -> list[str]:
-    """The anchor serves websockets as commpulse does: with permessage-deflate, or not."""
-    return [] if deflate() else ["--ws-per-message-deflate", "false"]
+    """The anchor serves websockets as commpulse does: with the same implementation, with
+    permessage-deflate or not."""
+    settings = Settings.from_env()
+    deflate = [] if settings.ws_per_message_deflate else ["--ws-per-message-deflate", "false"]
+    return ["--ws", settings.ws_implementation, *deflate]
 
 
 # --- subscribers: client processes, driven over their stdin and stdout --------------------
@@ -659,7 +662,8 @@ async def main(options: argparse.Namespace) -> None:
     print(
         f"p99 commit -> last subscriber, {rounds} changes per figure, one websocket each; "
         f"broker {deployment.broker}, {deployment.instances} instance(s), "
-        f"{options.clients} client processes; permessage-deflate "
+        f"{options.clients} client processes; websockets by uvicorn's "
+        f"{Settings.from_env().ws_implementation}, permessage-deflate "
         f"{'on' if deflate() else 'off'} (commpulse and the anchor alike)"
     )
     print(

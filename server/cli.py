@@ -121,6 +121,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
+        ws=settings.ws_implementation,
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=settings.ws_per_message_deflate,
         log_config=logs.config(settings.log_format),
