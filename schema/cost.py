@@ -41,6 +41,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from schema import sharing
 from schema.document import once
 from schema.errors import Code
 from schema.limits import Buckets, Limits, caller, take
@@ -233,6 +234,9 @@ class Cost(SchemaExtension):
             )
             if self.requested > self.limits.max_cost:
                 raise too_costly(self.requested, self.limits.max_cost)
+            if sharing.again(context.root_value):  # charged at its subscribe
+                yield
+                return
             taken = await self._take(self.requested)
             self.remaining = taken.left
             if not taken.ok:

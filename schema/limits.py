@@ -16,6 +16,7 @@ from typing import Protocol
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from schema import sharing
 from schema.errors import Code
 
 log = logging.getLogger("commpulse.limits")
@@ -115,6 +116,9 @@ class RateLimit(SchemaExtension):
         self.limits = limits
 
     async def on_execute(self) -> AsyncIterator[None]:
+        if sharing.again(self.execution_context.root_value):  # counted at its subscribe
+            yield
+            return
         context = self.execution_context.context
         rate, burst = rates(self.limits, getattr(context, "rate", None))
         taken = await take(self.buckets, "rate:" + caller(context), 1, burst, rate)

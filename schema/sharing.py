@@ -20,15 +20,20 @@ failed) the others execute for themselves.
 
 Members in step with the group ride along: once a member has sent the group's newest event
 and another member that iterates on its own has sent it too, it stops iterating (its
-stream let go, or, for a watched communication, left as it is) and becomes a passenger.
-Each payload the group publishes is then sent to every passenger straight away, from the
-callback that publishes it: per event, one execution, one serialization, and a send per
+stream let go, or, for a watched communication, kept as it is) and becomes a passenger.
+Each payload the group publishes is then sent to every passenger straight away, from
+where it is published: per event, one execution, one serialization, and a send per
 socket, with no task, generator or queue of the passenger's waking. That is what makes
 5,000 screens cost about what a raw broadcast costs; a member of its own costs a wake-up
 of its task and its chain of generators per event, which at thousands of members was
-10 times the sends themselves. When the last member iterating on its own stops, or an
-event could not be made, the passengers go back to iterating on their own from the last
-event they were sent (`resume`), so none is missed or sent twice.
+10 times the sends themselves. A passenger also lets go of its execution (`Parked`):
+strawberry's operation, graphql-core's execution context and the resolver's generators,
+about 18 KiB a subscriber, most of what an idle one cost beyond its socket; its handler
+keeps the operation registered and only its `Shared`. When the last member iterating on
+its own stops, or an event could not be made, the passengers are released: each handler
+runs its operation again, which goes on from the last event it was sent (`resume`, or
+the watch it kept), so none is missed or sent twice; what a subscribe counts and charges
+(rate, cost, the open subscriptions) is not counted again (`again`).
 
 Every member's payloads, whoever made them, go out through its own `Outbox`: sent at once
 while its socket takes them, else queued, at most `limit` of them; past that the member is
@@ -50,7 +55,6 @@ from collections.abc import (
     Hashable,
 )
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, TypeVar
 
 from strawberry.types import Info
@@ -79,7 +83,6 @@ class Frames:
         if found is not None and not (found.done() and found.result() is None):
             return found, False
         made: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        made.add_done_callback(partial(group.published, key))
         self._payloads[group.name, key] = made
         while len(self._payloads) > self.size:
             self._payloads.popitem(last=False)
@@ -155,13 +158,69 @@ class Outbox:
 @dataclass(eq=False)
 class Shared:
     """The root value a websocket handler gives each subscription it runs: which group it
-    belongs to, where payloads are shared, and the outbox to its socket."""
+    belongs to, where payloads are shared, and the outbox to its socket. It outlives the
+    operation's executions: a member riding along lets go of its execution (`Parked`) and
+    its handler runs the operation again, with the same `Shared`, once it is released."""
 
     group: Hashable
     frames: Frames
     outbox: Outbox
-    leading: asyncio.Future[str | None] | None = None  # the event this operation executes
+    # the event this operation executes for its group, and its payload's future
+    leading: "tuple[Group, Key, asyncio.Future[str | None]] | None" = None
     last: Key = None  # the last event this operation sent
+    passenger: "Passenger | None" = None  # riding along, its execution let go
+    kept: "Events[Any] | None" = None  # events without `resume`, kept while it rides
+    failed: Behind | None = None  # fell behind while riding: the next execution ends with it
+    again: bool = False  # an execution after the first: its subscribe was counted and charged
+    ends: list[Callable[[], None]] | None = None  # to call if it stops while riding along
+
+
+class Parked(BaseException):
+    """Raised by `deliver` through the operation's execution when its member boards as a
+    passenger: strawberry's operation, graphql-core's execution and the resolver's
+    generators unwind, and the websocket handler waits (`parked`) holding only the `Shared`,
+    about 18 KiB less per subscriber. Not an Exception: nothing on the way may take it for
+    an error of the operation and report it."""
+
+
+def again(root_value: object) -> bool:
+    """Whether an execution runs an operation again after it parked: what a subscribe
+    counts and charges (its rate, its cost, the open subscriptions) was done the first time."""
+    return isinstance(root_value, Shared) and root_value.again
+
+
+def end(root_value: object, ended: Callable[[], None]) -> None:
+    """Call `ended` when the subscription an execution ran ends: now, or, if its member
+    parked, once it stops riding along without running again (the next execution ends it)."""
+    if isinstance(root_value, Shared) and root_value.passenger is not None:
+        root_value.ends = [*(root_value.ends or ()), ended]
+    else:
+        ended()
+
+
+async def parked(shared: Shared) -> None:
+    """Wait while the parked member rides along, until it is released; the next execution
+    goes on from the last event it was sent (or ends with `Behind`). Cancelled (the client
+    completed, the socket closed), it leaves the group and lets go of its kept events."""
+    passenger = shared.passenger
+    assert passenger is not None
+    try:
+        await passenger.released
+    except Behind as behind:
+        shared.failed = behind
+    except BaseException:
+        for ended in shared.ends or ():
+            ended()
+        if shared.kept is not None:
+            await _close(shared.kept)
+            shared.kept = None
+        raise
+    finally:
+        passenger.release()
+        shared.passenger = None
+        shared.ends = None
+    shared.last = passenger.last  # what it was sent is in its outbox, ahead of the rest
+    shared.again = True
 
 
 class Group:
@@ -203,10 +262,9 @@ class Group:
         self.passengers[passenger] = None
         return passenger
 
-    def published(self, key: Key, made: asyncio.Future[str | None]) -> None:
-        """A payload's future settled: send it to every passenger, or, if it could not be made,
-        let them make it for themselves."""
-        payload = None if made.cancelled() else made.result()
+    def published(self, key: Key, payload: str | None) -> None:
+        """An event's payload was made: send it to every passenger, or, if it could not be
+        made, let them make it for themselves."""
         if payload is None:  # those who would miss it make it for themselves
             for passenger in list(self.passengers):
                 if passenger.last < key:
@@ -267,64 +325,87 @@ async def deliver(
 ) -> AsyncGenerator[T, None]:
     """What a subscription resolver yields for `events` (an event's key, and how to make
     the value graphql-core executes): shared when the handler set up sharing, else as is.
-    `resume(key)` gives the events after `key` again; without it the member's `events` stay
-    open while it rides along (they must not pile up: a watched communication's newest
-    state), and it skips what it was sent meanwhile. Raises `Behind` when the member's
-    socket lets more than its outbox's limit of payloads wait."""
+    Once the member rides along it raises `Parked`, and its handler runs the operation
+    again when it is released: then it goes on after the last event it was sent, with
+    `resume(key)` (the events after `key`), else with the `events` it kept while it rode
+    along (they must not pile up: a watched communication's newest state), skipping what
+    it was sent meanwhile. Raises `Behind` when the member's socket lets more than its
+    outbox's limit of payloads wait."""
     shared = info.root_value if isinstance(info.root_value, Shared) else None
     if shared is None:
         async for _, make in events:
             yield make()
         return
+    if shared.again:  # after riding along: on from the last event sent, or its error
+        events = await _again(shared, events, resume)
     group = shared.frames.group(shared.group)
     group.join(shared)
     try:
-        while True:
-            passenger = None
-            async for key, make in events:
-                if shared.last is not None and key <= shared.last:
-                    continue  # sent while riding along
-                claimed, lead = shared.frames.claim(group, key)
-                frame: asyncio.Future[str | None] | None = claimed
-                if not lead:
-                    # the leader always settles it: with its payload once serialized, with
-                    # None when it stops first (the `finally` below); shielded, so a follower
-                    # stopped meanwhile leaves it alone for the others
-                    payload = claimed.result() if claimed.done() else await asyncio.shield(claimed)
-                    if payload is not None:
-                        shared.outbox.post(payload)
-                    else:
-                        frame = None  # the leader could not make it: execute for ourselves
-                if lead or frame is None:
-                    shared.leading = frame
-                    try:
-                        yield make()
-                    finally:
-                        shared.leading = None
-                        if frame is not None and not frame.done():
-                            frame.set_result(None)
-                behind = shared.outbox.behind()
-                if behind is not None:
-                    raise behind
-                group.sent(shared, key)
-                passenger = group.board(shared)
-                if passenger is not None:
-                    break
-            if passenger is None:
-                return  # the events ended
-            if resume is not None:
-                await _close(events)
-            try:
-                await passenger.released
-            finally:
-                passenger.release()
-            shared.last = passenger.last  # what it was sent is in its outbox, ahead of the rest
-            group = shared.frames.group(shared.group)  # the old one may be gone meanwhile
-            group.join(shared)
-            if resume is not None:
-                events = resume(shared.last)
+        async for key, make in events:
+            if shared.last is not None and key <= shared.last:
+                continue  # sent while riding along
+            claimed, leads = shared.frames.claim(group, key)
+            frame: asyncio.Future[str | None] | None = claimed
+            if not leads:
+                # the leader always settles it: with its payload once serialized, with
+                # None when it stops first (the `finally` below); shielded, so a follower
+                # stopped meanwhile leaves it alone for the others
+                payload = claimed.result() if claimed.done() else await asyncio.shield(claimed)
+                if payload is not None:
+                    shared.outbox.post(payload)
+                else:
+                    frame = None  # the leader could not make it: execute for ourselves
+            if leads or frame is None:
+                shared.leading = None if frame is None else (group, key, frame)
+                try:
+                    yield make()
+                finally:
+                    lead(shared, None)  # unless its payload was made
+                    shared.leading = None
+            behind = shared.outbox.behind()
+            if behind is not None:
+                raise behind
+            group.sent(shared, key)
+            passenger = group.board(shared)
+            if passenger is not None:
+                if resume is not None:
+                    await _close(events)
+                shared.passenger = passenger
+                shared.kept = None if resume is not None else events
+                raise Parked
     finally:
         group.leave(shared)
+
+
+def lead(shared: Shared, payload: str | None) -> None:
+    """Settle the event `shared` executes for its group with its payload (None: it could not
+    be made) and publish it at once. Not from the future's done-callback: that runs a loop
+    round later, after members that found the future settled went on and could not see that
+    they are in step with the group's newest event."""
+    if shared.leading is None:
+        return
+    group, key, frame = shared.leading
+    if not frame.done():
+        frame.set_result(payload)
+        group.published(key, payload)
+
+
+async def _again(
+    shared: Shared, events: Events[T], resume: Callable[[Key], Events[T]] | None
+) -> Events[T]:
+    """The events a member goes on with after it parked: after the last one it was sent
+    (`resume`), or those it kept; the new execution's own are let go unread."""
+    kept, shared.kept = shared.kept, None
+    failed, shared.failed = shared.failed, None
+    if failed is not None or kept is not None or resume is not None:
+        await _close(events)
+    if failed is not None:
+        if kept is not None:
+            await _close(kept)
+        raise failed
+    if kept is not None:
+        return kept
+    return events if resume is None or shared.last is None else resume(shared.last)
 
 
 async def _close(events: AsyncIterator[Any]) -> None:

@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from schema import ids
+from schema import ids, sharing
 from server.auth import Auth, Unauthenticated
 from server.tracing import Tracing
 from store import Store, changes
@@ -229,10 +229,8 @@ class MetricsExtension(SchemaExtension):
         try:
             yield
         finally:
-            if self.field:  # a subscription ends
-                self.metrics.subscriptions.labels(self.field).dec()
-                if self.field == "statusChanged":
-                    self.metrics.status_streams -= 1
+            if self.field:  # a subscription ends (a parked one when it stops)
+                sharing.end(execution.root_value, self._ended)
             if isinstance(execution.context.request, Request):  # HTTP; websockets: below
                 _, label = operation_label(execution)
                 self.metrics.http.labels(label).observe(time.perf_counter() - started)
@@ -242,10 +240,16 @@ class MetricsExtension(SchemaExtension):
         kind, label = operation_label(self.execution_context)
         if kind is OperationType.SUBSCRIPTION:  # the subscription runs until on_operation ends
             self.field = label.partition(" ")[2]
-            self.metrics.subscriptions.labels(self.field).inc()
-            if self.field == "statusChanged":
-                self.metrics.status_streams += 1
+            if not sharing.again(self.execution_context.root_value):  # counted once parked
+                self.metrics.subscriptions.labels(self.field).inc()
+                if self.field == "statusChanged":
+                    self.metrics.status_streams += 1
         yield
+
+    def _ended(self) -> None:
+        self.metrics.subscriptions.labels(self.field).dec()
+        if self.field == "statusChanged":
+            self.metrics.status_streams -= 1
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         if self.field and not getattr(result, "errors", None):

@@ -14,7 +14,9 @@ event, the payload strawberry made is serialized once, published to the group an
 the other members send that same payload as their own frame. Every result frame of an
 operation goes through its outbox, which never makes the operation wait for its socket;
 what strawberry sends itself for the operation (its error, its completion) waits until
-the outbox is written, so it comes after the results, as it did."""
+the outbox is written, so it comes after the results, as it did. A member that rides along
+lets go of its execution (schema/sharing.py, `Parked`): its operation stays registered, as
+strawberry keeps it, and runs again when the member is released."""
 
 import asyncio
 import contextlib
@@ -37,7 +39,7 @@ from strawberry.utils.operation import get_operation_type
 
 from schema.context import Context
 from schema.idempotency import OPERATION_EXTENSIONS
-from schema.sharing import Frames, Outbox, Shared
+from schema.sharing import Frames, Outbox, Parked, Shared, lead, parked
 
 INIT_TIMEOUT = 4408  # graphql-transport-ws' code, used for the legacy protocol too
 
@@ -120,8 +122,7 @@ async def _post(handler: Any, message: Any, kind: str) -> bool:
         await shared.outbox.drained()  # and then, say, why it was dropped
         return False
     payload = handler.view.encode_json(message["payload"])
-    if shared.leading is not None and not shared.leading.done():
-        shared.leading.set_result(payload)
+    lead(shared, payload)  # the group's, if it executed it for them
     shared.outbox.post(payload)
     return True
 
@@ -154,13 +155,20 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, Shared | None]):
             if not operation.completed and self.operations.get(operation.id) is operation:
                 await _send(self, _frame(operation.id, "next", payload))
 
-        # strawberry reads `self.root_value` when it starts the operation, before its first
-        # await, so each operation gets its own
-        self.root_value = shared = _share(
+        shared = _share(
             self, operation.id, operation.query, operation.variables, operation.operation_name, send
         )
         try:
-            await super().run_operation(operation)
+            while True:
+                # strawberry reads `self.root_value` when it starts the operation, before its
+                # first await, so each operation gets its own
+                self.root_value = shared
+                try:
+                    await super().run_operation(operation)
+                    return
+                except Parked:  # riding along: the operation stays registered
+                    pass
+                await parked(shared)  # out of the `except`: its traceback holds the execution
         finally:
             if self.shared.get(operation.id) is shared:  # the id may have been reused already
                 del self.shared[operation.id]
@@ -215,11 +223,28 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, Shared | None]):
             if operation_id in self.tasks:
                 await _send(self, _frame(operation_id, "data", payload))
 
-        # read by strawberry when it starts the operation, before its first await
         shared = _share(self, operation_id, query, variables, operation_name, send)
-        self.root_value = shared
         try:
-            await super().handle_async_results(operation_id, query, operation_name, variables)
+            while True:
+                self.root_value = shared  # read by strawberry before its first await
+                try:
+                    await super().handle_async_results(
+                        operation_id, query, operation_name, variables
+                    )
+                    return
+                except Parked:
+                    # riding along: strawberry let go of the operation's task on the way out;
+                    # it is still this one, which `stop` cancels
+                    task = asyncio.current_task()
+                    assert task is not None
+                    self.tasks[operation_id] = task
+                try:
+                    await parked(shared)
+                except asyncio.CancelledError:  # stopped: completed, as strawberry does
+                    if self.tasks.get(operation_id) is task:
+                        del self.tasks[operation_id]
+                    await self.send_message(CompleteMessage(type="complete", id=operation_id))
+                    return
         finally:
             if self.shared.get(operation_id) is shared:
                 del self.shared[operation_id]

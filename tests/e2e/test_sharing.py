@@ -8,7 +8,9 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 
 from tests.e2e.conftest import (
@@ -232,3 +234,86 @@ async def test_members_riding_along_miss_nothing_when_the_others_leave(
         states = [p["data"]["communication"] for p in subscriber.payloads]
         assert [s["status"] for s in states] == ["ACTIVE", *statuses[: n + 1]]
         assert [s["version"] for s in states] == sorted({s["version"] for s in states})
+
+
+RIDERS = 4  # subscribers per protocol, all in one group
+# every operation the test makes: create, history, 2 * RIDERS subscribes, launch, pause,
+# resume, one subscribe again and the last query; the token's burst is exactly that
+OPERATIONS = 2 + 2 * RIDERS + 3 + 1 + 1
+
+
+async def test_riders_stay_open_and_are_charged_at_their_subscribe_only(
+    start_server: StartServer,
+) -> None:
+    """Members riding along let go of their execution, and run it again when those
+    executing for them leave: they stay open subscriptions (counted once each), cost one
+    subscribe's rate whatever happens, and each protocol's stop ends one of them (graphql-ws
+    answers `complete`; a graphql-transport-ws id is free again)."""
+    server = await start_server(
+        COMMPULSE_SENDER="none",
+        COMMPULSE_SCHEDULER="off",
+        COMMPULSE_METRICS="on",
+        COMMPULSE_RATE_LIMIT="0.001",
+        COMMPULSE_RATE_BURST=str(OPERATIONS),
+    )
+    document = HANDOVER["statusChanged"]
+    async with (
+        http_session(server) as client,
+        subscribers(server, RIDERS, TRANSPORT_WS) as transport,
+        subscribers(server, RIDERS, LEGACY_WS) as legacy,
+    ):
+        message = await create_in_app(client, "riders")
+        created = await execute(client, HISTORY, id=message["id"])
+        these = {
+            "ids": [message["id"]],
+            "after": created["communication"]["history"]["edges"][-1]["cursor"],
+        }
+        everyone = transport + legacy
+        for subscriber in everyone:
+            await subscriber.subscribe(document, these)
+        for query, field in [(LAUNCH, "launchCommunication"), (PAUSE, "pauseCommunication")]:
+            await act(client, query, field, id=message["id"])
+            await asyncio.gather(*(s.take(1) for s in everyone))
+        assert await open_subscriptions(server) == 2 * RIDERS
+        # the first or the second to subscribe executes for the others, which ride along:
+        # with both gone, the last two run their operation again to go on
+        for subscriber in transport:
+            await send(subscriber.ws, {"id": "1", "type": "complete"})
+        for subscriber in legacy[:2]:
+            await send(subscriber.ws, {"id": "1", "type": "stop"})
+            assert await next_message(subscriber.ws) == {"type": "complete", "id": "1"}
+        staying = legacy[2:]
+        await act(client, RESUME, "resumeCommunication", id=message["id"])
+        await asyncio.gather(*(s.take(1) for s in staying))
+        again = Subscriber(transport[0].ws, TRANSPORT_WS)  # its id is free again
+        payload = {"query": document, "variables": these}
+        await send(again.ws, {"id": "1", "type": "subscribe", "payload": payload})
+        await again.take(3)
+        assert await open_subscriptions(server) == len(staying) + 1
+        await execute(client, HISTORY, id=message["id"])  # the last operation the burst allows
+    for subscriber in [*staying, again]:
+        moves = [p["data"]["statusChanged"]["to"] for p in subscriber.payloads]
+        assert moves == ["ACTIVE", "PAUSED", "ACTIVE"], subscriber.payloads
+    for subscriber in transport[1:] + legacy[:2]:
+        assert len(subscriber.payloads) == 2
+
+
+async def next_message(ws: ClientConnection) -> Json:
+    """The next message but graphql-ws' keep-alives."""
+    while (message := await receive(ws))["type"] == "ka":
+        pass
+    return message
+
+
+async def open_subscriptions(server: Server) -> float:
+    """commpulse_subscriptions_open for statusChanged, from /metrics."""
+    async with httpx.AsyncClient() as client:
+        response = await client.get(server.http_url.removesuffix("/graphql") + "/metrics")
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if (sample.name, sample.labels.get("field")) == (
+                "commpulse_subscriptions_open",
+                "statusChanged",
+            ):
+                return sample.value
+    return 0.0
