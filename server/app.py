@@ -35,7 +35,7 @@ from schema.readcache import ReadCache
 from schema.sharing import Frames, Shared
 from server import buckets, http, logs, reads, scheduler, web
 from server.auth import Auth, Unauthenticated
-from server.http import LimitBody, RefuseSimplePosts
+from server.http import HttpOnly, LimitBody, RefuseSimplePosts
 from server.logs import RequestIds
 from server.metrics import Metrics
 from server.metrics import endpoint as metrics_endpoint
@@ -131,23 +131,28 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
             )
             await response(scope, receive, send)
 
-    async def run(  # type: ignore[override]
+    def run(  # type: ignore[override]
         self,
         request: Request | WebSocket,
         context: Context = UNSET,
         root_value: None = UNSET,
-    ) -> Response | WebSocket:
+    ) -> Coroutine[Any, Any, Response | WebSocket]:
+        # not a coroutine function: a websocket goes to strawberry's own, and this keeps no
+        # frame on it for the connection's life (server/http.py, HttpOnly)
+        if isinstance(request, WebSocket):
+            return super().run(request, context, root_value)
+        return self._run_http(request, context)
+
+    async def _run_http(self, request: Request, context: Context) -> Response | WebSocket:
         """A request refused before GraphQL runs (bad JSON, a bad batch, an unknown
         operation) gets its reason as a GraphQL error in JSON, not as plain text."""
         try:
-            if isinstance(request, Request) and self.answers is not None:
+            if self.answers is not None:
                 accept = request.headers.get("accept", "")
                 if answer := await self.answers.answer(request, http.media_type(accept)):
                     return answer
-            return await super().run(request, context, root_value)
+            return await super().run(request, context, UNSET)
         except HTTPException as refused:
-            if isinstance(request, WebSocket):
-                raise
             return JSONResponse(
                 {"errors": [{"message": refused.reason, "extensions": {"code": Code.BAD_REQUEST}}]},
                 status_code=refused.status_code,
@@ -360,9 +365,9 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
     if settings.metrics != "off":
         routes.append(Route("/metrics", metrics_endpoint))
     # all plain ASGI (no BaseHTTPMiddleware: no task and no body copy per request), each a
-    # call or two per message: request ids for the logs, CORS, and the two refusals
-    middleware = [
-        Middleware(RequestIds),
+    # call or two per message: request ids for the logs, then, for HTTP only, CORS and the
+    # two refusals
+    http_only = [
         Middleware(
             CORSMiddleware,
             allow_origins=list(settings.allowed_origins),
@@ -374,6 +379,7 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
         Middleware(RefuseSimplePosts),
         Middleware(LimitBody, limit=settings.max_body_bytes),
     ]
+    middleware = [Middleware(RequestIds), Middleware(HttpOnly, http_only)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.metrics = metrics
     app.state.metrics_auth = auth if settings.metrics == "token" else None

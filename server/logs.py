@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Awaitable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -94,19 +95,22 @@ class RequestIds:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # not a coroutine function: it hands on the app's call, and keeps no frame of its
+        # own on a websocket for the connection's life (server/http.py, HttpOnly)
         if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         given = next((v for k, v in scope.get("headers") or [] if k == b"x-request-id"), b"")
         text = given.decode("latin-1")
         request_id = text if SANE.fullmatch(text) else _new_id()
-        REQUEST_ID.set(request_id)
+        REQUEST_ID.set(request_id)  # in the caller's context, which the app runs in
         TOKEN.set(None)
+        if scope["type"] == "websocket":  # no response headers to add
+            return self.app(scope, receive, send)
 
         async def answer(message: Message) -> None:
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)["x-request-id"] = request_id
             await send(message)
 
-        await self.app(scope, receive, answer)
+        return self.app(scope, receive, answer)

@@ -150,6 +150,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, Shared | None]):
             return
         await super().handle_message(message)
 
+    async def handle_connection_init(self, message: Any) -> None:
+        await super().handle_connection_init(message)
+        # the deadline is met and its task cancelled: kept, the task would hold its
+        # cancellation's traceback, and the frames in it, for the connection's life
+        self.connection_init_timeout_task = None
+
     async def run_operation(self, operation: Operation[Context, Shared | None]) -> None:
         async def send(payload: str) -> None:
             if not operation.completed and self.operations.get(operation.id) is operation:
