@@ -12,6 +12,7 @@ The hooks are small and sit at the edges, so the store never imports prometheus:
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from functools import partial
 from typing import Any
 
 from broadcaster import Broadcast
@@ -218,6 +219,12 @@ def operation_label(execution: Any) -> tuple[OperationType | None, str]:
     return kind, f"{kind.value} {fields[0] if fields else '?'}"  # a fragment first: '?'
 
 
+def _ended(metrics: Metrics, field: str) -> None:
+    metrics.subscriptions.labels(field).dec()
+    if field == "statusChanged":
+        metrics.status_streams -= 1
+
+
 class MetricsExtension(SchemaExtension):
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
@@ -229,8 +236,9 @@ class MetricsExtension(SchemaExtension):
         try:
             yield
         finally:
-            if self.field:  # a subscription ends (a parked one when it stops)
-                sharing.end(execution.root_value, self._ended)
+            if self.field:  # a subscription ends (a parked one when it stops); not a bound
+                # method, which would keep this extension and its execution while it is parked
+                sharing.end(execution.root_value, partial(_ended, self.metrics, self.field))
             if isinstance(execution.context.request, Request):  # HTTP; websockets: below
                 _, label = operation_label(execution)
                 self.metrics.http.labels(label).observe(time.perf_counter() - started)
@@ -245,11 +253,6 @@ class MetricsExtension(SchemaExtension):
                 if self.field == "statusChanged":
                     self.metrics.status_streams += 1
         yield
-
-    def _ended(self) -> None:
-        self.metrics.subscriptions.labels(self.field).dec()
-        if self.field == "statusChanged":
-            self.metrics.status_streams -= 1
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         if self.field and not getattr(result, "errors", None):
