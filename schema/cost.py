@@ -199,6 +199,11 @@ def too_costly(cost: int, most: int) -> GraphQLError:
     )
 
 
+def over_maximum(cost: int, limits: Limits) -> GraphQLError | None:
+    """The refusal of an operation costing more than one may, or None."""
+    return too_costly(cost, limits.max_cost) if cost > limits.max_cost else None
+
+
 def budget_spent(cost: int, left: float, wait: float) -> GraphQLError:
     seconds = math.ceil(wait * 10) / 10
     return GraphQLError(
@@ -231,8 +236,8 @@ class Cost(SchemaExtension):
             self.requested = requested(
                 context.schema._schema, context.graphql_document, operation, context.variables
             )
-            if self.requested > self.limits.max_cost:
-                raise too_costly(self.requested, self.limits.max_cost)
+            if refusal := over_maximum(self.requested, self.limits):
+                raise refusal
             taken = await self._take(self.requested)
             self.remaining = taken.left
             if not taken.ok:
