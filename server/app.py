@@ -201,9 +201,12 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
         return context
 
     def _http_context(self, request: Request, identity: Identity) -> Context:
-        """The context of an HTTP read run before strawberry (server/reads.py), as
-        `get_context` makes it, with no sub-response: no read's resolver sets a header."""
-        return self._identified(self._context(request, None), request, identity)
+        """The context of a read run before strawberry (server/reads.py): `get_context`'s,
+        less what only mutations and the full path read (the Idempotency-Key header, the
+        read stamp) and with no sub-response (no read's resolver sets a header)."""
+        context = self._context(request, None)
+        context.actor, context.role, context.rate = identity.name, identity.role, identity.rate
+        return context
 
     def _context(
         self, request: Request | WebSocket, response: Response | WebSocket | None

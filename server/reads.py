@@ -77,6 +77,7 @@ class KnownReads:
         _DECODED.set((body, sent))
         store = request.state.store
         identity = await self.auth.http(store, request)  # Unauthenticated: 401, as before
+        logs.TOKEN.set(identity.name)
         stamp = await self.cache.stamp(store)
         if stamp is None:
             return None
@@ -92,7 +93,6 @@ class KnownReads:
         if entry is None or left is None:
             request.state.read_stamp = stamp  # the full path stores under it (one mark read)
             return None
-        logs.TOKEN.set(identity.name)
         cost = {"requested": entry.requested, "actual": entry.actual, "remaining": math.floor(left)}
         extensions = json.dumps({"cost": cost}, separators=(",", ":")).encode()
         body = b'{"data":' + entry.encoded + b',"extensions":' + extensions + b"}"
