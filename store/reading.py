@@ -111,16 +111,19 @@ class _Plan(NamedTuple):
     names: tuple[str, ...]
     defaults: dict[str, Any]
     binds: tuple[Callable[[Any], Any] | None, ...]
-    columns: tuple[Callable[[Any], Any] | None, ...]
+    reads: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns that need converting
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         given = [values[n] if n in values else self.defaults[n] for n in self.names]
         return [v if bind is None else bind(v) for v, bind in zip(given, self.binds, strict=True)]
 
-    def row(self, record: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(
-            v if read is None else read(v) for v, read in zip(record, self.columns, strict=True)
-        )
+    def row(self, record: Sequence[Any]) -> list[Any]:
+        """A record's values, converted where SQLAlchemy would: only the columns that need
+        it are visited (a whole row is 30 columns, of which 7 datetimes)."""
+        values = list(record)
+        for i, read in self.reads:
+            values[i] = read(values[i])
+        return values
 
 
 def _plan(statement: Executable, dialect: Dialect) -> "_Plan | None":
@@ -153,9 +156,10 @@ def _compiled(statement: Executable, dialect: Dialect) -> "_Plan | None":
         names=names,
         defaults={p.key: p.effective_value for p in parameters if not p.required},
         binds=tuple(processors.get(n) for n in names),  # type: ignore[misc]
-        columns=tuple(
-            kind._cached_result_processor(dialect, None)
-            for _key, _name, _objects, kind in compiled._result_columns
+        reads=tuple(
+            (i, read)
+            for i, (_key, _name, _objects, kind) in enumerate(compiled._result_columns)
+            if (read := kind._cached_result_processor(dialect, None)) is not None
         ),
     )
 
@@ -193,7 +197,7 @@ def _direct(engine: AsyncEngine) -> bool:
 
 async def _fetch_asyncpg(
     engine: AsyncEngine, plan: _Plan, values: Mapping[str, Any]
-) -> list[tuple[Any, ...]]:
+) -> list[list[Any]]:
     """A kept statement on a pooled connection's asyncpg driver: two hand-offs to the
     pool (its checkout and checkin may wait on the network), none for the statement."""
     arguments = plan.arguments(values)
