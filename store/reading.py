@@ -186,19 +186,25 @@ def _compiled(statement: Executable, dialect: Dialect) -> "_Plan | None":
     assert isinstance(statement, ClauseElement)
     compiled = statement.compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
-    names = tuple(compiled.positiontup or ())
+    names = tuple(compiled.positiontup or ())  # as rendered: `param_1` for a LIMIT's value
     parameters = [compiled.binds[n] for n in names]
     if (
         compiled.literal_execute_params
         or compiled.post_compile_params
-        or any(p.key != n or p.expanding for p, n in zip(parameters, names, strict=True))
+        # a value the caller gives is found by its parameter's name, as rendered
+        or any(
+            (p.required and p.key != n) or p.expanding
+            for p, n in zip(parameters, names, strict=True)
+        )
     ):
         return None
     processors = compiled._bind_processors
     return _Plan(
         sql=compiled.string,
         names=names,
-        defaults={p.key: p.effective_value for p in parameters if not p.required},
+        defaults={
+            n: p.effective_value for p, n in zip(parameters, names, strict=True) if not p.required
+        },
         binds=tuple(processors.get(n) for n in names),  # type: ignore[misc]
         reads=tuple(
             (i, read)

@@ -14,6 +14,9 @@ from store.lifecycle import Kind
 from store.tables import Communication
 from tests.factories import create, engine_of
 
+SHAPE = communications.Shape(
+    "created_at", True, False, True, False, False, False, False, None, 3, postgres=True
+)
 PAGE = reading.kept(
     reading.ROWS.where(col(Communication.created_at) <= bindparam("before"))
     .order_by(col(Communication.created_at).desc(), col(Communication.id).desc())
@@ -33,8 +36,15 @@ async def test_a_kept_statement_reads_what_sqlalchemy_reads(store: Store) -> Non
     cases: list[tuple[Any, dict[str, Any]]] = [
         (communications._BY_ID, {"id": made[1].id}),
         (PAGE, {"before": datetime(2100, 1, 1, tzinfo=UTC)}),
+        (
+            communications._page_statement(SHAPE),
+            {"after_value": made[2].created_at, "after_id": made[2].id},
+        ),
     ]
+    engine = engine_of(store)
     for statement, values in cases:
+        if engine.dialect.name == "postgresql":  # straight to asyncpg, not SQLAlchemy again
+            assert reading._plan(statement, engine.dialect) is not None
         rows = [tuple(row) for row in await reading.fetch(store, statement, values)]
         assert rows and rows == await through_sqlalchemy(store, statement, values)
     found = await communications.get(store, made[1].id)
