@@ -15,10 +15,11 @@ again, through the same functions the extensions call: the caller's role
 (permissions.refused), the strings and DateTimes in the variables (values.bad_string,
 values.bad_datetime), the cost's maximum, then the rate and the budget (readcache
 `take_up_front`, as RateLimit and Cost take them). Only a clean answer comes out: when a
-check refuses, nothing is taken and `run` returns None; when the execution has an error
-(a variable that does not coerce, a refused cursor, a bug), what was taken is given back
-and `run` returns None. Either way the full path then runs the request, as it would have,
-and answers with the refusal or the masked error: reads have no side effects to repeat.
+check refuses (or raises), nothing is taken and `run` returns None; when the execution has
+an error (a variable that does not coerce, a refused cursor, a bug, raised or not), what
+was taken is given back and `run` returns None. Either way the full path then runs the
+request, as it would have, and answers with the refusal or the masked error: reads have no
+side effects to repeat.
 """
 
 import inspect
@@ -68,19 +69,25 @@ class Reads:
         """The answer and the budget left, kept in the cache under `key` (if nothing changed
         since `stamp`); None, having taken nothing, for the full path to answer."""
         schema, document, name = self.schema._schema, prepared.document, prepared.name
-        cost = requested(schema, document, prepared.operation, variables)
-        if (
-            refused(document, name, context.role)
-            or bad_string(document, variables)
-            or bad_datetime(schema, document, variables, name)
-            or over_maximum(cost, self.limits)
-        ):
+        try:
+            cost = requested(schema, document, prepared.operation, variables)
+            if (
+                refused(document, name, context.role)
+                or bad_string(document, variables)
+                or bad_datetime(schema, document, variables, name)
+                or over_maximum(cost, self.limits)
+            ):
+                return None
+        except Exception:  # whatever the full path makes of it, it answers it
             return None
         actor, rate = context.actor, context.rate
         left = await take_up_front(self.buckets, self.limits, actor, rate, cost)
         if left is None:
             return None
-        result = await self._execute(prepared, variables, context)
+        try:
+            result = await self._execute(prepared, variables, context)
+        except Exception:
+            result = ExecutionResult(None, None)  # no answer: the full path runs it again
         if result.errors or result.data is None:
             await give_back(self.buckets, self.limits, actor, rate, cost)
             return None
