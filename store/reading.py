@@ -59,15 +59,18 @@ class _SQLiteReads:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine: Engine = sqlite_file_engine(engine.url)
         self.jobs: SimpleQueue[_Job | None] = SimpleQueue()
-        for number in range(THREADS):  # daemons: a read left waiting never holds up exit
-            Thread(target=self._serve, name=f"sqlite-reads-{number}", daemon=True).start()
+        self.started = False
 
     def close(self) -> None:
-        for _ in range(THREADS):
+        for _ in range(THREADS if self.started else 0):
             self.jobs.put(None)
         self.engine.dispose()
 
     async def fetch(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Row[Any]]:
+        if not self.started:  # on the first read: a test that only watches starts none
+            self.started = True
+            for number in range(THREADS):  # daemons: a read left waiting never holds up exit
+                Thread(target=self._serve, name=f"sqlite-reads-{number}", daemon=True).start()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Sequence[Row[Any]]] = loop.create_future()
         self.jobs.put((loop, done, statement, values))
