@@ -17,6 +17,11 @@ as a dashboard must (their enums differ). Each figure is printed with its ratio 
 anchor measured in the same run: machines here are shared and noisy, the ratio is what to
 quote.
 
+Beside each rate, the server process's CPU time a request (from /proc, on Linux), and a
+second table of those with the bare app's over commpulse's: on a shared machine the rates
+follow whatever CPU the other work leaves, the CPU a request much less. PostgreSQL's own
+CPU, in its own processes, is not in it.
+
 The load comes from `wrk` when it is on PATH (Debian: `apt-get install wrk`), else from
 Python clients in separate processes (slower: they saturate less, so the figures are
 lower, the ratios still comparable). uvicorn's access log is off on every server. On a
@@ -206,6 +211,7 @@ class Target:
     name: str
     url: str
     token: str | None = None
+    pid: int | None = None  # its server process, whose CPU time is read around each figure
     ids: list[str] = field(default_factory=list)  # every communication's id, in list order
     cursors: list[str] = field(default_factory=list)  # each one's cursor in the default list
 
@@ -281,9 +287,30 @@ def _check(target: Target, bodies: list[str]) -> None:
                 raise SystemExit(f"{target.name}: {sent[:80]} answered {answer.text[:300]}")
 
 
+@dataclass(frozen=True)
+class Figure:
+    rate: float  # requests a second
+    cpu: float | None  # the server process's CPU seconds a request (None: not on Linux)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time of a process so far (all its threads), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load(target: Target, bodies: list[str], seconds: float, connections: int) -> float:
     """Requests a second answered, with `connections` kept busy for `seconds`."""
+    return measure(target, bodies, seconds, connections).rate
+
+
+def measure(target: Target, bodies: list[str], seconds: float, connections: int) -> Figure:
+    """`load`'s figure, and the server's CPU time a request meanwhile."""
     _check(target, bodies)
+    before = None if target.pid is None else cpu_seconds(target.pid)
     with tempfile.TemporaryDirectory() as directory:
         lines = Path(directory) / "bodies"
         lines.write_text("\n".join(bodies) + "\n")
@@ -300,7 +327,10 @@ def load(target: Target, bodies: list[str], seconds: float, connections: int) ->
         found = re.search(r"BENCH (\d+) ([\d.]+)", out.stdout)
         if found is None:
             raise SystemExit(f"no figure from the load generator:\n{out.stdout}\n{out.stderr}")
-        return int(found.group(1)) / float(found.group(2))
+        after = None if target.pid is None else cpu_seconds(target.pid)
+        answered = int(found.group(1))
+        cpu = None if before is None or after is None else (after - before) / max(answered, 1)
+        return Figure(answered / float(found.group(2)), cpu)
 
 
 # the fallback client: a few processes of keep-alive connections over raw asyncio streams
@@ -370,6 +400,13 @@ _CHILD = (
 @contextlib.contextmanager
 def _uvicorn(app: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """A uvicorn process serving `app` on a free loopback port, access log off."""
+    with _served(app, env) as (url, _pid):
+        yield url
+
+
+@contextlib.contextmanager
+def _served(app: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """`_uvicorn`'s GraphQL URL, and its process id."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--no-access-log"],
@@ -387,7 +424,7 @@ def _uvicorn(app: str, env: dict[str, str] | None = None) -> Iterator[str]:
             if process.poll() is not None:
                 raise SystemExit(f"{app} exited with {process.returncode}")
             time.sleep(0.1)
-        yield base + "/graphql"
+        yield base + "/graphql", process.pid
     finally:
         process.terminate()
         process.wait()
@@ -485,16 +522,20 @@ def commpulse(engine: str) -> Iterator[Target]:
         env = _commpulse_env(url)
         _cli(env, "migrate", "--create")
         secret = _cli(env, "tokens", "create", "bench", "--role", "admin").strip().splitlines()[-1]
-        with _uvicorn("server.app:app", env) as graphql:
-            target = Target(f"commpulse, {engine}", graphql, token=secret)
+        with _served("server.app:app", env) as (graphql, pid):
+            target = Target(f"commpulse, {engine}", graphql, token=secret, pid=pid)
             asyncio.run(_fill(target))
+            if engine == "postgres":
+                # statistics, as a table that has lived a while has them: just filled, the
+                # planner took it for nearly empty and sorted every row after a cursor
+                asyncio.run(postgres_execute(url, "ANALYZE communication"))
             yield target
 
 
 @contextlib.contextmanager
 def bare() -> Iterator[Target]:
-    with _uvicorn("bench.requests:bare_app") as graphql:
-        target = Target("bare strawberry", graphql)
+    with _served("bench.requests:bare_app") as (graphql, pid):
+        target = Target("bare strawberry", graphql, pid=pid)
         target.ids = [row.id for row in BARE_ROWS]
         target.cursors = list(target.ids)
         yield target
@@ -511,7 +552,7 @@ def main() -> None:
     parser.add_argument("--only", help="scenarios whose name contains this")
     args = parser.parse_args()
     scenarios = [s for s in SCENARIOS if not args.only or args.only in s.name]
-    rate: dict[tuple[str, str], float] = {}
+    rate: dict[tuple[str, str], Figure] = {}
 
     engines = [e for e in args.engines.split(",") if e]
     if "postgres" in engines and not _postgres_reachable():
@@ -525,13 +566,14 @@ def main() -> None:
         targets += [servers.enter_context(commpulse(engine)) for engine in engines]
         for scenario in scenarios:
             if "raw" in scenario.anchors:
-                rate[scenario.name, "raw"] = load(
+                rate[scenario.name, "raw"] = measure(
                     raw, [body(TYPENAME)], args.seconds, args.connections
                 )
             for target in targets:
-                figure = load(target, scenario.bodies(target), args.seconds, args.connections)
+                figure = measure(target, scenario.bodies(target), args.seconds, args.connections)
                 rate[scenario.name, target.name] = figure
-                print(f"  {target.name}: {scenario.name}: {figure:,.0f}/s", flush=True)
+                cpu = f", {figure.cpu * 1e6:,.0f} µs CPU a request" if figure.cpu else ""
+                print(f"  {target.name}: {scenario.name}: {figure.rate:,.0f}/s{cpu}", flush=True)
 
     columns = ["raw JSON", "bare strawberry", *(f"commpulse, {e}" for e in engines)]
     print()
@@ -539,14 +581,37 @@ def main() -> None:
     print("|---|" + "---|" * len(columns))
     for scenario in scenarios:
         bare_rate = rate.get((scenario.name, "bare strawberry"))
+        raw_rate = rate.get((scenario.name, "raw"))
         cells = [
-            f"{rate[scenario.name, 'raw']:,.0f}/s" if (scenario.name, "raw") in rate else "",
-            f"{bare_rate:,.0f}/s" if bare_rate else "",
+            f"{raw_rate.rate:,.0f}/s" if raw_rate else "",
+            f"{bare_rate.rate:,.0f}/s" if bare_rate else "",
         ]
         for engine in engines:
             figure = rate[scenario.name, f"commpulse, {engine}"]
-            ratio = f" ({figure / bare_rate:.2f}x)" if bare_rate else ""
-            cells.append(f"{figure:,.0f}/s{ratio}")
+            ratio = f" ({figure.rate / bare_rate.rate:.2f}x)" if bare_rate else ""
+            cells.append(f"{figure.rate:,.0f}/s{ratio}")
+        print(f"| {scenario.name} | " + " | ".join(cells) + " |")
+    _cpu_table(scenarios, engines, rate)
+
+
+def _cpu_table(
+    scenarios: list[Scenario], engines: list[str], rate: dict[tuple[str, str], Figure]
+) -> None:
+    """The server process's CPU time a request, and the bare app's over commpulse's: on a
+    machine shared with other work, steadier than requests a second, which follow the CPU
+    the machine has left. PostgreSQL's own CPU is not in it (another process)."""
+    if any(figure.cpu is None for (_, name), figure in rate.items() if name != "raw"):
+        return
+    columns = ["bare strawberry", *(f"commpulse, {e}" for e in engines)]
+    print()
+    print("| server CPU a request | " + " | ".join(columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for scenario in scenarios:
+        bare_cpu = rate[scenario.name, "bare strawberry"].cpu or 0.0
+        cells = [f"{bare_cpu * 1e6:,.0f} µs"]
+        for engine in engines:
+            cpu = rate[scenario.name, f"commpulse, {engine}"].cpu or 0.0
+            cells.append(f"{cpu * 1e6:,.0f} µs ({bare_cpu / cpu:.2f}x)" if cpu else "")
         print(f"| {scenario.name} | " + " | ".join(cells) + " |")
 
 

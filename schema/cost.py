@@ -169,9 +169,28 @@ def requested(
     return Costs(schema, document, variables).operation(operation) if cost is None else cost
 
 
+class _Last:
+    """The answer measured last, and its cost. The read cache and Cost measure each answer
+    of the full path one after the other (CachedReads then Cost, leaving execution): the
+    second gets the figure of the first instead of walking 50 items again. Kept by
+    reference, so an identical id is the same answer."""
+
+    data: Any = None
+    operation: OperationType | None = None
+    cost = 0
+
+
 def returned(data: Any, operation: OperationType) -> int:
     """The cost of what an answer holds: each object 1, each root field's object its
     weight; measured like `Costs`, from the data instead of the document."""
+    if data is _Last.data and operation is _Last.operation:
+        return _Last.cost
+    cost = _returned(data, operation)
+    _Last.data, _Last.operation, _Last.cost = data, operation, cost
+    return cost
+
+
+def _returned(data: Any, operation: OperationType) -> int:
     if not isinstance(data, dict):
         return 0
     weight = ROOT.get(operation, OBJECT)
@@ -198,6 +217,11 @@ def too_costly(cost: int, most: int) -> GraphQLError:
         "(first/last) or fewer fields",
         extensions={"code": Code.COST_EXCEEDED, "cost": cost, "maxCost": most},
     )
+
+
+def over_maximum(cost: int, limits: Limits) -> GraphQLError | None:
+    """The refusal of an operation costing more than one may, or None."""
+    return too_costly(cost, limits.max_cost) if cost > limits.max_cost else None
 
 
 def budget_spent(cost: int, left: float, wait: float) -> GraphQLError:
@@ -232,8 +256,8 @@ class Cost(SchemaExtension):
             self.requested = requested(
                 context.schema._schema, context.graphql_document, operation, context.variables
             )
-            if self.requested > self.limits.max_cost:
-                raise too_costly(self.requested, self.limits.max_cost)
+            if refusal := over_maximum(self.requested, self.limits):
+                raise refusal
             if sharing.again(context.root_value):  # charged at its subscribe
                 yield
                 return

@@ -114,13 +114,20 @@ class Authorize(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         assert document is not None
-        name = context.operation_name
         role = getattr(context.context, "role", None)
-        for kind, fields in once(document, f"roots {name}", lambda d: _roots(d, name)):
-            for field in fields:
-                if error := refusal(role, kind, field):
-                    raise error
+        if error := refused(document, context.operation_name, role):
+            raise error
         yield
+
+
+def refused(document: DocumentNode, name: str | None, role: ApiRole | None) -> GraphQLError | None:
+    """Why this role may not run the operation `name` of the document, or None if it may
+    (Authorize; and server/reads.py, which runs a known query without strawberry)."""
+    for kind, fields in once(document, f"roots {name}", lambda d: _roots(d, name)):
+        for field in fields:
+            if error := refusal(role, kind, field):
+                return error
+    return None
 
 
 def _roots(document: DocumentNode, name: str | None) -> list[tuple[OperationType, list[str]]]:

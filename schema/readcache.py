@@ -39,7 +39,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from schema.cost import requested, returned, selected
-from schema.document import Shapes, once, operations
+from schema.document import DOCUMENTS, Shapes, once, operations
 from schema.limits import Buckets, Limits, rates, take
 from store import Store
 from store.committed import Marks
@@ -49,6 +49,7 @@ VOLATILE = frozenset({"stalled"})  # computed from the clock: no notice says it 
 
 Key = tuple[str, str | None, str, str]
 Stamp = tuple[int, str | None]  # the feed's generation, the database's commit mark
+Sent = tuple[str, str | None]  # a query's text and the operation name sent with it
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,18 @@ class Entry:
         """`data` as JSON, made on the first answer that needs it and kept: a polled list of
         50 is not serialized again on every poll. Compact, as strawberry answers."""
         return json.dumps(self.data, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A cacheable query the full path has parsed, validated, checked and executed without
+    error. The same text sent with the same operation name parses and validates the same
+    again, so server/reads.py runs it for a miss without strawberry (schema/prepared.py),
+    redoing only the checks that depend on the caller or the variables."""
+
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    name: str | None  # the operation's name as strawberry resolves it (sent, or the only one)
 
 
 def cacheable(document: DocumentNode, name: str | None) -> bool:
@@ -100,6 +113,7 @@ class ReadCache:
         self.size = size
         self.shared = shared
         self._entries: OrderedDict[Key, Entry] = OrderedDict()
+        self._prepared: OrderedDict[Sent, Prepared] = OrderedDict()  # at most DOCUMENTS
         self._generation = 0
         self._marks: Marks | None = None
 
@@ -148,6 +162,18 @@ class ReadCache:
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
 
+    def prepared(self, sent: Sent) -> Prepared | None:
+        found = self._prepared.get(sent)
+        if found is not None:
+            self._prepared.move_to_end(sent)
+        return found
+
+    def prepare(self, sent: Sent, prepared: Prepared) -> None:
+        self._prepared[sent] = prepared
+        self._prepared.move_to_end(sent)
+        if len(self._prepared) > DOCUMENTS:  # documents come from clients: bounded
+            self._prepared.popitem(last=False)
+
 
 class CachedReads(SchemaExtension):
     """Serves a cached result instead of executing; stores what executed cleanly. Innermost
@@ -186,6 +212,8 @@ class CachedReads(SchemaExtension):
             cost = requested(schema, document, operation, execution.variables)
             actual = returned(result.data, OperationType.QUERY)
             self.cache.put(key, Entry(stamp, result.data, cost, actual), store)
+            sent = (execution.query or "", execution._provided_operation_name)
+            self.cache.prepare(sent, Prepared(document, operation, execution.operation_name))
 
 
 def key_of(query: str, name: str | None, variables: Any, role: object) -> Key:
@@ -199,15 +227,38 @@ async def charge(
     takes, as RateLimit and Cost take it: one operation from the rate, the cost from the
     budget. The budget's remainder, or None, having taken nothing, when either refuses
     (the full path then answers with the refusal)."""
+    left = await take_up_front(buckets, limits, actor, rate, entry.requested)
+    if left is None or entry.actual == entry.requested:
+        return left
+    return await settle(buckets, limits, actor, entry.actual - entry.requested)
+
+
+async def take_up_front(
+    buckets: Buckets, limits: Limits, actor: str, rate: float | None, requested: int
+) -> float | None:
+    """One operation from the rate and `requested` from the budget, as RateLimit and Cost
+    take them before execution: the budget's remainder, or None, having taken nothing."""
     sustained, burst = rates(limits, rate)
     if not (await take(buckets, "rate:" + actor, 1, burst, sustained)).ok:
         return None
-    key = "cost:" + actor
-    taken = await take(buckets, key, entry.requested, limits.cost_budget, limits.cost_refill)
+    taken = await take(buckets, "cost:" + actor, requested, limits.cost_budget, limits.cost_refill)
     if not taken.ok:
         await take(buckets, "rate:" + actor, -1, burst, sustained)
         return None
-    if entry.actual != entry.requested:
-        extra = entry.actual - entry.requested
-        taken = await take(buckets, key, extra, limits.cost_budget, limits.cost_refill)
     return taken.left
+
+
+async def settle(buckets: Buckets, limits: Limits, actor: str, extra: int) -> float:
+    """The cost the answer used beyond what was taken up front (negative: given back), as
+    Cost settles it; the budget's remainder."""
+    key = "cost:" + actor
+    return (await take(buckets, key, extra, limits.cost_budget, limits.cost_refill)).left
+
+
+async def give_back(
+    buckets: Buckets, limits: Limits, actor: str, rate: float | None, requested: int
+) -> None:
+    """Undo `take_up_front`: the operation is left to the full path, which takes its own."""
+    sustained, burst = rates(limits, rate)
+    await take(buckets, "rate:" + actor, -1, burst, sustained)
+    await settle(buckets, limits, actor, -requested)

@@ -110,18 +110,25 @@ class StorableStrings(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
-        document = context.graphql_document
-        # the variables on every request; the document's literals once per document
-        where = _in_variables(context.variables)
-        if where is None:
-            where = once(document, "literals", _in_literals)
-        if where is not None:
-            raise invalid_input(
-                "a string is not valid UTF-8 or contains NUL (\\u0000)"
-                + (f" at {'.'.join(map(str, where))}" if where else ""),
-                where,
-            )
+        if error := bad_string(context.graphql_document, context.variables):
+            raise error
         yield
+
+
+def bad_string(document: DocumentNode, variables: dict[str, Any] | None) -> GraphQLError | None:
+    """The refusal of a string the database cannot store, in the variables or the document,
+    or None (StorableStrings; and server/reads.py, which runs a known query without
+    strawberry). The variables on every request; the document's literals once per document."""
+    where = _in_variables(variables)
+    if where is None:
+        where = once(document, "literals", _in_literals)
+    if where is None:
+        return None
+    return invalid_input(
+        "a string is not valid UTF-8 or contains NUL (\\u0000)"
+        + (f" at {'.'.join(map(str, where))}" if where else ""),
+        where,
+    )
 
 
 def _parse_datetime(value: object) -> dt.datetime:
@@ -251,15 +258,26 @@ class ValidDateTimes(SchemaExtension):
         if context.graphql_document is not None:
             schema = context.schema._schema
             document, variables = context.graphql_document, context.variables
-            for value, where in datetime_places(
-                schema, document, variables, context.operation_name
-            ):
-                try:
-                    _parse_datetime(value)
-                except GraphQLError as refused:
-                    place = ".".join(map(str, where))
-                    raise invalid_input(f"{refused.message} at {place}", where) from None
+            if error := bad_datetime(schema, document, variables, context.operation_name):
+                raise error
         yield
+
+
+def bad_datetime(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+) -> GraphQLError | None:
+    """The refusal of the first bad DateTime the operation is given, with its place, or None
+    (ValidDateTimes; and server/reads.py, which runs a known query without strawberry)."""
+    for value, where in datetime_places(schema, document, variables, operation_name):
+        try:
+            _parse_datetime(value)
+        except GraphQLError as refused:
+            place = ".".join(map(str, where))
+            return invalid_input(f"{refused.message} at {place}", where)
+    return None
 
 
 DateTime = strawberry.scalar(

@@ -31,15 +31,16 @@ from schema import build
 from schema.context import Context
 from schema.errors import Code
 from schema.limits import Limits
+from schema.prepared import Reads
 from schema.readcache import ReadCache
 from schema.sharing import Frames, Shared
 from server import buckets, http, logs, reads, scheduler, web
-from server.auth import Auth, Unauthenticated
+from server.auth import Auth, Identity, Unauthenticated
 from server.http import HttpOnly, LimitBody, RefuseSimplePosts
 from server.logs import RequestIds
 from server.metrics import Metrics
 from server.metrics import endpoint as metrics_endpoint
-from server.reads import CachedAnswers
+from server.reads import KnownReads
 from server.runtime import runtime
 from server.sender import SimulatedSender
 from server.settings import Settings
@@ -85,14 +86,15 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
         reads = ReadCache(
             settings.read_cache, shared=not settings.broadcast_url.startswith("memory:")
         )
+        schema = build(
+            limited,
+            self.buckets,
+            # metrics cost a little on every operation: only when someone can read them
+            outer=[*tracing.extensions(), *([metrics.extension()] if metered else [])],
+            reads=reads,
+        )
         super().__init__(
-            build(
-                limited,
-                self.buckets,
-                # metrics cost a little on every operation: only when someone can read them
-                outer=[*tracing.extensions(), *([metrics.extension()] if metered else [])],
-                reads=reads,
-            ),
+            schema,
             graphql_ide="graphiql" if settings.graphiql else None,
             allowed_origins=settings.allowed_origins,
             connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout),
@@ -105,9 +107,11 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.stalled_after = timedelta(seconds=settings.stalled_after)
         self.webhook_allow_private = settings.webhook_allow_private
-        # repeated reads answered before strawberry runs, unless metrics or traces watch it
+        # reads of known queries answered before strawberry runs, unless metrics or traces
+        # watch every operation
         plain = not metered and not tracing.on
-        self.answers = CachedAnswers(reads, auth, self.buckets, limited) if plain else None
+        known = Reads(schema, limited, self.buckets, reads)
+        self.answers = KnownReads(known, auth, self._http_context) if plain else None
 
     def encode_json(self, data: object) -> str | bytes:
         return data if isinstance(data, Frame) else super().encode_json(data)
@@ -196,7 +200,23 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        context = Context(
+        context = self._context(request, response)
+        if isinstance(request, Request) and not self._is_ide_page(request):
+            self._identified(context, request, await self.auth.http(context.store, request))
+        return context
+
+    def _http_context(self, request: Request, identity: Identity) -> Context:
+        """The context of a read run before strawberry (server/reads.py): `get_context`'s,
+        less what only mutations and the full path read (the Idempotency-Key header, the
+        read stamp) and with no sub-response (no read's resolver sets a header)."""
+        context = self._context(request, None)
+        context.actor, context.role, context.rate = identity.name, identity.role, identity.rate
+        return context
+
+    def _context(
+        self, request: Request | WebSocket, response: Response | WebSocket | None
+    ) -> Context:
+        return Context(
             store=request.state.store,
             request=request,
             response=response,
@@ -204,13 +224,13 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
             stalled_after=self.stalled_after,
             webhook_allow_private=self.webhook_allow_private,
         )
-        if isinstance(request, Request) and not self._is_ide_page(request):
-            identity = await self.auth.http(context.store, request)
-            context.actor, context.role = identity.name, identity.role
-            context.rate = identity.rate
-            logs.TOKEN.set(identity.name)
-            context.idempotency_key = request.headers.get("idempotency-key")
-            context.read_stamp = getattr(request.state, "read_stamp", None)
+
+    def _identified(self, context: Context, request: Request, identity: Identity) -> Context:
+        context.actor, context.role = identity.name, identity.role
+        context.rate = identity.rate
+        logs.TOKEN.set(identity.name)
+        context.idempotency_key = request.headers.get("idempotency-key")
+        context.read_stamp = getattr(request.state, "read_stamp", None)
         return context
 
     async def render_graphql_ide(self, request: Request) -> Response:

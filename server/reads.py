@@ -1,31 +1,38 @@
-"""Repeated reads answered from the read cache (schema/readcache.py) before strawberry runs.
+"""Reads of a known query answered before strawberry runs: from the read cache
+(schema/readcache.py), or, for a miss, run here (schema/prepared.py).
 
 A dashboard polls the same query with the same variables: its answer is in the cache, and
 running strawberry's pipeline to fetch it (a dozen extensions, each wrapping each phase)
-would cost more than the answer itself. Here an HTTP POST whose query, operation, variables
-and role name a fresh cached result gets it at once, after what must still happen for
-every operation: the token is identified (401 as before), the operation is counted against
-the token's rate and its cost taken from the budget, as RateLimit and Cost do, and
-`extensions.cost` reports them. Whatever else (a miss, a refusal, a batch, GET, a body that
-is not a JSON object) goes the full way, which answers it as before. Only the successful
-answer of a query whose document was parsed, validated and checked when it was cached can
-be found here: the same text with the same variables passes the same checks.
+would cost more than the answer itself. A list paged by cursor, or one item after another,
+sends the same query with other variables: a miss, but of a query the full path has run
+before, whose parse, validation and checks on the document are done. Here an HTTP POST
+whose query, operation, variables and role name a fresh cached result gets it at once; one
+whose query is prepared is run without strawberry. Before either, what must happen for
+every operation: the token is identified (401 as before), and each check that depends on
+the request, the operation counted against the token's rate and its cost taken from the
+budget, as RateLimit and Cost do; `extensions.cost` reports them. Whatever else (a query
+not yet prepared, a refusal, an error, a batch, GET, a body that is not a JSON object) goes
+the full way, which answers it as before. Only the successful answer of a query whose
+document was parsed, validated and checked on the full path can come from here: the same
+text passes the same parse and validation again.
 
 Not used while metrics or traces are on: both observe every operation inside strawberry.
 """
 
 import json
 import math
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from schema.limits import Buckets, Limits
-from schema.readcache import ReadCache, charge, key_of
+from schema.context import Context
+from schema.prepared import Reads
+from schema.readcache import charge, key_of
 from server import http, logs
-from server.auth import Auth
+from server.auth import Auth, Identity
 
 # The body this request's task decoded here, and what it decoded to: a miss goes on to
 # strawberry, which would decode it again (`decoded`, server/app.py `parse_http_body`)
@@ -33,20 +40,23 @@ _DECODED: ContextVar[tuple[bytes, dict[str, Any]] | None] = ContextVar("decoded"
 
 
 def decoded(body: bytes | str) -> dict[str, Any] | None:
-    """What `CachedAnswers.answer` decoded from this very body (the same object), or None."""
+    """What `KnownReads.answer` decoded from this very body (the same object), or None."""
     found = _DECODED.get()
     return found[1] if found is not None and found[0] is body else None
 
 
-class CachedAnswers:
-    def __init__(self, cache: ReadCache, auth: Auth, buckets: Buckets, limits: Limits) -> None:
-        self.cache = cache
+class KnownReads:
+    def __init__(
+        self, reads: Reads, auth: Auth, context: Callable[[Request, Identity], Context]
+    ) -> None:
+        self.reads = reads
+        self.cache = reads.cache
         self.auth = auth
-        self.buckets = buckets
-        self.limits = limits
+        self.context = context  # the resolvers' context, as the full path makes it
 
     async def answer(self, request: Request, media_type: str) -> Response | None:
-        """The cached answer to this request, or None: serve it the full way."""
+        """The answer to this request, from the cache or run here, or None: serve it the
+        full way."""
         if request.method != "POST" or "json" not in request.headers.get("content-type", ""):
             return None
         body = await request.body()  # kept by the request: the full way reads it again
@@ -67,16 +77,22 @@ class CachedAnswers:
         _DECODED.set((body, sent))
         store = request.state.store
         identity = await self.auth.http(store, request)  # Unauthenticated: 401, as before
+        logs.TOKEN.set(identity.name)
         stamp = await self.cache.stamp(store)
+        if stamp is None:
+            return None
         key = key_of(query, name, variables, identity.role)
-        entry = None if stamp is None else self.cache.get(key, stamp)
-        if entry is None:
+        entry, left = self.cache.get(key, stamp), None
+        if entry is not None:
+            reads = self.reads
+            left = await charge(reads.buckets, reads.limits, identity.name, identity.rate, entry)
+        elif (prepared := self.cache.prepared((query, name))) is not None:
+            context = self.context(request, identity)
+            if ran := await self.reads.run(prepared, variables, context, key, stamp):
+                entry, left = ran
+        if entry is None or left is None:
             request.state.read_stamp = stamp  # the full path stores under it (one mark read)
             return None
-        left = await charge(self.buckets, self.limits, identity.name, identity.rate, entry)
-        if left is None:
-            return None
-        logs.TOKEN.set(identity.name)
         cost = {"requested": entry.requested, "actual": entry.actual, "remaining": math.floor(left)}
         extensions = json.dumps({"cost": cost}, separators=(",", ":")).encode()
         body = b'{"data":' + entry.encoded + b',"extensions":' + extensions + b"}"

@@ -48,7 +48,7 @@ class Page:
     keys: list[tuple[Any, int]] = field(default_factory=list)
 
 
-_BY_ID = reading.ROWS.where(col(Communication.id) == bindparam("id"))
+_BY_ID = reading.kept(reading.ROWS.where(col(Communication.id) == bindparam("id")))
 
 
 async def get(store: Store, communication_id: int | None) -> Communication:
@@ -453,9 +453,10 @@ def _page_statement(shape: Shape) -> Any:
     descending = shape.descending != shape.backward  # walking backward flips the order
     if shape.arms is None:
         ordering = [sort.desc(), pk.desc()] if descending else [sort.asc(), pk.asc()]
-        return reading.ROWS.where(*where).order_by(*ordering).limit(shape.limit)
+        return reading.kept(reading.ROWS.where(*where).order_by(*ordering).limit(shape.limit))
     arms = list(shape.arms)
-    return _merged(arms, where, shape.field, descending, shape.limit, postgres=shape.postgres)
+    merged = _merged(arms, where, shape.field, descending, shape.limit, postgres=shape.postgres)
+    return reading.kept(merged)
 
 
 def _merged(

@@ -10,7 +10,13 @@ events): more than the query itself. Here:
   ended before it began, as the server's own connections do. An in-memory database, which
   another connection cannot see, takes the engine's own connections;
 - on PostgreSQL asyncpg is asynchronous already: a pooled connection in autocommit, no
-  Session;
+  Session. A statement made once and run again and again (`kept`: a row by id, a page's
+  shape) is compiled for asyncpg once and sent on the pooled connection's driver itself:
+  through SQLAlchemy's async layer each read was four hand-offs to a greenlet (connect,
+  autocommit, execute, close) and its execution context and result objects, a third of a
+  one-item read by py-spy. Its values are bound and its columns converted by the
+  processors SQLAlchemy would use, and asyncpg alone, with no BEGIN, runs each statement
+  in a transaction of its own, as AUTOCOMMIT does;
 - a communication's row becomes a `Communication` filled from its columns without a
   Session (`communications()`): what an AsyncSession hands back once closed, less the
   identity key. Such a row is for reading: no code adds one to a session (writes go by id,
@@ -18,14 +24,21 @@ events): more than the query itself. Here:
 """
 
 import asyncio
+import contextlib
 import weakref
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from queue import SimpleQueue
+from threading import Thread
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Engine, Executable, Row, Select, Table, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from store import Store
 from store.database import on_sqlite_file, per_loop, sqlite_file_engine
@@ -33,23 +46,69 @@ from store.tables import Communication, filled
 
 COMMUNICATION: Table = Communication.__table__  # type: ignore[attr-defined]
 ROWS: Select[Any] = select(COMMUNICATION)  # whole rows, for `communications()`
+COLUMNS = tuple(COMMUNICATION.columns.keys())  # a whole row's, in the order ROWS reads them
 THREADS = 4  # SQLite reads at once: sqlite3 lets go of the GIL while it reads
 
 
 class _SQLiteReads:
-    """Plain sqlite3 connections to one file, used from `THREADS` threads."""
+    """Plain sqlite3 connections to one file, used from `THREADS` threads. A read is handed
+    to them on a queue and its rows handed back to the loop with one `call_soon_threadsafe`:
+    through `run_in_executor` each read also made a concurrent Future (with its lock and
+    condition) chained to an asyncio one: about 5% of a one-item miss by py-spy."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine: Engine = sqlite_file_engine(engine.url)
-        self.threads = ThreadPoolExecutor(THREADS, thread_name_prefix="sqlite-reads")
+        self.jobs: SimpleQueue[_Job | None] = SimpleQueue()
+        self.started = False
 
     def close(self) -> None:
-        self.threads.shutdown(wait=False)
+        for _ in range(THREADS if self.started else 0):
+            self.jobs.put(None)
         self.engine.dispose()
 
-    def fetch(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Row[Any]]:
-        with self.engine.connect() as connection:
-            return connection.execute(statement, values).all()
+    async def fetch(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Row[Any]]:
+        if not self.started:  # on the first read: a test that only watches starts none
+            self.started = True
+            for number in range(THREADS):  # daemons: a read left waiting never holds up exit
+                Thread(target=self._serve, name=f"sqlite-reads-{number}", daemon=True).start()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Sequence[Row[Any]]] = loop.create_future()
+        self.jobs.put((loop, done, statement, values))
+        return await done
+
+    def _serve(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            loop, done, statement, values = job
+            try:
+                with self.engine.connect() as connection:
+                    rows = connection.execute(statement, values).all()
+            except BaseException as error:  # handed to the reader, raised there
+                _hand_back(loop, done, None, error)
+            else:
+                _hand_back(loop, done, rows, None)
+
+
+_Job = tuple[
+    asyncio.AbstractEventLoop, "asyncio.Future[Sequence[Row[Any]]]", Executable, Mapping[str, Any]
+]
+
+
+def _hand_back(
+    loop: asyncio.AbstractEventLoop,
+    done: "asyncio.Future[Sequence[Row[Any]]]",
+    rows: Sequence[Row[Any]] | None,
+    error: BaseException | None,
+) -> None:
+    def settle() -> None:
+        if done.cancelled():  # the reader went away meanwhile
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(rows or [])
+
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting
+        loop.call_soon_threadsafe(settle)
 
 
 _SQLITE: "weakref.WeakKeyDictionary[Any, _SQLiteReads]" = weakref.WeakKeyDictionary()
@@ -75,22 +134,135 @@ def engines(store: Store) -> list[Engine]:
     return [engine.sync_engine, *([reads.engine] if reads is not None else [])]
 
 
+S = TypeVar("S", bound=Executable)
+KEPT_MAX = 1_024  # statements kept with their asyncpg form: a page's shapes are bounded too
+# by id: the statement, its plan, whether one was tried (None: it cannot have one)
+_KEPT: "OrderedDict[int, tuple[Executable, _Plan | None, bool]]" = OrderedDict()
+
+
+def kept(statement: S) -> S:
+    """`statement`, marked as made once and run many times (a module's constant, a page's
+    statement per shape): on PostgreSQL it is compiled for asyncpg on its first run. Kept
+    by identity, with the statement itself (an id is not reused while it is kept)."""
+    _KEPT.setdefault(id(statement), (statement, None, False))
+    while len(_KEPT) > KEPT_MAX:
+        _KEPT.popitem(last=False)
+    return statement
+
+
+class _Plan(NamedTuple):
+    """A kept statement as asyncpg runs it: its SQL, its parameters in order with the
+    values they default to and how each is bound, and how each column is read."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: dict[str, Any]
+    binds: tuple[Callable[[Any], Any] | None, ...]
+    reads: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns that need converting
+
+    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
+        given = [values[n] if n in values else self.defaults[n] for n in self.names]
+        return [v if bind is None else bind(v) for v, bind in zip(given, self.binds, strict=True)]
+
+    def row(self, record: Sequence[Any]) -> list[Any]:
+        """A record's values, converted where SQLAlchemy would: only the columns that need
+        it are visited (a whole row is 30 columns, of which 7 datetimes)."""
+        values = list(record)
+        for i, read in self.reads:
+            values[i] = read(values[i])
+        return values
+
+
+def _plan(statement: Executable, dialect: Dialect) -> "_Plan | None":
+    """A kept statement's plan, made on its first run; None when it is not kept or has
+    what a plain compile cannot bind (an expanding IN, a parameter rendered literally)."""
+    found = _KEPT.get(id(statement))
+    if found is None:
+        return None
+    if not found[2]:
+        found = _KEPT[id(statement)] = (statement, _compiled(statement, dialect), True)
+    _KEPT.move_to_end(id(statement))
+    return found[1]
+
+
+def _compiled(statement: Executable, dialect: Dialect) -> "_Plan | None":
+    assert isinstance(statement, ClauseElement)
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    names = tuple(compiled.positiontup or ())  # as rendered: `param_1` for a LIMIT's value
+    parameters = [compiled.binds[n] for n in names]
+    if (
+        compiled.literal_execute_params
+        or compiled.post_compile_params
+        # a value the caller gives is found by its parameter's name, as rendered
+        or any(
+            (p.required and p.key != n) or p.expanding
+            for p, n in zip(parameters, names, strict=True)
+        )
+    ):
+        return None
+    processors = compiled._bind_processors
+    return _Plan(
+        sql=compiled.string,
+        names=names,
+        defaults={
+            n: p.effective_value for p, n in zip(parameters, names, strict=True) if not p.required
+        },
+        binds=tuple(processors.get(n) for n in names),  # type: ignore[misc]
+        reads=tuple(
+            (i, read)
+            for i, (_key, _name, _objects, kind) in enumerate(compiled._result_columns)
+            if (read := kind._cached_result_processor(dialect, None)) is not None
+        ),
+    )
+
+
 async def fetch(
     store: Store, statement: Executable, values: Mapping[str, Any] | None = None
-) -> Sequence[Row[Any]]:
+) -> Sequence[Sequence[Any]]:
     """Every row of a Core statement that reads, with `values` for its bound parameters
     (a statement made once with `bindparam` skips building the expression per call)."""
     engine: AsyncEngine = store.sessions.kw["bind"]
     reads = _sqlite(engine)
     if reads is not None:
-        return await asyncio.get_running_loop().run_in_executor(
-            reads.threads, reads.fetch, statement, values or {}
-        )
+        return await reads.fetch(statement, values or {})
+    plan = _plan(statement, engine.dialect) if _direct(engine) else None
+    if plan is not None:
+        return await _fetch_asyncpg(engine, plan, values or {})
     async with _gate(engine), engine.connect() as connection:
         # one SELECT needs no transaction of its own: without BEGIN and ROLLBACK around it
         # a read is one round trip, not three, and sees every commit that ended before it
         await connection.execution_options(isolation_level="AUTOCOMMIT")
         return (await connection.execute(statement, values or {})).all()
+
+
+def _direct(engine: AsyncEngine) -> bool:
+    """Whether kept statements go to asyncpg directly: on PostgreSQL, while nobody listens
+    for the statements SQLAlchemy runs (traces' spans, a test watching what is sent), who
+    would not see them."""
+    events = engine.sync_engine.dispatch
+    return engine.dialect.name == "postgresql" and not (
+        events.before_cursor_execute or events.after_cursor_execute
+    )
+
+
+async def _fetch_asyncpg(
+    engine: AsyncEngine, plan: _Plan, values: Mapping[str, Any]
+) -> list[list[Any]]:
+    """A kept statement on a pooled connection's asyncpg driver: two hand-offs to the
+    pool (its checkout and checkin may wait on the network), none for the statement."""
+    arguments = plan.arguments(values)
+    async with _gate(engine):
+        pooled = await engine.raw_connection()
+        try:
+            records = await pooled.driver_connection.fetch(plan.sql, *arguments)  # type: ignore[union-attr]
+        except BaseException:
+            if pooled.driver_connection.is_closed():  # type: ignore[union-attr]
+                pooled.invalidate()  # as SQLAlchemy does on a disconnect: not back in the pool
+            raise
+        finally:
+            await greenlet_spawn(pooled.close)
+    return [plan.row(record) for record in records]
 
 
 def _gate(engine: AsyncEngine) -> asyncio.Semaphore:
@@ -107,5 +279,4 @@ async def communications(
 ) -> list[Communication]:
     """The communications a SELECT of whole rows (`ROWS.where(...)`) finds."""
     rows = await fetch(store, statement, values)
-    columns = rows[0]._fields if rows else ()  # the same for every row (a property: made anew)
-    return [filled(zip(columns, row, strict=True)) for row in rows]
+    return [filled(zip(COLUMNS, row, strict=True)) for row in rows]

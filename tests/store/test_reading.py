@@ -1,0 +1,71 @@
+"""Reads without a Session: a statement made once and run many times (`reading.kept`) gives,
+on PostgreSQL straight from asyncpg, the rows SQLAlchemy gives for it, values bound and
+columns read the same way; when something listens for the statements SQLAlchemy runs, it
+sees them."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, event
+from sqlmodel import col
+
+from store import Store, communications, reading
+from store.lifecycle import Kind
+from store.tables import Communication
+from tests.factories import create, engine_of
+
+SHAPE = communications.Shape(
+    "created_at", True, False, True, False, False, False, False, None, 3, postgres=True
+)
+PAGE = reading.kept(
+    reading.ROWS.where(col(Communication.created_at) <= bindparam("before"))
+    .order_by(col(Communication.created_at).desc(), col(Communication.id).desc())
+    .limit(2)
+)
+
+
+async def through_sqlalchemy(store: Store, statement: Any, values: dict[str, Any]) -> list[Any]:
+    async with engine_of(store).connect() as connection:
+        return [tuple(row) for row in (await connection.execute(statement, values)).all()]
+
+
+async def test_a_kept_statement_reads_what_sqlalchemy_reads(store: Store) -> None:
+    """Rows by id and a page bound by a datetime: the same values, datetimes aware in UTC,
+    content decoded."""
+    made = [await create(store, Kind.IN_APP, name=f"m{i}") for i in range(3)]
+    cases: list[tuple[Any, dict[str, Any]]] = [
+        (communications._BY_ID, {"id": made[1].id}),
+        (PAGE, {"before": datetime(2100, 1, 1, tzinfo=UTC)}),
+        (
+            communications._page_statement(SHAPE),
+            {"after_value": made[2].created_at, "after_id": made[2].id},
+        ),
+    ]
+    engine = engine_of(store)
+    for statement, values in cases:
+        if engine.dialect.name == "postgresql":  # straight to asyncpg, not SQLAlchemy again
+            assert reading._plan(statement, engine.dialect) is not None
+        rows = [tuple(row) for row in await reading.fetch(store, statement, values)]
+        assert rows and rows == await through_sqlalchemy(store, statement, values)
+    found = await communications.get(store, made[1].id)
+    assert found.name == "m1" and found.created_at.tzinfo is not None
+    assert isinstance(found.content, dict)
+
+
+async def test_a_kept_statement_is_seen_by_who_listens_for_statements(store: Store) -> None:
+    """A listener on the engine (traces, a test) sees a kept statement sent, as any other."""
+    made = await create(store, Kind.IN_APP, name="seen")
+    sent: list[str] = []
+
+    def seen(*args: Any) -> None:
+        sent.append(args[2])
+
+    engines = reading.engines(store)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert (await communications.get(store, made.id)).name == "seen"
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", seen)
+    assert any("FROM communication" in statement for statement in sent)
