@@ -19,6 +19,10 @@ from store.database import DatabaseUnavailable, create_engine, reachable
 from store.errors import Refused
 from store.tokens import ApiRole
 
+# uvicorn's websockets protocol, writing each socket's frames of a loop turn in one write;
+# named, not imported, so that the commands other than `serve` start without strawberry
+WEBSOCKETS = "server.websockets:WebSocketProtocol"
+
 
 async def _migrate(settings: Settings, create: bool) -> str:
     if create:
@@ -121,6 +125,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
+        ws=WEBSOCKETS,
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=settings.ws_per_message_deflate,
         log_config=logs.config(settings.log_format),

@@ -14,7 +14,10 @@ event, the payload strawberry made is serialized once, published to the group an
 the other members send that same payload as their own frame. Every result frame of an
 operation goes through its outbox, which never makes the operation wait for its socket;
 what strawberry sends itself for the operation (its error, its completion) waits until
-the outbox is written, so it comes after the results, as it did."""
+the outbox is written, so it comes after the results, as it did.
+
+`commpulse serve` serves websockets with `WebSocketProtocol`, uvicorn's own protocol whose
+socket writes of one turn of the event loop leave together (`_Corked`)."""
 
 import asyncio
 import contextlib
@@ -34,6 +37,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import CompleteMessage
 from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_operation_type
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from schema.context import Context
 from schema.idempotency import OPERATION_EXTENSIONS
@@ -276,3 +280,51 @@ class WebSocketAdapter(ASGIWebSocketAdapter):
             raise NonTextMessageReceived from error
         except WebSocketDisconnect:
             pass
+
+
+class _Corked:
+    """A socket's transport whose writes in one turn of the event loop leave in one write.
+
+    A group commit lands several changes at once, and the stream hands them to every
+    subscriber in the same turn: written one by one, that is a send() per frame per socket
+    (py-spy: most of a frame's cost, the loopback's work done in the sender's system call);
+    here a socket's frames of a turn go out together, in order, when the turn ends."""
+
+    __slots__ = ("_loop", "_pending", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._pending is None:
+            self._pending = [data]
+            self._loop.call_soon(self.flush)
+        else:
+            self._pending.append(data)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending and not self._transport.is_closing():
+            self._transport.write(b"".join(pending))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._pending = None
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets protocol (the one it picks by itself), writing through `_Corked`:
+    `commpulse serve` serves websockets with it."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        corked = _Corked(cast(asyncio.Transport, transport), self.loop)
+        super().connection_made(cast(asyncio.Transport, corked))
