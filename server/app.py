@@ -47,7 +47,7 @@ from server.tracing import Tracing
 from server.tracing import from_env as traces_from_env
 from server.webhooks import Config as WebhookConfig
 from server.webhooks import WebhookSender
-from server.websockets import Frame, LegacyWSHandler, TransportWSHandler, WebSocketAdapter
+from server.websockets import LegacyWSHandler, TransportWSHandler, WebSocketAdapter
 from store import Store, idempotency, migrate, stream
 from store.database import DatabaseUnavailable
 from store.webhooks import backlog as webhook_backlog
@@ -108,9 +108,6 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
         # repeated reads answered before strawberry runs, unless metrics or traces watch it
         plain = not metered and not tracing.on
         self.answers = CachedAnswers(reads, auth, self.buckets, limited) if plain else None
-
-    def encode_json(self, data: object) -> str | bytes:
-        return data if isinstance(data, Frame) else super().encode_json(data)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:

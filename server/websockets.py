@@ -22,7 +22,7 @@ socket writes of one turn of the event loop leave together (`_Corked`)."""
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from typing import Any, Protocol, cast
 
 from graphql import GraphQLError, parse
@@ -85,10 +85,6 @@ def operation_extensions(payload: Any) -> Iterator[None]:
         OPERATION_EXTENSIONS.reset(token)
 
 
-class Frame(str):
-    """A message serialized already: the view's encode_json passes it through as it is."""
-
-
 class SharingView(Protocol):
     frames: Frames
 
@@ -109,8 +105,19 @@ def _share(
     return shared
 
 
-def _frame(operation_id: str, kind: str, payload: str) -> Frame:
-    return Frame(f'{{"id":{json.dumps(operation_id)},"type":"{kind}","payload":{payload}}}')
+# the last frame made, and what it was made of: a group's members mostly share an operation
+# id (a client's first subscription is "1"), so one member's frame is the next one's too
+_last: tuple[str, str, str, str] = ("", "", "", "")
+
+
+def _frame(operation_id: str, kind: str, payload: str) -> str:
+    global _last
+    made_id, made_kind, made_of, frame = _last
+    if payload is made_of and operation_id == made_id and kind == made_kind:
+        return frame
+    frame = f'{{"id":{json.dumps(operation_id)},"type":"{kind}","payload":{payload}}}'
+    _last = (operation_id, kind, payload, frame)
+    return frame
 
 
 async def _post(handler: Any, message: Any, kind: str) -> bool:
@@ -130,10 +137,11 @@ async def _post(handler: Any, message: Any, kind: str) -> bool:
     return True
 
 
-async def _send(handler: Any, frame: Frame) -> None:
-    # through send_json, which maps a disconnect to strawberry's own error; the view's
-    # encode_json hands a Frame over unchanged
-    await handler.websocket.send_json(cast(Mapping[str, object], frame))
+async def _send(handler: Any, frame: str) -> None:
+    # to Starlette's websocket, past strawberry's send_json and its encoding: the frame is
+    # text already. A failure stops the outbox, and strawberry's own next send (the error or
+    # completion it sends after the outbox, see _post) meets the disconnect as usual.
+    await handler.websocket.ws.send({"type": "websocket.send", "text": frame})
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, Shared | None]):
