@@ -21,6 +21,7 @@ socket writes of one turn of the event loop leave together (`_Corked`)."""
 
 import asyncio
 import contextlib
+import functools
 import json
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from typing import Any, Protocol, cast
@@ -105,19 +106,12 @@ def _share(
     return shared
 
 
-# the last frame made, and what it was made of: a group's members mostly share an operation
-# id (a client's first subscription is "1"), so one member's frame is the next one's too
-_last: tuple[str, str, str, str] = ("", "", "", "")
-
-
+# The frames made last: a group's members mostly share an operation id (a client's first
+# subscription is "1"), so one member's frame is the others' too, and members whose sockets
+# had to wait send the group's last few payloads in turn. (A few: each holds its payload.)
+@functools.lru_cache(maxsize=32)
 def _frame(operation_id: str, kind: str, payload: str) -> str:
-    global _last
-    made_id, made_kind, made_of, frame = _last
-    if payload is made_of and operation_id == made_id and kind == made_kind:
-        return frame
-    frame = f'{{"id":{json.dumps(operation_id)},"type":"{kind}","payload":{payload}}}'
-    _last = (operation_id, kind, payload, frame)
-    return frame
+    return f'{{"id":{json.dumps(operation_id)},"type":"{kind}","payload":{payload}}}'
 
 
 async def _post(handler: Any, message: Any, kind: str) -> bool:
