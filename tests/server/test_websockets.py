@@ -4,7 +4,7 @@ loop leave in one write, in order, and none is lost or sent after the socket clo
 import asyncio
 from typing import Any, cast
 
-from server.websockets import _Corked
+from server.websockets import CORK, _Corked
 
 
 class Transport:
@@ -71,3 +71,15 @@ async def test_a_socket_closed_meanwhile_gets_nothing() -> None:
     await _turn_ended()
     assert transport.written == []
     assert corked.is_closing() and corked.get_extra_info("peername") == "info peername"
+
+
+async def test_a_burst_leaves_once_it_fills_the_cork() -> None:
+    """Frames past CORK bytes in one turn leave at once, in order, instead of all waiting in
+    the process until the turn ends; the rest of the turn's frames follow at its end."""
+    corked, transport = _corked()
+    frame = b"x" * (CORK // 4)
+    for _ in range(5):
+        corked.write(frame)
+    assert transport.written == [frame * 4]
+    await _turn_ended()
+    assert transport.written == [frame * 4, frame]
