@@ -57,6 +57,7 @@ from websockets.exceptions import ConnectionClosed
 
 from bench import free_port, throwaway_database, tracemem
 from schema import ids
+from server.cli import WEBSOCKETS
 from server.runtime import runtime
 from server.settings import Settings
 from store import changes
@@ -255,11 +256,11 @@ def deflate() -> bool:
 
 
 def _raw_options() -> list[str]:
-    """The anchor serves websockets as commpulse does: with the same implementation, with
-    permessage-deflate or not."""
+    """The anchor serves websockets as commpulse does: with the same protocol (uvicorn's,
+    corked), with permessage-deflate or not."""
     settings = Settings.from_env()
     deflate = [] if settings.ws_per_message_deflate else ["--ws-per-message-deflate", "false"]
-    return ["--ws", settings.ws_implementation, *deflate]
+    return ["--ws", WEBSOCKETS[settings.ws_implementation], *deflate]
 
 
 # --- subscribers: client processes, driven over their stdin and stdout --------------------

@@ -48,7 +48,7 @@ from server.tracing import Tracing
 from server.tracing import from_env as traces_from_env
 from server.webhooks import Config as WebhookConfig
 from server.webhooks import WebhookSender
-from server.websockets import Frame, LegacyWSHandler, TransportWSHandler, WebSocketAdapter
+from server.websockets import LegacyWSHandler, TransportWSHandler, WebSocketAdapter
 from store import Store, idempotency, migrate, stream
 from store.database import DatabaseUnavailable
 from store.webhooks import backlog as webhook_backlog
@@ -112,9 +112,6 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
         plain = not metered and not tracing.on
         known = Reads(schema, limited, self.buckets, reads)
         self.answers = KnownReads(known, auth, self._http_context) if plain else None
-
-    def encode_json(self, data: object) -> str | bytes:
-        return data if isinstance(data, Frame) else super().encode_json(data)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:

@@ -19,6 +19,14 @@ from store.database import DatabaseUnavailable, create_engine, reachable
 from store.errors import Refused
 from store.tokens import ApiRole
 
+# uvicorn's websocket protocols as `serve` runs them, by COMMPULSE_WS_IMPLEMENTATION: each
+# writes a socket's frames of one loop turn in one write (server/websockets.py); named, not
+# imported, so that the commands other than `serve` start without strawberry
+WEBSOCKETS = {
+    "wsproto": "server.websockets:WSProtoProtocol",
+    "websockets-sansio": "server.websockets:SansIOProtocol",
+}
+
 
 async def _migrate(settings: Settings, create: bool) -> str:
     if create:
@@ -121,7 +129,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
-        ws=settings.ws_implementation,
+        ws=WEBSOCKETS[settings.ws_implementation],
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=settings.ws_per_message_deflate,
         log_config=logs.config(settings.log_format),

@@ -161,7 +161,7 @@ class Settings(BaseSettings):
         "offer permessage-deflate on websockets: smaller large frames, for about 40 KiB of "
         "zlib state on every socket; applied by `commpulse serve`",
     )
-    ws_implementation: Literal["websockets", "websockets-sansio", "wsproto"] = setting(
+    ws_implementation: Literal["wsproto", "websockets-sansio"] = setting(
         "COMMPULSE_WS_IMPLEMENTATION",
         "wsproto",
         "uvicorn's websocket implementation: `wsproto`, the lightest (about 3 KiB less per "

@@ -205,12 +205,19 @@ class _Writer:
         """In the writer's thread: every work in one transaction, each in a savepoint."""
         outcomes: list[Any] = []
         with self._sync().connect() as connection, connection.begin():
+            # the savepoints go to the driver itself: SQLAlchemy's begin_nested compiles its
+            # SAVEPOINT and RELEASE anew each time (py-spy: a fifth of the writer's time)
+            driver = connection.connection.dbapi_connection
+            assert driver is not None
+            savepoints = driver.cursor()
             for work in works:
+                savepoints.execute("SAVEPOINT write")
                 try:
-                    with connection.begin_nested():
-                        outcomes.append(work(connection))
+                    outcomes.append(work(connection))
                 except Exception as error:
+                    savepoints.execute("ROLLBACK TO write")
                     outcomes.append(_Failed(error))
+                savepoints.execute("RELEASE write")
         return outcomes
 
     def _executor(self) -> ThreadPoolExecutor:

@@ -44,17 +44,20 @@ _ALL = list(COMMUNICATION.c)
 _TX = literal_column("pg_current_xact_id()::text::bigint", BigInteger)
 
 
-def _guarded(versioned: bool, touch: bool) -> Any:
-    """UPDATE the live row `w_id` while its status is in `w_statuses` (and, `versioned`, its
-    version is `w_version`); the columns set are the execution's other parameters, or with
-    `touch` the version set to itself: a guarded UPDATE with nothing to change still takes
-    the row."""
+def _guarded(versioned: bool, touch: bool, one: bool) -> Any:
+    """UPDATE the live row `w_id` while its status is in `w_statuses`, or with `one` is
+    `w_status` (and, `versioned`, its version is `w_version`); the columns set are the
+    execution's other parameters, or with `touch` the version set to itself: a guarded
+    UPDATE with nothing to change still takes the row. (An IN list is written into the
+    statement at each execution; an equality is compiled once, and most guards name one
+    status.)"""
     c = COMMUNICATION.c
-    guard = [
-        c.id == bindparam("w_id"),
-        c.status.in_(bindparam("w_statuses", expanding=True)),
-        c.deleted_at.is_(None),
-    ]
+    status = (
+        c.status == bindparam("w_status")
+        if one
+        else c.status.in_(bindparam("w_statuses", expanding=True))
+    )
+    guard = [c.id == bindparam("w_id"), status, c.deleted_at.is_(None)]
     if versioned:  # whoever changed it since it was read wins
         guard.append(c.version == bindparam("w_version"))
     statement = update(COMMUNICATION).where(*guard)
@@ -63,7 +66,12 @@ def _guarded(versioned: bool, touch: bool) -> Any:
     return statement.returning(*_ALL)
 
 
-_COMPARE_AND_SET = {(v, t): _guarded(v, t) for v in (False, True) for t in (False, True)}
+_COMPARE_AND_SET = {
+    (v, t, o): _guarded(v, t, o)
+    for v in (False, True)
+    for t in (False, True)
+    for o in (False, True)
+}
 _GET = select(*_ALL).where(COMMUNICATION.c.id == bindparam("w_id"))
 _INSERT = insert(COMMUNICATION).returning(*_ALL)
 _RECORD = {
@@ -89,13 +97,16 @@ def compare_and_set(
     given, its version is `version`), and return it as it is now; None when the guard
     failed. A value may be an expression of the row's columns (`version + 1`)."""
     values = values or {}
-    statement = _COMPARE_AND_SET[version is not None, not values]
+    statuses = list(statuses)
+    one = len(statuses) == 1
+    statement = _COMPARE_AND_SET[version is not None, not values, one]
     # a value computed from the row (`version + 1`) goes in the statement, the rest is bound
     computed = {k: v for k, v in values.items() if isinstance(v, ClauseElement)}
     if computed:
         statement = statement.values(**computed)
     bound = {k: v for k, v in values.items() if k not in computed}
-    bound |= {"w_id": communication_id, "w_statuses": list(statuses)}
+    bound |= {"w_id": communication_id}
+    bound |= {"w_status": statuses[0]} if one else {"w_statuses": statuses}
     if version is not None:
         bound["w_version"] = version
     found = connection.execute(statement, bound).mappings().first()

@@ -1,0 +1,85 @@
+"""The websocket transport under `commpulse serve`: a socket's writes of one turn of the event
+loop leave in one write, in order, and none is lost or sent after the socket closed."""
+
+import asyncio
+from typing import Any, cast
+
+from server.websockets import CORK, _Corked
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed, "written after close"
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str) -> Any:
+        return f"info {name}"
+
+
+async def _turn_ended() -> None:
+    """Once the callbacks scheduled so far have run (the loop runs them in order)."""
+    done = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_soon(done.set_result, None)
+    await done
+
+
+def _corked() -> tuple[_Corked, Transport]:
+    transport = Transport()
+    return _Corked(cast(asyncio.Transport, transport), asyncio.get_running_loop()), transport
+
+
+async def test_frames_of_one_turn_leave_in_one_write_in_order() -> None:
+    """Three frames written in one turn reach the socket as one write, in order; a frame of
+    the next turn as a write of its own."""
+    corked, transport = _corked()
+    for frame in (b"one", b"two", b"three"):
+        corked.write(frame)
+    assert transport.written == []
+    await _turn_ended()
+    assert transport.written == [b"onetwothree"]
+    corked.write(b"four")
+    await _turn_ended()
+    assert transport.written == [b"onetwothree", b"four"]
+
+
+async def test_close_sends_what_was_written_first() -> None:
+    """Closing in the same turn sends the frames written before (a close frame, say) and then
+    closes; nothing is written after."""
+    corked, transport = _corked()
+    corked.write(b"last frame")
+    corked.close()
+    assert transport.written == [b"last frame"] and transport.closed
+    await _turn_ended()
+    assert transport.written == [b"last frame"]
+
+
+async def test_a_socket_closed_meanwhile_gets_nothing() -> None:
+    """Frames pending when the connection went away are dropped, not written to it."""
+    corked, transport = _corked()
+    corked.write(b"frame")
+    transport.close()
+    await _turn_ended()
+    assert transport.written == []
+    assert corked.is_closing() and corked.get_extra_info("peername") == "info peername"
+
+
+async def test_a_burst_leaves_once_it_fills_the_cork() -> None:
+    """Frames past CORK bytes in one turn leave at once, in order, instead of all waiting in
+    the process until the turn ends; the rest of the turn's frames follow at its end."""
+    corked, transport = _corked()
+    frame = b"x" * (CORK // 4)
+    for _ in range(5):
+        corked.write(frame)
+    assert transport.written == [frame * 4]
+    await _turn_ended()
+    assert transport.written == [frame * 4, frame]
