@@ -147,6 +147,10 @@ class Stream:
         finally:
             self._holders -= 1
             if self._holders == 0 and self._task is not None:
+                # a holder that comes while this one waits for the reader to end starts a
+                # reader of its own, and its watched rows are its own: nothing here touches
+                # them. Rows watched before are gone already: each watcher holds the stream,
+                # and the last to leave a row cancels its timer (watch)
                 task, self._task = self._task, None
                 task.cancel()
                 with suppress(asyncio.CancelledError):
@@ -154,31 +158,24 @@ class Stream:
 
     async def _run(self) -> None:
         fresh = True
-        try:
-            while True:
-                try:
-                    async with self.store.feed.listen() as notices:
-                        pumping = asyncio.create_task(self._pump(notices))
-                        try:
-                            if fresh:  # listening already, so nothing after `head` is missed
-                                self.position = self.floor = await changes.head(self.store)
-                                self.tail.clear()
-                                fresh = False
-                            else:  # notices may have been lost while not listening
-                                self._notice(Resync())
-                            self._ready.set()
-                            await self._read_forever()
-                        finally:
-                            pumping.cancel()
-                except Exception as error:
-                    log.warning("stream reader: %s; again in %ss", error, RETRY)
-                    await asyncio.sleep(RETRY)
-        finally:
-            for watched in self._watched.values():
-                if watched.due is not None:
-                    watched.due.cancel()
-                if watched.reading is not None:
-                    watched.reading.cancel()
+        while True:
+            try:
+                async with self.store.feed.listen() as notices:
+                    pumping = asyncio.create_task(self._pump(notices))
+                    try:
+                        if fresh:  # listening already, so nothing after `head` is missed
+                            self.position = self.floor = await changes.head(self.store)
+                            self.tail.clear()
+                            fresh = False
+                        else:  # notices may have been lost while not listening
+                            self._notice(Resync())
+                        self._ready.set()
+                        await self._read_forever()
+                    finally:
+                        pumping.cancel()
+            except Exception as error:
+                log.warning("stream reader: %s; again in %ss", error, RETRY)
+                await asyncio.sleep(RETRY)
 
     async def _pump(self, notices: AsyncIterator[Notice]) -> None:
         async for notice in notices:
