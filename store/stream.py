@@ -183,15 +183,16 @@ class Stream:
 
     def _notice(self, notice: Notice) -> None:
         urgent = not isinstance(notice, Touch)
-        if urgent:
-            self._wake.set()
         if notice.communication_id is None:  # a Resync: for everyone
             targets = list(self._watched.values())
         else:
             found = self._watched.get(notice.communication_id)
             targets = [] if found is None else [found]
+        # a watched row first: its one-row read goes out before the table's read below
         for watched in targets:
             self._schedule(watched, urgent)
+        if urgent:
+            self._wake.set()
 
     async def _read_forever(self) -> None:
         while True:
@@ -299,7 +300,11 @@ class Stream:
             if watched.due.when() <= at:
                 return
             watched.due.cancel()
-        watched.due = loop.call_at(at, self._read, watched)
+            watched.due = None
+        if at <= loop.time():  # now, not after another turn of the loop
+            self._read(watched)
+        else:
+            watched.due = loop.call_at(at, self._read, watched)
 
     def _read(self, watched: _Watched) -> None:
         watched.due = None
