@@ -150,7 +150,7 @@ class Stream:
                 # a holder that comes while this one waits for the reader to end starts a
                 # reader of its own, and its watched rows are its own: nothing here touches
                 # them. Rows watched before are gone already: each watcher holds the stream,
-                # and the last to leave a row cancels its timer (watch)
+                # and the last to leave a row cancels its timer and its read (watch)
                 task, self._task = self._task, None
                 task.cancel()
                 with suppress(asyncio.CancelledError):
@@ -281,11 +281,13 @@ class Stream:
                     yield seen, watched.row
             finally:
                 watched.watchers -= 1
-                if watched.watchers == 0:
+                if watched.watchers == 0:  # nothing of the row outlives its last watcher
                     watched.closed = True
                     del self._watched[pk]
                     if watched.due is not None:
                         watched.due.cancel()
+                    if watched.reading is not None:
+                        watched.reading.cancel()
 
     def _schedule(self, watched: _Watched, urgent: bool) -> None:
         """Read the row now (urgent) or once the coalescing window since the last read ends."""
