@@ -264,6 +264,10 @@ class PostgresBackend(_Supervised):
         super().__init__(url.replace("postgresql+asyncpg://", "postgresql://", 1))
         self._listener: asyncpg.Connection | None = None
         self._publisher: asyncpg.Connection | None = None
+        # one NOTIFY at a time on the publishing connection: asyncpg refuses a second
+        # operation while one is in progress, and the refused one closed the connection
+        # under the other, so both notices were lost
+        self._publishing = asyncio.Lock()
         self._lost = asyncio.Event()
 
     async def _open(self) -> None:
@@ -308,15 +312,16 @@ class PostgresBackend(_Supervised):
             self._publisher.terminate()
 
     async def publish(self, channel: str, message: Any) -> None:
-        try:
-            if self._publisher is None or self._publisher.is_closed():
-                self._publisher = await asyncpg.connect(self.url, timeout=2)
-            await self._publisher.execute("SELECT pg_notify($1, $2)", channel, message)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            if self._publisher is not None:
-                self._publisher.terminate()
-                self._publisher = None
-            raise ConnectionError(f"PostgreSQL NOTIFY failed: {error}") from error
+        async with self._publishing:
+            try:
+                if self._publisher is None or self._publisher.is_closed():
+                    self._publisher = await asyncpg.connect(self.url, timeout=2)
+                await self._publisher.execute("SELECT pg_notify($1, $2)", channel, message)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                if self._publisher is not None:
+                    self._publisher.terminate()
+                    self._publisher = None
+                raise ConnectionError(f"PostgreSQL NOTIFY failed: {error}") from error
 
 
 def broadcast(url: str) -> tuple[Broadcast, Health]:

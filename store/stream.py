@@ -147,6 +147,10 @@ class Stream:
         finally:
             self._holders -= 1
             if self._holders == 0 and self._task is not None:
+                # a holder that comes while this one waits for the reader to end starts a
+                # reader of its own, and its watched rows are its own: nothing here touches
+                # them. Rows watched before are gone already: each watcher holds the stream,
+                # and the last to leave a row cancels its timer and its read (watch)
                 task, self._task = self._task, None
                 task.cancel()
                 with suppress(asyncio.CancelledError):
@@ -154,31 +158,24 @@ class Stream:
 
     async def _run(self) -> None:
         fresh = True
-        try:
-            while True:
-                try:
-                    async with self.store.feed.listen() as notices:
-                        pumping = asyncio.create_task(self._pump(notices))
-                        try:
-                            if fresh:  # listening already, so nothing after `head` is missed
-                                self.position = self.floor = await changes.head(self.store)
-                                self.tail.clear()
-                                fresh = False
-                            else:  # notices may have been lost while not listening
-                                self._notice(Resync())
-                            self._ready.set()
-                            await self._read_forever()
-                        finally:
-                            pumping.cancel()
-                except Exception as error:
-                    log.warning("stream reader: %s; again in %ss", error, RETRY)
-                    await asyncio.sleep(RETRY)
-        finally:
-            for watched in self._watched.values():
-                if watched.due is not None:
-                    watched.due.cancel()
-                if watched.reading is not None:
-                    watched.reading.cancel()
+        while True:
+            try:
+                async with self.store.feed.listen() as notices:
+                    pumping = asyncio.create_task(self._pump(notices))
+                    try:
+                        if fresh:  # listening already, so nothing after `head` is missed
+                            self.position = self.floor = await changes.head(self.store)
+                            self.tail.clear()
+                            fresh = False
+                        else:  # notices may have been lost while not listening
+                            self._notice(Resync())
+                        self._ready.set()
+                        await self._read_forever()
+                    finally:
+                        pumping.cancel()
+            except Exception as error:
+                log.warning("stream reader: %s; again in %ss", error, RETRY)
+                await asyncio.sleep(RETRY)
 
     async def _pump(self, notices: AsyncIterator[Notice]) -> None:
         async for notice in notices:
@@ -186,15 +183,16 @@ class Stream:
 
     def _notice(self, notice: Notice) -> None:
         urgent = not isinstance(notice, Touch)
-        if urgent:
-            self._wake.set()
         if notice.communication_id is None:  # a Resync: for everyone
             targets = list(self._watched.values())
         else:
             found = self._watched.get(notice.communication_id)
             targets = [] if found is None else [found]
+        # a watched row first: its one-row read goes out before the table's read below
         for watched in targets:
             self._schedule(watched, urgent)
+        if urgent:
+            self._wake.set()
 
     async def _read_forever(self) -> None:
         while True:
@@ -283,11 +281,13 @@ class Stream:
                     yield seen, watched.row
             finally:
                 watched.watchers -= 1
-                if watched.watchers == 0:
+                if watched.watchers == 0:  # nothing of the row outlives its last watcher
                     watched.closed = True
                     del self._watched[pk]
                     if watched.due is not None:
                         watched.due.cancel()
+                    if watched.reading is not None:
+                        watched.reading.cancel()
 
     def _schedule(self, watched: _Watched, urgent: bool) -> None:
         """Read the row now (urgent) or once the coalescing window since the last read ends."""
@@ -302,7 +302,11 @@ class Stream:
             if watched.due.when() <= at:
                 return
             watched.due.cancel()
-        watched.due = loop.call_at(at, self._read, watched)
+            watched.due = None
+        if at <= loop.time():  # now, not after another turn of the loop
+            self._read(watched)
+        else:
+            watched.due = loop.call_at(at, self._read, watched)
 
     def _read(self, watched: _Watched) -> None:
         watched.due = None

@@ -245,3 +245,21 @@ async def test_a_deleted_communication_ends_its_watchers(store: Store) -> None:
             assert [item async for item in watcher] == []
         with pytest.raises(Refused, match="no communication"):
             await anext(stream.watch(made.id))
+
+
+async def test_a_watcher_coming_while_the_last_holder_leaves_is_served(store: Store) -> None:
+    """A watcher that comes while the last holder leaves (its reader still ending) gets the row,
+    then its changes, from the reader it starts."""
+    made = await create(store, Kind.IN_APP)
+    stream = Stream(store)
+    for action in (Action.LAUNCH, Action.PAUSE, Action.RESUME):
+        holder = stream.hold()
+        await holder.__aenter__()
+        leaving = asyncio.create_task(holder.__aexit__(None, None, None))
+        watcher = stream.watch(made.id)
+        [(_, before)] = await take(watcher, 1)
+        await leaving
+        await changes.apply(store, made.id, action, by=Trigger.PERSON, actor="t")
+        [(_, after)] = await take(watcher, 1)
+        assert after.version == before.version + 1
+        await watcher.aclose()  # type: ignore[attr-defined]
