@@ -281,13 +281,14 @@ class Stream:
                     yield seen, watched.row
             finally:
                 watched.watchers -= 1
-                if watched.watchers == 0:  # nothing of the row outlives its last watcher
+                if watched.watchers == 0:  # no timer of the row outlives its last watcher
                     watched.closed = True
                     del self._watched[pk]
                     if watched.due is not None:
                         watched.due.cancel()
-                    if watched.reading is not None:
-                        watched.reading.cancel()
+                    # a read in flight ends on its own, into a row nobody watches: cancelled
+                    # halfway it could leave its pooled connection neither in use nor back in
+                    # the pool (SQLAlchemy's "non-checked-in connection" when collected)
 
     def _schedule(self, watched: _Watched, urgent: bool) -> None:
         """Read the row now (urgent) or once the coalescing window since the last read ends."""
