@@ -254,13 +254,10 @@ class Group:
 
     def board(self, member: Shared) -> "Passenger | None":
         """A passenger, if `member` is in step with the group: it sent the newest event, and
-        so did another member iterating on its own, which will go on to the next one.
-
-        Its event may be newer than `newest`: members woken together (the watchers of one row)
-        take the leader's payload as soon as it is set, before `published` runs for it. They
-        are in step all the same; refusing them kept them iterating on their own for good."""
-        behind = member.last is not None and self.newest is not None and member.last < self.newest
-        if member.last is None or behind or self._at.get(member.last, 0) < 2:
+        so did another member iterating on its own, which will go on to the next one. (The
+        leader publishes its payload as it settles it, `lead`: members woken together, the
+        watchers of one row, that take it at once are in step with `newest`.)"""
+        if member.last is None or member.last != self.newest or self._at.get(member.last, 0) < 2:
             return None
         self.leave(member)
         passenger = Passenger(self, member.outbox, member.last)

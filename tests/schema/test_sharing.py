@@ -2,12 +2,13 @@
 watchers of one communication, woken by one read of its row) ride along after it."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
-from schema.sharing import Frames, Outbox, Shared, deliver
+from schema.sharing import Frames, Outbox, Parked, Shared, deliver, lead
 
 MEMBERS = 5
 SAFETY = 10  # seconds; only so that a lost payload fails the test instead of hanging it
@@ -37,11 +38,12 @@ class Row:
 
 async def member(shared: Shared, row: Row) -> None:
     """What the websocket handler does with each value its operation yields: publish it for
-    the group when it executed it, and send it (server/websockets.py)."""
-    async for payload in deliver(SimpleNamespace(root_value=shared), row.events()):  # type: ignore[arg-type]
-        if shared.leading is not None and not shared.leading.done():
-            shared.leading.set_result(payload)
-        shared.outbox.post(payload)
+    the group when it executed it, and send it; riding along, its execution ends and the
+    group's payloads reach its outbox (server/websockets.py)."""
+    with contextlib.suppress(Parked):
+        async for payload in deliver(SimpleNamespace(root_value=shared), row.events()):  # type: ignore[arg-type]
+            lead(shared, payload)
+            shared.outbox.post(payload)
 
 
 async def test_members_woken_together_ride_along() -> None:
