@@ -281,14 +281,19 @@ class Stream:
                     yield seen, watched.row
             finally:
                 watched.watchers -= 1
-                if watched.watchers == 0:  # no timer of the row outlives its last watcher
+                if watched.watchers == 0:  # nothing of the row outlives its last watcher
                     watched.closed = True
                     del self._watched[pk]
                     if watched.due is not None:
                         watched.due.cancel()
-                    # a read in flight ends on its own, into a row nobody watches: cancelled
-                    # halfway it could leave its pooled connection neither in use nor back in
-                    # the pool (SQLAlchemy's "non-checked-in connection" when collected)
+                    if watched.reading is not None:
+                        # a read in flight is waited for, not cancelled: cancelled halfway it
+                        # could leave its pooled connection neither in use nor back in the
+                        # pool, and left running it could outlive the store it reads (a test's,
+                        # closed after its last watcher): SQLAlchemy's "non-checked-in
+                        # connection" when the collector finds it. Shielded: this watcher's
+                        # own cancellation goes on at once, and the read still ends
+                        await asyncio.shield(watched.reading)
 
     def _schedule(self, watched: _Watched, urgent: bool) -> None:
         """Read the row now (urgent) or once the coalescing window since the last read ends."""
