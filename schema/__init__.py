@@ -4,7 +4,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 import strawberry
-from graphql import ASTValidationRule
+from graphql import ASTValidationRule, GraphQLUnionType
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -30,7 +30,7 @@ from schema.queries import Query
 from schema.readcache import ReadCache
 from schema.subscriptions import Subscription
 from schema.tokens import TokenMutation, TokenQuery
-from schema.types import TYPES
+from schema.types import TYPES, resolve_by_class
 from schema.values import DateTime, StorableStrings, ValidDateTimes
 from schema.webhooks import WebhookMutation, WebhookQuery
 
@@ -93,7 +93,7 @@ def build(
         # on its own: it also masks each result of a stream (`on_stream_result`)
         lambda: ErrorPolicy(field_suggestions=suggestions),
     ]
-    return Schema(
+    made = Schema(
         query=merge_types("Query", (Query, DeliveryQuery, TokenQuery, WebhookQuery)),
         mutation=merge_types(
             "Mutation", (kinds, Mutation, DeliveryMutation, TokenMutation, WebhookMutation)
@@ -105,6 +105,10 @@ def build(
         scalar_overrides={datetime: DateTime},
         execution_context_class=PerEventMemo,  # graphql-core leaks per event without it
     )
+    union = made._schema.get_type("Communication")
+    assert isinstance(union, GraphQLUnionType)
+    resolve_by_class(union)
+    return made
 
 
 schema = build()

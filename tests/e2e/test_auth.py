@@ -3,6 +3,7 @@ and serving without auth only on loopback."""
 
 import asyncio
 import hashlib
+import itertools
 import os
 import sqlite3
 import sys
@@ -93,17 +94,20 @@ async def run_cli(server: Server | None, *args: str, **env: str) -> tuple[int, s
 
 @SHARED
 async def test_http_without_a_valid_token_is_401(secured: Server) -> None:
-    """No token, a malformed header, an unknown or made-up token: 401 UNAUTHENTICATED."""
+    """No token, a malformed header, an unknown or made-up token: 401 UNAUTHENTICATED, for
+    a query as for a mutation."""
     async with httpx.AsyncClient() as client:
-        for headers in (
-            {},
-            {"Authorization": "Basic dXNlcjpwYXNz"},
-            {"Authorization": "Bearer cp_not-a-real-token"},
-            {"Authorization": "Bearer"},
+        for headers, query in itertools.product(
+            (
+                {},
+                {"Authorization": "Basic dXNlcjpwYXNz"},
+                {"Authorization": "Bearer cp_not-a-real-token"},
+                {"Authorization": "Bearer"},
+            ),
+            ("{ __typename }", REVOKE),
         ):
-            response = await client.post(
-                secured.http_url, json={"query": "{ __typename }"}, headers=headers
-            )
+            sent = {"query": query, "variables": {"name": "nobody"}}
+            response = await client.post(secured.http_url, json=sent, headers=headers)
             assert response.status_code == 401, headers
             assert response.headers["www-authenticate"] == "Bearer"
             assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -5,13 +5,15 @@ from typing import Any, get_args
 import strawberry
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLUnionType
 
-from schema import build, schema
-from schema.enums import status_enum
+from schema import build, ids, schema
+from schema.enums import STATUS_ENUMS, status_enum
 from schema.mutations import kind_mutations
 from schema.permissions import table
-from schema.types import TYPES, CommunicationUnion, MessageCampaign
+from schema.types import TYPES, CommunicationUnion, MessageCampaign, to_graphql
 from server.seed import EXAMPLES
 from store.kinds import SPECS, Family, Rule, Spec, text
+from store.lifecycle import Kind
+from store.tables import filled
 from store.tokens import ApiRole
 
 INTERFACES = {
@@ -93,3 +95,13 @@ def test_a_new_kind_is_one_spec_and_one_output_type() -> None:
     required = table(specs)[strawberry.types.graphql.OperationType.MUTATION]
     assert required["createPostcard"] is required["updatePostcard"] is ApiRole.EDITOR
     assert schema.as_str() == before and "Postcard" not in before
+
+
+def test_a_column_not_in_the_row_is_read_through_the_orm() -> None:
+    """A field whose column the row does not hold (a row not read whole) answers what the
+    ORM gives for it; the others are read from the row."""
+    row = filled({"id": 7, "kind": "IN_APP", "origin": "CAMPAIGN", "status": "DRAFT"})
+    made = to_graphql(row)
+    assert made.id == ids.communication_id(7)
+    assert made.name is None and row.name is None
+    assert made.status is STATUS_ENUMS[Kind.IN_APP]["DRAFT"]

@@ -6,12 +6,12 @@ sees them."""
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event
+from sqlalchemy import bindparam, event, inspect
 from sqlmodel import col
 
 from store import Store, communications, reading
 from store.lifecycle import Kind
-from store.tables import Communication
+from store.tables import Communication, filled
 from tests.factories import create, engine_of
 
 SHAPE = communications.Shape(
@@ -69,3 +69,19 @@ async def test_a_kept_statement_is_seen_by_who_listens_for_statements(store: Sto
         for engine in engines:
             event.remove(engine, "before_cursor_execute", seen)
     assert any("FROM communication" in statement for statement in sent)
+
+
+async def test_a_filled_row_is_made_as_the_orm_makes_one(store: Store) -> None:
+    """`filled` gives what the class manager's `new_instance` and the loader's fill give:
+    the same attributes, pydantic's slots and an ORM state that is transient."""
+    made = await create(store, Kind.IN_APP, name="m")
+    columns = {k: v for k, v in made.__dict__.items() if k != "_sa_instance_state"}
+    ours = filled(columns)
+    theirs = Communication._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    theirs.__dict__.update(columns)
+    assert ours.__dict__.keys() == theirs.__dict__.keys()
+    assert ours.model_dump() == theirs.model_dump() == made.model_dump()
+    assert ours.__pydantic_fields_set__ == theirs.__pydantic_fields_set__
+    assert (ours.__pydantic_extra__, ours.__pydantic_private__) == (None, None)
+    assert type(inspect(ours)) is type(inspect(theirs))
+    assert inspect(ours).transient and inspect(ours).object is ours
