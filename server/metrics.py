@@ -53,6 +53,12 @@ class Metrics:
             ["field"],
             registry=registry,
         )
+        self.reruns = Counter(
+            "commpulse_subscription_reruns",
+            "Subscriptions run again after riding along (schema/sharing.py), by root field",
+            ["field"],
+            registry=registry,
+        )
         self.delivered = Counter(
             "commpulse_subscription_items",
             "Items subscriptions sent to clients, by root field",
@@ -248,7 +254,9 @@ class MetricsExtension(SchemaExtension):
         kind, label = operation_label(self.execution_context)
         if kind is OperationType.SUBSCRIPTION:  # the subscription runs until on_operation ends
             self.field = label.partition(" ")[2]
-            if not sharing.again(self.execution_context.root_value):  # counted once parked
+            if sharing.again(self.execution_context.root_value):  # counted once parked
+                self.metrics.reruns.labels(self.field).inc()
+            else:
                 self.metrics.subscriptions.labels(self.field).inc()
                 if self.field == "statusChanged":
                     self.metrics.status_streams += 1

@@ -16,7 +16,8 @@ operation goes through its outbox, which never makes the operation wait for its 
 what strawberry sends itself for the operation (its error, its completion) waits until
 the outbox is written, so it comes after the results, as it did. A member that rides along
 lets go of its execution (schema/sharing.py, `Parked`): its operation stays registered, as
-strawberry keeps it, and runs again when the member is released.
+strawberry keeps it, and runs again when the member is released; once an operation ends
+for good its group hears of it (`Frames.finished`), in case it was released to drive.
 
 `commpulse serve` serves websockets with uvicorn's own protocols (`WSProtoProtocol`, or
 `SansIOProtocol`, by COMMPULSE_WS_IMPLEMENTATION), whose socket writes of one turn of the
@@ -184,6 +185,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, Shared | None]):
                     pass
                 await parked(shared)  # out of the `except`: its traceback holds the execution
         finally:
+            shared.frames.finished(shared)  # released to drive its group, it leaves that job
             if self.shared.get(operation.id) is shared:  # the id may have been reused already
                 del self.shared[operation.id]
 
@@ -260,6 +262,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, Shared | None]):
                     await self.send_message(CompleteMessage(type="complete", id=operation_id))
                     return
         finally:
+            shared.frames.finished(shared)
             if self.shared.get(operation_id) is shared:
                 del self.shared[operation_id]
 

@@ -326,3 +326,69 @@ async def open_subscriptions(server: Server, count: int) -> None:
                 return
             await asyncio.sleep(0.05)
     pytest.fail(f"{seen} statusChanged subscriptions open, not {count}")
+
+
+DASHBOARDS = 3  # subscribers per protocol, all in one group
+
+
+async def test_one_rider_takes_over_when_the_executing_member_leaves(
+    start_server: StartServer,
+) -> None:
+    """Subscribers of both protocols share a document, the first executing for the others,
+    which ride along; it closes its tab, then the next, and so on, with a change after
+    each: each time one rider runs its operation again to drive the group and the others
+    keep riding (all of them at once was a burst of thousands of re-runs), and every member
+    still there gets every change exactly once, in order."""
+    server = await start_server(
+        COMMPULSE_SENDER="none", COMMPULSE_SCHEDULER="off", COMMPULSE_METRICS="on"
+    )
+    async with (
+        http_session(server) as client,
+        subscribers(server, DASHBOARDS, TRANSPORT_WS) as transport,
+        subscribers(server, DASHBOARDS, LEGACY_WS) as legacy,
+    ):
+        message = await create_in_app(client, "takeover")
+        await act(client, LAUNCH, "launchCommunication", id=message["id"])
+        launched = await execute(client, HISTORY, id=message["id"])
+        these = {
+            "ids": [message["id"]],
+            "after": launched["communication"]["history"]["edges"][-1]["cursor"],
+        }
+        everyone = [s for pair in zip(transport, legacy, strict=True) for s in pair]
+        await everyone[0].subscribe(HANDOVER["statusChanged"], these)
+        await act(client, PAUSE, "pauseCommunication", id=message["id"])
+        await everyone[0].take(1)  # alone, it executes for the group from here on
+        for subscriber in everyone[1:]:  # in this order: each gets the pause and rides along
+            await subscriber.subscribe(HANDOVER["statusChanged"], these)
+            await subscriber.take(1)
+        steps = [(RESUME, "resumeCommunication"), (PAUSE, "pauseCommunication")] * 2
+        reruns = [await rerun_count(server)]
+        for n, (query, field) in enumerate(steps):
+            await everyone[n].ws.close()
+            await open_subscriptions(server, len(everyone) - n - 1)
+            await act(client, query, field, id=message["id"])
+            await asyncio.gather(*(s.take(1) for s in everyone[n + 1 :]))
+            reruns.append(await rerun_count(server))
+    statuses = ["PAUSED", "ACTIVE", "PAUSED", "ACTIVE", "PAUSED"]
+    for n, subscriber in enumerate(everyone):
+        moves = [p["data"]["statusChanged"]["to"] for p in subscriber.payloads]
+        assert moves == statuses[: n + 1], (n, subscriber.protocol, subscriber.payloads)
+    # each time the member executing leaves, one rider (the earliest) runs again and takes
+    # over, the next to leave; all of them at once, the first time, was 5
+    assert reruns == [0, 1, 2, 3, 4]
+
+
+async def rerun_count(server: Server) -> float:
+    """`statusChanged` subscriptions run again after riding along, from /metrics."""
+    async with httpx.AsyncClient() as client:
+        response = await client.get(server.http_url.removesuffix("/graphql") + "/metrics")
+    return next(
+        (
+            sample.value
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+            if (sample.name, sample.labels.get("field"))
+            == ("commpulse_subscription_reruns_total", "statusChanged")
+        ),
+        0.0,
+    )
