@@ -305,23 +305,27 @@ async def next_message(ws: ClientConnection) -> Json:
     return message
 
 
+async def status_changed_metric(client: httpx.AsyncClient, server: Server, name: str) -> float:
+    """The `statusChanged` sample of the metric `name`, from /metrics (0 when absent)."""
+    response = await client.get(server.http_url.removesuffix("/graphql") + "/metrics")
+    return next(
+        (
+            sample.value
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+            if (sample.name, sample.labels.get("field")) == (name, "statusChanged")
+        ),
+        0.0,
+    )
+
+
 async def open_subscriptions(server: Server, count: int) -> None:
     """Wait until /metrics shows `count` statusChanged subscriptions open (the server lets
     go of a stopped one on its own time)."""
     seen = None
     async with httpx.AsyncClient() as client:
         for _ in range(200):
-            response = await client.get(server.http_url.removesuffix("/graphql") + "/metrics")
-            seen = next(
-                (
-                    sample.value
-                    for family in text_string_to_metric_families(response.text)
-                    for sample in family.samples
-                    if (sample.name, sample.labels.get("field"))
-                    == ("commpulse_subscriptions_open", "statusChanged")
-                ),
-                0.0,
-            )
+            seen = await status_changed_metric(client, server, "commpulse_subscriptions_open")
             if seen == count:
                 return
             await asyncio.sleep(0.05)
@@ -381,14 +385,4 @@ async def test_one_rider_takes_over_when_the_executing_member_leaves(
 async def rerun_count(server: Server) -> float:
     """`statusChanged` subscriptions run again after riding along, from /metrics."""
     async with httpx.AsyncClient() as client:
-        response = await client.get(server.http_url.removesuffix("/graphql") + "/metrics")
-    return next(
-        (
-            sample.value
-            for family in text_string_to_metric_families(response.text)
-            for sample in family.samples
-            if (sample.name, sample.labels.get("field"))
-            == ("commpulse_subscription_reruns_total", "statusChanged")
-        ),
-        0.0,
-    )
+        return await status_changed_metric(client, server, "commpulse_subscription_reruns_total")
