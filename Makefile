@@ -76,6 +76,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.requests
 	$(BIN)/python -m bench.writes
 	$(BIN)/python -m bench.fanout 1000 5000 10000
+	$(BIN)/python -m bench.release 1000 5000
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
