@@ -25,8 +25,9 @@ import itertools
 import logging
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from store import Store, changes, communications, deliveries
@@ -35,6 +36,8 @@ from store.coalesce import Coalesced
 from store.errors import Refused, not_found
 from store.feed import Change, Notice, Resync, Touch
 from store.tables import Communication
+
+T = TypeVar("T")
 
 PAGE = 500  # changes per read of the table
 TAIL = 10_000  # recent changes kept in memory for resuming subscribers
@@ -125,6 +128,9 @@ class Stream:
         self._watched: dict[int, _Watched] = {}
         self._holders = 0
         self._task: asyncio.Task[None] | None = None
+        self._reads: set[asyncio.Future[Any]] = set()  # the reader's, in flight
+        self.idle = asyncio.Event()  # set while no reader runs and none of its reads is left
+        self.idle.set()
         self._ready = asyncio.Event()
         self._wake = asyncio.Event()
         # the stream's newest position, read after the caller asked (so a new subscriber gets
@@ -138,6 +144,7 @@ class Stream:
     async def hold(self) -> AsyncIterator[None]:
         """Keep the reader running (started on the first holder, stopped after the last)."""
         self._holders += 1
+        self.idle.clear()
         try:
             if self._task is None:
                 self._ready = asyncio.Event()
@@ -155,6 +162,24 @@ class Stream:
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task
+                # the reader stops at once, but a read of its in flight ends first (_finished)
+                await asyncio.gather(*self._reads, return_exceptions=True)
+            if self._holders == 0 and self._task is None:
+                self.idle.set()
+
+    async def _finished(self, read: Awaitable[T]) -> T:
+        """A read of the reader's, run to its end even when the reader is stopped halfway.
+
+        The reader is cancelled when its last holder leaves, often in the middle of a read
+        (a change's notice wakes it just as a dashboard closes). Cancelled inside a read,
+        SQLAlchemy's async session can lose its pooled connection, neither in use nor back in
+        the pool: SQLAlchemy's "non-checked-in connection" when the collector finds it.
+        Shielded, the read goes on to its end while the reader stops; `hold` waits for it,
+        and `idle` is set only after it, so whoever closes the store can wait for that."""
+        future = asyncio.ensure_future(read)
+        self._reads.add(future)
+        future.add_done_callback(self._reads.discard)
+        return await asyncio.shield(future)
 
     async def _run(self) -> None:
         fresh = True
@@ -164,7 +189,9 @@ class Stream:
                     pumping = asyncio.create_task(self._pump(notices))
                     try:
                         if fresh:  # listening already, so nothing after `head` is missed
-                            self.position = self.floor = await changes.head(self.store)
+                            self.position = self.floor = await self._finished(
+                                changes.head(self.store)
+                            )
                             self.tail.clear()
                             fresh = False
                         else:  # notices may have been lost while not listening
@@ -197,7 +224,9 @@ class Stream:
     async def _read_forever(self) -> None:
         while True:
             self._wake.clear()
-            found, waiting = await changes.changes_after(self.store, self.position, limit=self.page)
+            found, waiting = await self._finished(
+                changes.changes_after(self.store, self.position, limit=self.page)
+            )
             self._publish(found)
             if len(found) == self.page:
                 continue
@@ -220,7 +249,7 @@ class Stream:
 
     async def changes(
         self, after: Position | None, wanted: Callable[[Change], bool]
-    ) -> AsyncIterator[Change]:
+    ) -> AsyncGenerator[Change, None]:
         """The changes after `after` (None: from now on) that `wanted` keeps, in stream order:
         the backlog first (from the table, then from the tail), then live ones. Raises
         `Behind` when the consumer lets more than the queue's worth of changes wait."""
@@ -254,7 +283,7 @@ class Stream:
 
     # --- watched communications ----------------------------------------------------------
 
-    async def watch(self, pk: int | None) -> AsyncIterator[tuple[int, Communication]]:
+    async def watch(self, pk: int | None) -> AsyncGenerator[tuple[int, Communication], None]:
         """One communication now, then again whenever it changed: `(serial, row)`, where the
         serial names that row for the whole process (so results made from it can be shared).
         Raises NOT_FOUND first if there is no such communication; ends when it is deleted."""
