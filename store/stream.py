@@ -162,8 +162,10 @@ class Stream:
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task
-                # the reader stops at once, but a read of its in flight ends first (_finished)
-                await asyncio.gather(*self._reads, return_exceptions=True)
+                # the reader stops at once, but a read of its in flight ends first (_finished);
+                # asyncio.wait, not gather: a holder cancelled meanwhile leaves the read alone
+                if self._reads:
+                    await asyncio.wait(self._reads)
             if self._holders == 0 and self._task is None:
                 self.idle.set()
 

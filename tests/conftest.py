@@ -161,7 +161,7 @@ async def _stream_stopped(store: Store) -> None:
     the resolver's and the stream's hold, to the collector's finalizer, a task of the loop's
     that may run after the test: closed under that read, the engine leaves its connection
     to the collector ("non-checked-in connection"). A test still holding the stream at its
-    end (a bug of the test) is not waited for beyond SAFETY."""
+    end (a bug of the test) is not waited for beyond _STREAM_SAFETY."""
     with suppress(TimeoutError):
         async with asyncio.timeout(_STREAM_SAFETY):
             await stream.of(store).idle.wait()
