@@ -11,15 +11,17 @@ redis-server of the test's own, which it may kill and restart) provide them.
 import asyncio
 import atexit
 import contextlib
+import itertools
 import json
 import os
+import random
 import shutil
 import signal
 import socket
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,11 +55,43 @@ LEGACY_WS = WebsocketsTransport.APOLLO_SUBPROTOCOL  # "graphql-ws"
 Json = dict[str, Any]
 
 
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands to outgoing connections (32768 on Linux by default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _band() -> range:
+    """This test process's own ports: below the ephemeral range, one band per xdist worker.
+
+    A port the kernel picked (bind to 0) comes from the ephemeral range, where any outgoing
+    connection (to PostgreSQL, Redis, a websocket) may take it before the server binds it:
+    CI lost a run to "[Errno 98] address already in use" that way. Ports below that range
+    are never handed out to clients, and a band per worker keeps two workers apart.
+    """
+    low, high = 10_000, min(_ephemeral_low(), 32_768)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    size = 2_000
+    bands = max((high - low) // size, 1)
+    start = low + (int(worker or 0) % bands) * size
+    return range(start, start + size)
+
+
+_BAND = _band()
+_START = random.randrange(len(_BAND))  # another checkout's suite here has the same bands
+_PORTS: Iterator[int] = itertools.cycle([*_BAND[_START:], *_BAND[:_START]])
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback port nobody listens on, from this process's band (see `_band`)."""
+    for candidate in itertools.islice(_PORTS, len(_BAND)):
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            sock.bind(("127.0.0.1", candidate))
+            return candidate
+    raise RuntimeError(f"no free loopback port in {_BAND}")
 
 
 @dataclass
@@ -136,7 +170,13 @@ async def _read_until_ready(server: Server, stream: asyncio.StreamReader) -> Non
         if started and listening in line:
             return
     code = await server.process.wait()
+    if "address already in use" in server.log:
+        raise _PortTaken(server.port)
     pytest.fail(f"server exited ({code}) before it was ready:\n{server.log}")
+
+
+class _PortTaken(Exception):
+    """Another process bound the server's port between `free_port` and uvicorn's bind."""
 
 
 async def _drain(server: Server, stream: asyncio.StreamReader) -> None:
@@ -148,7 +188,6 @@ async def launch(
     database: Path, started: list[Server], *, migrated: bool = True, **env: str
 ) -> Server:
     """One server on `database`, appended to `started` before it is ready (so it is stopped)."""
-    port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("COMMPULSE_")}
     environ |= {
         "COMMPULSE_DATABASE_URL": sqlite_url(database),
@@ -166,6 +205,18 @@ async def launch(
             engine = create_engine(environ["COMMPULSE_DATABASE_URL"])
             await migrate.upgrade(engine)
             await engine.dispose()
+    for _ in range(PORT_ATTEMPTS - 1):
+        with contextlib.suppress(_PortTaken):
+            return await _serve(free_port(), database, environ, started)
+    return await _serve(free_port(), database, environ, started)
+
+
+PORT_ATTEMPTS = 3  # a port lost to another process between the check and the bind: pick another
+
+
+async def _serve(
+    port: int, database: Path, environ: dict[str, str], started: list[Server]
+) -> Server:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -191,6 +242,9 @@ async def launch(
         process.kill()
         await process.wait()
         pytest.fail(f"server not ready within {STARTUP_TIMEOUT}s:\n{server.log}")
+    except _PortTaken:
+        started.remove(server)  # it exited, and stopping it would report a failed exit
+        raise
     # keep reading so a chatty server never blocks on a full pipe
     server.drain = asyncio.create_task(_drain(server, process.stderr))
     return server
