@@ -10,6 +10,7 @@ skipped, except under CI=true, where that is a failure.
 """
 
 import asyncio
+import gc
 import os
 import shutil
 import uuid
@@ -162,6 +163,9 @@ async def _stream_stopped(store: Store) -> None:
     that may run after the test: closed under that read, the engine leaves its connection
     to the collector ("non-checked-in connection"). A test still holding the stream at its
     end (a bug of the test) is not waited for beyond _STREAM_SAFETY."""
+    # a generator left in a reference cycle (a result's error keeps its traceback's frames)
+    # reaches the finalizer only when the collector runs: collect now, not in 10 seconds
+    gc.collect()
     with suppress(TimeoutError):
         async with asyncio.timeout(_STREAM_SAFETY):
             await stream.of(store).idle.wait()
