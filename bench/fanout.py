@@ -583,6 +583,7 @@ KINDS = {
 class Figure:
     p99: float  # seconds
     memory: float  # KiB per idle subscriber
+    last: float  # seconds to the last subscriber, the median change
     cpu: float  # seconds the servers' event loops ran per change (the median change)
     waited: float  # seconds they waited for a CPU meanwhile, the most of any instance
 
@@ -592,6 +593,7 @@ class Figure:
         return cls(
             p99([t for r in rounds for t, _ in r.samples]),
             memory,
+            statistics.median(max(t for t, _ in r.samples) for r in rounds),
             statistics.median(sum(ran for ran, _ in s) for s in servers),
             statistics.median(max(waited for _, waited in s) for s in servers),
         )
@@ -815,6 +817,7 @@ def _row(count: int, label: str, figure: Figure, anchor: Figure) -> str:
     return (
         f"{count:>11} {label:<34} {figure.p99 * 1000:>8.0f} {figure.p99 / anchor.p99:>7.2f}"
         f" {figure.memory:>9.1f} {anchor.memory:>9.1f}"
+        f" {figure.last * 1000:>7.0f} {figure.last / anchor.last:>7.2f}"
         f" {figure.cpu * 1000:>7.1f} {figure.cpu / anchor.cpu:>7.2f} {figure.waited * 1000:>7.0f}"
     )
 
@@ -831,13 +834,14 @@ async def main(options: argparse.Namespace) -> None:
         f"{'on' if deflate() else 'off'} (commpulse and the anchor alike)"
     )
     print(
-        "CPU: what the servers' event loops ran per change (the median change), summed over"
-        " the instances; waited: how long the instance that waited most was runnable but"
-        " had no CPU meanwhile (the median change): the machine's other load"
+        "last: to the last subscriber, the median change; CPU: what the servers' event loops"
+        " ran per change (the median change), summed over the instances; waited: how long"
+        " the instance that waited most was runnable but had no CPU meanwhile (the median"
+        " change): the machine's other load"
     )
     print(
         f"{'subscribers':>11} {'what':<34} {'p99 ms':>8} {'x raw':>7} {'KiB/sub':>9} {'raw KiB':>9}"
-        f" {'CPU ms':>7} {'x raw':>7} {'waited':>7}"
+        f" {'last ms':>7} {'x raw':>7} {'CPU ms':>7} {'x raw':>7} {'waited':>7}"
     )
     async with clients(options.clients) as processes:
         crowd = Crowd(processes)
