@@ -671,12 +671,12 @@ async def details(rounds: list[Round], servers: Sequence[Server], label: str) ->
         )
         paused = []
         for instance, found in enumerate(collections):
-            inside = [(gen, took) for ended, gen, took in found if round_.start <= ended <= end]
+            inside = [c for c in found if round_.start <= c[0] <= end]
             if inside:
-                longest = max(inside, key=lambda c: c[1])
+                _, gen, took, cpu = max(inside, key=lambda c: c[2])
                 paused.append(
-                    f"s{instance} {len(inside)}x {sum(t for _, t in inside) * 1000:.1f}"
-                    f" (longest gen{longest[0]} {longest[1] * 1000:.1f})"
+                    f"s{instance} {len(inside)}x {sum(c[2] for c in inside) * 1000:.1f}"
+                    f" (longest gen{gen} {took * 1000:.1f}, of it CPU {cpu * 1000:.1f})"
                 )
         print(
             f"    {n:>2}: last {last * 1000:.0f}; last/median by instance {reach};"
@@ -731,7 +731,7 @@ async def scenario(
             raise SystemExit(f"{refused} of {count} subscriptions got an error, not a first frame")
         memory = await per_subscriber(servers, before, count, KINDS[kind])
         taken: list[Round] = []
-        profiler = await _profile(servers[0], kind)
+        profilers = [await _profile(server, kind) for server in servers]
         await _collections(servers)
         for round_ in range(1, rounds + 1):
             page = pages[round_ % len(pages)] if kind == "spread" else pages[0]
@@ -742,9 +742,10 @@ async def scenario(
                 await _toggle(client, base, page)
                 taken.append(Round.of(start, await crowd.wait(), ran, servers, crowd))
         await details(taken, servers, KINDS[kind])
-        if profiler is not None:
-            profiler.send_signal(signal.SIGINT)
-            await profiler.wait()
+        for profiler in profilers:
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                await profiler.wait()
     await crowd.close()
     await asyncio.sleep(2)  # the server lets go of the closed sockets before the next figure
     return Figure.of(taken, memory)
@@ -764,7 +765,7 @@ async def _last_but_one(server: Server) -> str:
 
 
 async def _profile(server: Server, kind: str) -> asyncio.subprocess.Process | None:
-    """py-spy recording the server while the changes go out, when BENCH_PROFILE names a
+    """py-spy recording a server while the changes go out, when BENCH_PROFILE names a
     directory (py-spy from PyPI, in the venv)."""
     directory = os.environ.get("BENCH_PROFILE")
     if not directory:
@@ -772,6 +773,7 @@ async def _profile(server: Server, kind: str) -> asyncio.subprocess.Process | No
     output = Path(directory) / f"{kind}-{server.pid}.txt"
     spy = Path(sys.executable).parent / "py-spy"
     args = ["record", "-p", str(server.pid), "-r", "200", "-f", "raw", "-o", str(output)]
+    args.append("--nonblocking")  # sampling does not pause it: the figures stay as they are
     profiler = await asyncio.create_subprocess_exec(
         spy, *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )
