@@ -673,10 +673,10 @@ async def details(rounds: list[Round], servers: Sequence[Server], label: str) ->
         for instance, found in enumerate(collections):
             inside = [c for c in found if round_.start <= c[0] <= end]
             if inside:
-                _, gen, took, cpu = max(inside, key=lambda c: c[2])
+                _, gen, took, work = max(inside, key=lambda c: c[2])
                 paused.append(
                     f"s{instance} {len(inside)}x {sum(c[2] for c in inside) * 1000:.1f}"
-                    f" (longest gen{gen} {took * 1000:.1f}, of it CPU {cpu * 1000:.1f})"
+                    f" (longest gen{gen} {took * 1000:.1f}, of it CPU {work * 1000:.1f})"
                 )
         print(
             f"    {n:>2}: last {last * 1000:.0f}; last/median by instance {reach};"
