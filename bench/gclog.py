@@ -21,6 +21,7 @@ Collection = tuple[float, int, float, float]
 
 
 def record(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
     collections: list[Collection] = []
     started = [0.0, 0.0]  # monotonic, thread CPU
     numbers = count()
