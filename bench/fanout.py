@@ -1,7 +1,7 @@
 """Fan-out: p99 from a change's commit to the last subscriber, against a raw broadcast.
 
     python -m bench.fanout [subscribers ...] [--changes N] [--only KIND] [--clients K]
-        [--broker memory|redis|postgres] [--instances N]
+        [--broker memory|redis|postgres] [--instances N] [--detail]
         [--soak SECONDS [--rate R] [--writers W] [--every S]]
     (make bench: 1000 5000 10000)
 
@@ -20,6 +20,14 @@ p99 is what to quote: machines here are shared and noisy. The subscribers live i
 client processes (the same ones for the anchor and for commpulse), so the client is not
 what is measured. Beside each figure: the server's RSS growth per subscriber while the
 subscribers sit idle (attached, after their first frame), the anchor's beside commpulse's.
+And the CPU the servers' event loops ran per change (/proc/PID/schedstat, the median
+change, summed over the instances) beside the anchor's, with how long they waited,
+runnable, for a CPU meanwhile: on a shared machine the latency is mostly that wait (a
+loop that runs 15 ms for a change waited 40 to 230 ms at a load average of 7.5 on 2
+cores), so a p99 over a few changes is the unluckiest change's wait, and the CPU ratio
+is what holds from one run to the next. `--detail` prints every change: its last frame
+and median per instance, each process's run and wait, and, with BENCH_GCLOG=DIR, the
+servers' garbage collections during it (bench/gclog.py).
 
 `--soak SECONDS` instead runs 1,000 (the first count) `statusChanged` subscribers while
 `--writers` concurrent writers make changes at `--rate` a second (with a broker, straight
@@ -40,6 +48,7 @@ import json
 import os
 import resource
 import signal
+import statistics
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -56,7 +65,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench import free_port, throwaway_database, tracemem
+from bench import free_port, gclog, throwaway_database, tracemem
 from schema import ids
 from server.cli import WEBSOCKETS
 from server.runtime import runtime
@@ -105,6 +114,7 @@ class Server:
     base: str
     pid: int
     snapshots: int = 0  # taken so far (BENCH_TRACEMALLOC)
+    dumps: int = 0  # garbage collection records taken so far (BENCH_GCLOG)
     env: dict[str, str] = field(default_factory=dict)  # commpulse's settings
 
     def rss(self) -> int:
@@ -122,11 +132,26 @@ class Server:
             await asyncio.sleep(0.2)
         return target
 
+    async def collections(self) -> list[gclog.Collection]:
+        """Its garbage collections since the last call (BENCH_GCLOG; else none)."""
+        directory = os.environ.get("BENCH_GCLOG")
+        if not directory or os.environ.get("BENCH_TRACEMALLOC"):
+            return []
+        target = Path(directory) / f"{self.pid}-{self.dumps}.gc"
+        self.dumps += 1
+        os.kill(self.pid, signal.SIGUSR2)
+        while not target.exists():  # noqa: ASYNC110 (another process writes it)
+            await asyncio.sleep(0.05)
+        return gclog.read(target)
+
 
 def _python(module: str, *args: str) -> list[str]:
-    """The arguments to run `module`: under tracemalloc when BENCH_TRACEMALLOC is set."""
+    """The arguments to run `module`: under tracemalloc when BENCH_TRACEMALLOC is set, else
+    recording its garbage collections when BENCH_GCLOG is (bench/gclog.py)."""
     if os.environ.get("BENCH_TRACEMALLOC"):
         return ["-m", "bench.tracemem", module, *args]
+    if os.environ.get("BENCH_GCLOG"):
+        return ["-m", "bench.gclog", module, *args]
     return ["-m", module, *args]
 
 
@@ -273,29 +298,35 @@ class Worker:
     def __init__(self) -> None:
         self.sockets: list[ClientConnection] = []
         self.readers: list[asyncio.Task[None]] = []
-        self.times: list[float] = []
+        self.times: list[tuple[float, int]] = []  # when a frame came, to a socket of which instance
         self.wanted = 0
         self.frames = 0  # every frame ever received
         self.dropped = 0  # subscriptions ended with an error (SLOW_CONSUMER)
         self.done = asyncio.Event()
 
-    async def open(self, urls: list[str], query: str | None, variables: list[Any]) -> int:
+    async def open(
+        self, urls: list[str], query: str | None, variables: list[Any], instances: list[int]
+    ) -> int:
         for batch in range(0, len(urls), BATCH):
             chunk = range(batch, min(len(urls), batch + BATCH))
             self.sockets += await asyncio.gather(
                 *(_subscriber(urls[i], query, variables[i]) for i in chunk)
             )
-        self.readers = [asyncio.create_task(self._read(ws)) for ws in self.sockets]
+        self.readers = [
+            asyncio.create_task(self._read(ws, instance))
+            for ws, instance in zip(self.sockets, instances, strict=True)
+        ]
         return len(self.sockets)
 
-    async def _read(self, ws: ClientConnection) -> None:
+    async def _read(self, ws: ClientConnection, instance: int) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for frame in ws:
                 self.frames += 1
                 if '"errors"' in frame:
                     self.dropped += 1
                 if len(self.times) < self.wanted:
-                    self.times.append(time.monotonic())  # one clock for every process here
+                    # one clock for every process here
+                    self.times.append((time.monotonic(), instance))
                     if len(self.times) == self.wanted:
                         self.done.set()
 
@@ -307,7 +338,7 @@ class Worker:
         gc.collect()  # now, not while the frames come (see `untimed_collection`)
         gc.disable()
 
-    async def wait(self) -> list[float]:
+    async def wait(self) -> list[tuple[float, int]]:
         try:
             async with asyncio.timeout(WAIT):
                 await self.done.wait()
@@ -421,6 +452,7 @@ class Crowd:
                         "urls": [url(i) for i in part],
                         "query": query,
                         "variables": [variables[i % len(variables)] for i in part],
+                        "instances": [i % len(servers) for i in part],
                     },
                 )
                 for client, part in zip(self.clients, self.slices, strict=False)
@@ -439,9 +471,13 @@ class Crowd:
     def _reached(self, i: int, reach: Any) -> bool:
         return reach is None or self.variables[i % len(self.variables)] == reach
 
-    async def wait(self) -> list[float]:
+    async def wait(self) -> list[tuple[float, int]]:
+        """When each expected frame came, and to which instance's subscriber."""
         answers = await asyncio.gather(*(client.read() for client, _ in self._pairs()))
-        return [t for answer in answers for t in answer["times"]]
+        return [(t, instance) for answer in answers for t, instance in answer["times"]]
+
+    def pids(self) -> dict[str, int]:
+        return {f"client {n}": client.process.pid for n, (client, _) in enumerate(self._pairs())}
 
     async def received(self) -> tuple[int, int]:
         """Frames received, and subscriptions ended with an error, by every subscriber."""
@@ -547,6 +583,106 @@ KINDS = {
 class Figure:
     p99: float  # seconds
     memory: float  # KiB per idle subscriber
+    last: float  # seconds to the last subscriber, the median change
+    cpu: float  # seconds the servers' event loops ran per change (the median change)
+    waited: float  # seconds they waited for a CPU meanwhile, the most of any instance
+
+    @classmethod
+    def of(cls, rounds: "list[Round]", memory: float) -> "Figure":
+        servers = [[v for k, v in r.scheduled.items() if k.startswith("server")] for r in rounds]
+        return cls(
+            p99([t for r in rounds for t, _ in r.samples]),
+            memory,
+            statistics.median(max(t for t, _ in r.samples) for r in rounds),
+            statistics.median(sum(ran for ran, _ in s) for s in servers),
+            statistics.median(max(waited for _, waited in s) for s in servers),
+        )
+
+
+Scheduled = dict[str, tuple[float, float]]  # by process: seconds run, and waiting for a CPU
+
+
+def _scheduled(servers: Sequence[Server], crowd: Crowd) -> Scheduled:
+    """How long each process's main thread (the servers' event loops, the client processes,
+    this one) has run so far, and waited to run while runnable (/proc/PID/schedstat)."""
+    pids = {f"server {n}": s.pid for n, s in enumerate(servers)} | crowd.pids()
+    pids["bench"] = os.getpid()
+    found = {}
+    for name, pid in pids.items():
+        ran, waited, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+        found[name] = (int(ran) / 1e9, int(waited) / 1e9)
+    return found
+
+
+@dataclass
+class Round:
+    """One change: when it was requested, each sample (seconds from the request to a frame,
+    and the instance whose subscriber got it), and what each process ran and waited for a
+    CPU meanwhile."""
+
+    start: float
+    samples: list[tuple[float, int]]
+    scheduled: Scheduled
+
+    @classmethod
+    def of(
+        cls,
+        start: float,
+        frames: list[tuple[float, int]],
+        before: Scheduled,
+        servers: Sequence[Server],
+        crowd: Crowd,
+    ) -> "Round":
+        after = _scheduled(servers, crowd)
+        scheduled = {
+            name: (ran - before[name][0], waited - before[name][1])
+            for name, (ran, waited) in after.items()
+        }
+        return cls(start, [(t - start, instance) for t, instance in frames], scheduled)
+
+
+DETAIL = False  # --detail: each round of each figure, and where its time went
+
+
+async def _collections(servers: Sequence[Server]) -> list[list[gclog.Collection]]:
+    return [await server.collections() for server in servers]
+
+
+async def details(rounds: list[Round], servers: Sequence[Server], label: str) -> None:
+    """With --detail, per round: the last frame and the median, per instance; each
+    process's run and wait for a CPU; the servers' garbage collections in the round
+    (BENCH_GCLOG)."""
+    collections = await _collections(servers)
+    if not DETAIL:
+        return
+    print(f"  {label}, per round (ms):", flush=True)
+    for n, round_ in enumerate(rounds, 1):
+        last = max(t for t, _ in round_.samples)
+        end = round_.start + last
+        by = [
+            sorted(t for t, i in round_.samples if i == instance)
+            for instance in range(len(servers))
+        ]
+        reach = " ".join(f"{d[-1] * 1000:.0f}/{d[len(d) // 2] * 1000:.0f}" for d in by if d)
+        cpu = " ".join(
+            f"{name.replace('server ', 's').replace('client ', 'c')}"
+            f" {ran * 1000:.0f}+{waited * 1000:.0f}"
+            for name, (ran, waited) in round_.scheduled.items()
+        )
+        paused = []
+        for instance, found in enumerate(collections):
+            inside = [c for c in found if round_.start <= c[0] <= end]
+            if inside:
+                _, gen, took, work = max(inside, key=lambda c: c[2])
+                paused.append(
+                    f"s{instance} {len(inside)}x {sum(c[2] for c in inside) * 1000:.1f}"
+                    f" (longest gen{gen} {took * 1000:.1f}, of it CPU {work * 1000:.1f})"
+                )
+        print(
+            f"    {n:>2}: last {last * 1000:.0f}; last/median by instance {reach};"
+            f" ran+waited {cpu}; gc {', '.join(paused) or '-'}",
+            flush=True,
+        )
 
 
 async def anchor(crowd: Crowd, instances: int, count: int, rounds: int) -> Figure:
@@ -555,16 +691,19 @@ async def anchor(crowd: Crowd, instances: int, count: int, rounds: int) -> Figur
         await crowd.open(servers, "/ws", count, None, [{}])
         await asyncio.sleep(1)  # every socket registered
         memory = await per_subscriber(servers, before, count, "raw")
-        samples: list[float] = []
+        taken: list[Round] = []
         async with httpx.AsyncClient(timeout=WAIT) as client:
+            await _collections(servers)
             for _ in range(rounds):
                 await crowd.expect()
                 with untimed_collection():
+                    ran = _scheduled(servers, crowd)
                     start = time.monotonic()
                     await asyncio.gather(*(client.post(s.base + "/send") for s in servers))
-                    samples += [t - start for t in await crowd.wait()]
+                    taken.append(Round.of(start, await crowd.wait(), ran, servers, crowd))
+            await details(taken, servers, "raw")
         await crowd.close()
-    return Figure(p99(samples), memory)
+    return Figure.of(taken, memory)
 
 
 async def scenario(
@@ -591,21 +730,25 @@ async def scenario(
         if (refused := (await crowd.received())[1] - dropped) > 0:  # else a wait without end
             raise SystemExit(f"{refused} of {count} subscriptions got an error, not a first frame")
         memory = await per_subscriber(servers, before, count, KINDS[kind])
-        samples: list[float] = []
-        profiler = await _profile(servers[0], kind)
+        taken: list[Round] = []
+        profilers = [await _profile(server, kind) for server in servers]
+        await _collections(servers)
         for round_ in range(1, rounds + 1):
             page = pages[round_ % len(pages)] if kind == "spread" else pages[0]
             await crowd.expect({"id": page} if kind == "spread" else None)
             with untimed_collection():
+                ran = _scheduled(servers, crowd)
                 start = time.monotonic()
                 await _toggle(client, base, page)
-                samples += [t - start for t in await crowd.wait()]
-        if profiler is not None:
-            profiler.send_signal(signal.SIGINT)
-            await profiler.wait()
+                taken.append(Round.of(start, await crowd.wait(), ran, servers, crowd))
+        await details(taken, servers, KINDS[kind])
+        for profiler in profilers:
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                await profiler.wait()
     await crowd.close()
     await asyncio.sleep(2)  # the server lets go of the closed sockets before the next figure
-    return Figure(p99(samples), memory)
+    return Figure.of(taken, memory)
 
 
 async def _last_but_one(server: Server) -> str:
@@ -622,7 +765,7 @@ async def _last_but_one(server: Server) -> str:
 
 
 async def _profile(server: Server, kind: str) -> asyncio.subprocess.Process | None:
-    """py-spy recording the server while the changes go out, when BENCH_PROFILE names a
+    """py-spy recording a server while the changes go out, when BENCH_PROFILE names a
     directory (py-spy from PyPI, in the venv)."""
     directory = os.environ.get("BENCH_PROFILE")
     if not directory:
@@ -630,6 +773,7 @@ async def _profile(server: Server, kind: str) -> asyncio.subprocess.Process | No
     output = Path(directory) / f"{kind}-{server.pid}.txt"
     spy = Path(sys.executable).parent / "py-spy"
     args = ["record", "-p", str(server.pid), "-r", "200", "-f", "raw", "-o", str(output)]
+    args.append("--nonblocking")  # sampling does not pause it: the figures stay as they are
     profiler = await asyncio.create_subprocess_exec(
         spy, *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )
@@ -675,6 +819,8 @@ def _row(count: int, label: str, figure: Figure, anchor: Figure) -> str:
     return (
         f"{count:>11} {label:<34} {figure.p99 * 1000:>8.0f} {figure.p99 / anchor.p99:>7.2f}"
         f" {figure.memory:>9.1f} {anchor.memory:>9.1f}"
+        f" {figure.last * 1000:>7.0f} {figure.last / anchor.last:>7.2f}"
+        f" {figure.cpu * 1000:>7.1f} {figure.cpu / anchor.cpu:>7.2f} {figure.waited * 1000:>7.0f}"
     )
 
 
@@ -690,7 +836,14 @@ async def main(options: argparse.Namespace) -> None:
         f"{'on' if deflate() else 'off'} (commpulse and the anchor alike)"
     )
     print(
+        "last: to the last subscriber, the median change; CPU: what the servers' event loops"
+        " ran per change (the median change), summed over the instances; waited: how long"
+        " the instance that waited most was runnable but had no CPU meanwhile (the median"
+        " change): the machine's other load"
+    )
+    print(
         f"{'subscribers':>11} {'what':<34} {'p99 ms':>8} {'x raw':>7} {'KiB/sub':>9} {'raw KiB':>9}"
+        f" {'last ms':>7} {'x raw':>7} {'CPU ms':>7} {'x raw':>7} {'waited':>7}"
     )
     async with clients(options.clients) as processes:
         crowd = Crowd(processes)
@@ -795,8 +948,10 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=100.0, help="changes a second (soak)")
     parser.add_argument("--every", type=float, default=30.0, help="seconds between reports")
     parser.add_argument("--writers", type=int, default=8, help="concurrent writers (soak)")
+    parser.add_argument("--detail", action="store_true", help="each round, and its time")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
+    DETAIL = options.detail
     # every socket is a file descriptor, in the servers and in the client processes
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

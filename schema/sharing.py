@@ -35,9 +35,10 @@ its handler runs its operation again, which goes on from the last event it was s
 (`resume`, or the watch it kept), so none is missed or sent twice, and publishes for the
 others, which keep riding; if its run ends before it drives (an error, a stop), the next
 is released (`finished`). Released all at once, 5,000 riders ran 5,000 operations again
-in one burst (bench/release.py). When an event could not be made, those that would miss
-it are released and make it for themselves. What a subscribe counts and charges (rate,
-cost, the open subscriptions) is not counted again (`again`).
+in one burst (bench/release.py). When an event could not be made, one of those that
+would miss it is released, the same way, to make it for the others (`_remake`). What a
+subscribe counts and charges (rate, cost, the open subscriptions) is not counted again
+(`again`).
 
 Every member's payloads, whoever made them, go out through its own `Outbox`: sent at once
 while its socket takes them, else queued, at most `limit` of them; past that the member is
@@ -291,16 +292,31 @@ class Group:
 
     def published(self, key: Key, payload: str | None) -> None:
         """An event's payload was made: send it to every passenger, or, if it could not be
-        made, let them make it for themselves."""
-        if payload is None:  # those who would miss it make it for themselves
-            for passenger in list(self.passengers):
-                if passenger.last < key:
-                    passenger.release()
+        made, release one of those who would miss it to make it for them all."""
+        if payload is None:
+            self._remake(key)
             return
         if self.newest is None or key > self.newest:
             self.newest = key
         for passenger in list(self.passengers):
             passenger.carry(key, payload)
+
+    def _remake(self, key: Key) -> None:
+        """`key` could not be made: the earliest passenger that would miss it is released to
+        make it (it runs its operation again from its last event) and to drive the group, as
+        `drive` releases one; the others wait for its payload. Released all at once, every
+        rider ran its operation again and read the table for itself: a burst of thousands
+        of executions, for one failure. A passenger that is carried an event past the one it
+        waits for (another member publishing ahead) is released then (`Passenger.carry`)."""
+        waiting = [passenger for passenger in self.passengers if passenger.last < key]
+        if not waiting:
+            return
+        for passenger in waiting:
+            passenger.missing = key if passenger.missing is None else min(passenger.missing, key)
+        first = waiting[0]
+        if self.driver is None:
+            self.driver = first.member
+        first.release()
 
     def _move(self, key: Key, by: int) -> None:
         if key is None:
@@ -315,19 +331,26 @@ class Group:
 class Passenger:
     """A member riding along: the group's payloads go to its outbox as they are published."""
 
-    __slots__ = ("group", "last", "member", "outbox", "released")
+    __slots__ = ("group", "last", "member", "missing", "outbox", "released")
 
     def __init__(self, group: Group, member: Shared, last: Key) -> None:
         self.group = group
         self.member = member
         self.outbox = outbox = member.outbox
         self.last = last  # the last event sent to it
+        self.missing: Key = None  # an event that could not be made, which it waits for
         self.released: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         outbox.stopped = self.stop
 
     def carry(self, key: Key, payload: str) -> None:
         if key <= self.last or self.released.done():
             return
+        if self.missing is not None and key > self.missing and self.member.kept is None:
+            # past the event it waits for, in a stream where each one counts: it makes that
+            # one itself (a watched row's newer state stands for the one it missed)
+            self.release()
+            return
+        self.missing = None
         self.last = key
         self.outbox.post(payload)
 

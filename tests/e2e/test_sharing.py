@@ -5,9 +5,10 @@ document and variables) get the same payloads as a subscriber executing alone.""
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -28,6 +29,7 @@ from tests.e2e.conftest import (
     execute,
     http_session,
     init,
+    migrate_database,
     raw_ws,
     receive,
     send,
@@ -386,3 +388,120 @@ async def rerun_count(server: Server) -> float:
     """`statusChanged` subscriptions run again after riding along, from /metrics."""
     async with httpx.AsyncClient() as client:
         return await status_changed_metric(client, server, "commpulse_subscription_reruns_total")
+
+
+STALLED = """subscription S($ids: [ID!], $after: String) {
+  statusChanged(ids: $ids, after: $after) {
+    to communication { ... on InAppMessage { status } }
+  }
+}"""
+STALLED_RIDERS = 4  # subscribers riding along with the one executing for them
+
+
+async def test_one_rider_makes_the_change_its_executor_was_stopped_making(
+    start_server: StartServer, postgres_url: str
+) -> None:
+    """The subscriber executing for its group closes its tab while it reads a change's
+    communication (held up by a lock on the table): one rider runs its operation again to
+    make that change and drive the group, and the others keep riding (all of them at once
+    was a burst of executions, each reading the table for itself); every subscriber left
+    gets the change exactly once."""
+    await migrate_database(postgres_url)
+    server = await start_server(
+        None,
+        migrated=False,
+        COMMPULSE_DATABASE_URL=postgres_url,
+        COMMPULSE_SENDER="none",
+        COMMPULSE_SCHEDULER="off",
+        COMMPULSE_METRICS="on",
+    )
+    database = postgres_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    async with (
+        http_session(server) as client,
+        subscribers(server, STALLED_RIDERS + 1, TRANSPORT_WS) as everyone,
+    ):
+        message = await create_in_app(client, "stalled")
+        await act(client, LAUNCH, "launchCommunication", id=message["id"])
+        launched = await execute(client, HISTORY, id=message["id"])
+        these = {
+            "ids": [message["id"]],
+            "after": launched["communication"]["history"]["edges"][-1]["cursor"],
+        }
+        executor, riders = everyone[0], everyone[1:]
+        await executor.subscribe(STALLED, these)
+        await act(client, PAUSE, "pauseCommunication", id=message["id"])
+        await executor.take(1)  # alone, it executes for the group from here on
+        for subscriber in riders:  # each gets the pause and rides along
+            await subscriber.subscribe(STALLED, these)
+            await subscriber.take(1)
+        assert await rerun_count(server) == 0
+        async with held_communications(database) as release:
+            resume = asyncio.create_task(
+                act(client, RESUME, "resumeCommunication", id=message["id"])
+            )
+            await release()  # the resume commits; the next reader of the table waits
+            await resume
+            await waiting_on_locks(database, 1)  # the executor, reading the communication
+            await send(executor.ws, {"id": "1", "type": "complete"})
+            # handled in order: once it answers, its operation was cancelled, mid-read
+            await send(executor.ws, {"type": "ping"})
+            assert await receive(executor.ws) == {"type": "pong"}
+        await asyncio.gather(*(s.take(1) for s in riders))
+        reruns = await rerun_count(server)
+    for subscriber in riders:
+        moves = [p["data"]["statusChanged"]["to"] for p in subscriber.payloads]
+        assert moves == ["PAUSED", "ACTIVE"], subscriber.payloads
+        assert subscriber.payloads[-1]["data"]["statusChanged"]["communication"] == {
+            "status": "ACTIVE"
+        }
+    assert reruns == 1  # all of them at once: 4
+
+
+@contextlib.asynccontextmanager
+async def held_communications(database: str) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """Hold the communication table for the block: its rows are locked until the block calls
+    `release`, which lets the one writer waiting for them commit and then locks the whole
+    table, reads included, until the block ends. (A lock queues behind the writer's, so no
+    reader comes between its commit and the lock.)"""
+    rows, table = await asyncpg.connect(database), await asyncpg.connect(database)
+    try:
+        rows_held = rows.transaction()
+        await rows_held.start()
+        await rows.execute("SELECT id FROM communication FOR UPDATE")
+        table_held = table.transaction()
+        await table_held.start()
+
+        async def release() -> None:
+            await waiting_on_locks(database, 1)  # the writer
+            locking = asyncio.create_task(
+                table.execute("LOCK TABLE communication IN ACCESS EXCLUSIVE MODE")
+            )
+            await waiting_on_locks(database, 2)  # the writer, and the lock behind it
+            await rows_held.rollback()
+            await locking
+
+        try:
+            yield release
+        finally:
+            await table_held.rollback()
+    finally:
+        await rows.close()
+        await table.close()
+
+
+async def waiting_on_locks(database: str, count: int) -> None:
+    """Wait until `count` sessions of the database wait for a lock."""
+    seen = None
+    admin = await asyncpg.connect(database)
+    try:
+        for _ in range(200):
+            seen = await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if seen == count:
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await admin.close()
+    pytest.fail(f"{seen} sessions wait for a lock, not {count}")

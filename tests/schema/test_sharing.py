@@ -119,3 +119,36 @@ async def test_one_rider_at_a_time_takes_over() -> None:
     assert not riders[2].released.done()
     assert sent["d"] == ["two"]
     assert sent["b"] == sent["c"] == []  # they send their own, from their own executions
+
+
+async def test_one_rider_makes_an_event_its_executor_could_not() -> None:
+    """The member executing for the group could not make an event (it was stopped halfway):
+    one rider, the earliest boarded, is released to make it and drive the group, and the
+    others wait for its payload (all of them released was a burst of executions); a rider
+    that the group carries past the event it waits for is released to make that one itself."""
+    frames = Frames()
+    group = frames.group("group")
+    sent: dict[str, list[str]] = {name: [] for name in "abcde"}
+    a, b, c, d, e = (_member(frames, sent[name]) for name in "abcde")
+    for member in (a, b, c, d, e):
+        group.join(member)
+    group.published(1, "one")
+    for member in (a, b, c, d, e):
+        group.sent(member, 1)
+    riders = [_ride(group, member) for member in (b, c, d)]  # `a` and `e` go on executing
+
+    group.published(2, None)  # `a` could not make it
+    assert [r.released.done() for r in riders] == [True, False, False]
+    group.leave(a)  # ...and leaves: `e` still executes, `b` is on its way to drive
+    assert [r.released.done() for r in riders] == [True, False, False]
+
+    group.join(b)  # it runs again from its last event, makes the missed one, publishes it
+    group.published(2, "two")
+    assert [r.released.done() for r in riders] == [True, False, False]
+    assert sent["c"] == sent["d"] == ["two"]
+
+    group.published(3, None)  # `b` could not make the next one either: `c` makes it
+    assert [r.released.done() for r in riders] == [True, True, False]
+    group.published(4, "four")  # `e` published the one after first: `d` makes both itself
+    assert [r.released.done() for r in riders] == [True, True, True]
+    assert sent["d"] == ["two"]
