@@ -27,10 +27,12 @@ import asyncio
 import contextlib
 import functools
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol, cast
 
 from graphql import GraphQLError, parse
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonTextMessageReceived
@@ -48,6 +50,7 @@ from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from schema.context import Context
 from schema.idempotency import OPERATION_EXTENSIONS
 from schema.sharing import Frames, Outbox, Parked, Shared, lead, parked
+from server.metrics import Metrics
 
 INIT_TIMEOUT = 4408  # graphql-transport-ws' code, used for the legacy protocol too
 
@@ -91,8 +94,9 @@ def operation_extensions(payload: Any) -> Iterator[None]:
         OPERATION_EXTENSIONS.reset(token)
 
 
-class SharingView(Protocol):
+class View(Protocol):
     frames: Frames
+    metrics: Metrics
 
 
 def _share(
@@ -105,7 +109,7 @@ def _share(
 ) -> Shared:
     context: Context = handler.context
     group = (query, json.dumps(variables, sort_keys=True), operation_name, context.role)
-    frames = cast(SharingView, handler.view).frames
+    frames = cast(View, handler.view).frames
     shared = Shared(group, frames, Outbox(send, frames.outbox))
     handler.shared[operation_id] = shared
     return shared
@@ -147,7 +151,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, Shared | None]):
 
     async def handle(self) -> None:
         self.shared = {}
-        await super().handle()
+        opened = cast(View, self.view).metrics.websockets
+        opened.inc()
+        try:
+            await super().handle()
+        finally:
+            opened.dec()
 
     async def handle_message(self, message: Any) -> None:
         if not _well_formed(message, "subscribe"):
@@ -199,10 +208,13 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, Shared | None]):
 
     async def handle(self) -> None:
         self.shared = {}
+        opened = cast(View, self.view).metrics.websockets
+        opened.inc()
         deadline = asyncio.create_task(self._close_unless_initialised())
         try:
             await super().handle()
         finally:
+            opened.dec()
             deadline.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await deadline
@@ -318,6 +330,32 @@ class WebSocketAdapter(ASGIWebSocketAdapter):
             raise NonTextMessageReceived from error
         except WebSocketDisconnect:
             pass
+
+
+class App(Starlette):
+    """Starlette, except that a websocket to one of `sockets`' paths goes straight to its app.
+
+    On the way through Starlette's own stack (the app's call, its error and exception
+    middleware, the exception wrapper, the router and the route) each layer stays suspended
+    for the connection's life, a frame each, and the exception middleware keeps a WebSocket
+    of its own: about 3 KiB per idle subscriber (bench/fanout.py, BENCH_TRACEMALLOC). None of
+    them acts on such a websocket: the error middleware hands websockets on untouched, and
+    the exception handlers are for HTTPException and WebSocketException, which the GraphQL
+    view does not raise on a websocket. Any other websocket path (or one under a root_path)
+    takes the usual way."""
+
+    def __init__(self, *, sockets: Mapping[str, ASGIApp], **options: Any) -> None:
+        super().__init__(**options)
+        self.sockets = sockets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # a coroutine function still (servers and test clients tell an ASGI 3 app by it):
+        # its frame stands for the six it skips
+        if scope["type"] == "websocket" and (app := self.sockets.get(scope["path"])):
+            scope["app"] = self
+            await app(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 CORK = 1024  # bytes a socket holds back in a turn, at most: past that they leave at once
