@@ -21,7 +21,10 @@ for good its group hears of it (`Frames.finished`), in case it was released to d
 
 `commpulse serve` serves websockets with uvicorn's own protocols (`WSProtoProtocol`, or
 `SansIOProtocol`, by COMMPULSE_WS_IMPLEMENTATION), whose socket writes of one turn of the
-event loop leave together (`_Corked`)."""
+event loop leave together (`_Corked`), and which keep less on every socket for its life: a
+list for the messages received, not an asyncio.Queue (`_Inbox`, `_Gate`), and on wsproto
+slots for uvicorn's state and no handshake once it is answered. GraphQL's websockets skip
+Starlette's stack of middleware and routing (`App`)."""
 
 import asyncio
 import contextlib
@@ -409,10 +412,91 @@ class _Corked:
         return getattr(self._transport, name)
 
 
+class _Inbox:
+    """As much of asyncio.Queue as uvicorn's protocols use for a socket's incoming messages
+    (put_nowait, get, empty): a list and the readers waiting, instead of the Queue's three
+    deques and an Event's fourth (1.5 KiB on every socket for its life, bench.tracemem)."""
+
+    __slots__ = ("_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        self._wake()
+
+    def _wake(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def get(self) -> Any:
+        while not self._items:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                self._waiters.remove(waiter)
+                if self._items:  # cancelled when woken: the next reader takes it
+                    self._wake()
+        return self._items.pop(0)
+
+    def empty(self) -> bool:
+        return not self._items
+
+
+class _Gate:
+    """asyncio.Event as uvicorn's protocols use it for `writable` (set, clear, wait), with
+    no deque of its own (0.4 KiB on every socket): its writers wait only while the socket's
+    buffer is full."""
+
+    __slots__ = ("_open", "_waiters")
+
+    def __init__(self) -> None:
+        self._open = True
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def is_set(self) -> bool:
+        return self._open
+
+    def set(self) -> None:
+        self._open = True
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._open = False
+
+    async def wait(self) -> bool:
+        if self._open:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            self._waiters.remove(waiter)
+
+
 class _Corking:
-    """A uvicorn websocket protocol whose transport is `_Corked`."""
+    """A uvicorn websocket protocol whose transport is `_Corked`, with a lighter queue for
+    what the socket receives and a lighter event for whether it can be written (`_Inbox`,
+    `_Gate`): uvicorn's make them in `__init__` and only ever calls the methods these have."""
 
     loop: asyncio.AbstractEventLoop
+    queue: Any
+    writable: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Inbox()
+        self.writable = _Gate()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         corked = _Corked(cast(asyncio.Transport, transport), self.loop)
@@ -421,7 +505,28 @@ class _Corking:
 
 class WSProtoProtocol(_Corking, WSProtocol):
     """uvicorn's wsproto protocol, corked (COMMPULSE_WS_IMPLEMENTATION wsproto, the default:
-    the lightest per socket)."""
+    the lightest per socket). Its state lives in slots: uvicorn sets 33 attributes, and
+    CPython (3.11) shares the keys of a class's instance dicts only up to 30, so past that
+    every socket had a dict of its own (1.5 KiB). And once the handshake's answer is written
+    the socket keeps only wsproto's connection, not the handshake (h11's state, the request's
+    headers: about 2 KiB) that `WSConnection` holds on to: see `start_keepalive`."""
+
+    __slots__ = (
+        *("config", "app", "loop", "logger", "root_path", "asgi_version", "app_state"),
+        *("connections", "tasks", "default_headers", "transport", "server", "client"),
+        *("scheme", "queue", "handshake_complete", "close_sent", "disconnected"),
+        *("close_timer", "close_timeout", "response_started", "conn", "read_paused"),
+        *("writable", "ping_interval", "ping_timeout", "ping_timer", "pong_timer"),
+        *("pending_ping_payload", "ping_sent_at", "last_ping_rtt", "buffer", "scope"),
+    )
+
+    def start_keepalive(self) -> None:
+        # uvicorn calls this once, right after writing the handshake's answer (accepted);
+        # wsproto's Connection answers everything uvicorn then asks of its WSConnection
+        # (send, receive_data, events, state), without the finished handshake
+        super().start_keepalive()
+        if (connection := getattr(self.conn, "connection", None)) is not None:
+            self.conn = connection
 
 
 class SansIOProtocol(_Corking, WebSocketsSansIOProtocol):
