@@ -38,7 +38,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
-from strawberry.http.exceptions import NonTextMessageReceived
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -90,11 +90,24 @@ def operation_extensions(payload: Any) -> Iterator[None]:
     """The operation's `extensions` (its idempotency key) for the task that runs it:
     strawberry's handlers do not pass them on."""
     extensions = payload.get("extensions") if isinstance(payload, dict) else None
+    if not isinstance(extensions, dict) and OPERATION_EXTENSIONS.get() is None:
+        # nothing to carry: a value set would make the context the operation's task copies
+        # one of its own (0.3 KiB for every subscription's life)
+        yield
+        return
     token = OPERATION_EXTENSIONS.set(extensions if isinstance(extensions, dict) else None)
     try:
         yield
     finally:
         OPERATION_EXTENSIONS.reset(token)
+
+
+def _let_go(message: Any) -> None:
+    """Empty a message once handled: strawberry's loop over the messages keeps the last one
+    while it waits for the next, for the connection's life (what the operation needs it has
+    taken: the query, the variables, the connection_init payload)."""
+    if isinstance(message, dict):
+        message.clear()
 
 
 class View(Protocol):
@@ -162,14 +175,16 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, Shared | None]):
             opened.dec()
 
     async def handle_message(self, message: Any) -> None:
-        if not _well_formed(message, "subscribe"):
-            await self.handle_invalid_message("Failed to parse message")
-            return
-        if message["type"] == "subscribe":
-            with operation_extensions(message["payload"]):
-                await super().handle_message(message)  # the operation's task copies the context
-            return
-        await super().handle_message(message)
+        try:
+            if not _well_formed(message, "subscribe"):
+                await self.handle_invalid_message("Failed to parse message")
+            elif message["type"] == "subscribe":
+                with operation_extensions(message["payload"]):
+                    await super().handle_message(message)  # its task copies the context
+            else:
+                await super().handle_message(message)
+        finally:
+            _let_go(message)
 
     async def handle_connection_init(self, message: Any) -> None:
         await super().handle_connection_init(message)
@@ -228,16 +243,20 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, Shared | None]):
             await self.websocket.close(INIT_TIMEOUT, "Connection initialisation timeout")
 
     async def handle_message(self, message: Any) -> None:
-        if isinstance(message, Unparsable):
-            # the legacy protocol's answer to a message it cannot parse, which "does not
-            # disconnect the client" (subscriptions-transport-ws, PROTOCOL.md); it has no 4400
-            await self.send_message({"type": "connection_error", "payload": {"message": message}})
-            return
-        if not _well_formed(message, "start"):
-            await self.websocket.close(1002, "Failed to parse message")  # protocol error
-            return
-        with operation_extensions(message.get("payload")):
-            await super().handle_message(message)
+        try:
+            if isinstance(message, Unparsable):
+                # the legacy protocol's answer to a message it cannot parse, which "does not
+                # disconnect the client" (subscriptions-transport-ws, PROTOCOL.md); no 4400
+                await self.send_message(
+                    {"type": "connection_error", "payload": {"message": message}}
+                )
+            elif not _well_formed(message, "start"):
+                await self.websocket.close(1002, "Failed to parse message")  # protocol error
+            else:
+                with operation_extensions(message.get("payload")):
+                    await super().handle_message(message)
+        finally:
+            _let_go(message)
 
     async def handle_async_results(
         self,
@@ -314,21 +333,23 @@ class Unparsable(str):
 
 class WebSocketAdapter(ASGIWebSocketAdapter):
     """Strawberry's, except that where it skips a message that does not decode (for the
-    legacy protocol) it hands on `Unparsable`, which the legacy handler answers."""
+    legacy protocol) it hands on `Unparsable`, which the legacy handler answers; and that
+    while it waits for the next message it keeps neither the text nor the message it handed
+    on last (strawberry's kept both for the connection's life)."""
 
     async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object]:
-        if not ignore_parsing_errors:
-            async for message in super().iter_json():
-                yield message
-            return
         try:
             while self.ws.application_state != WebSocketState.DISCONNECTED:
                 text = await self.ws.receive_text()
                 try:
                     decoded = self.view.decode_json(text)
                 except json.JSONDecodeError as error:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from error
                     decoded = Unparsable(f"cannot read the message: {error.msg}")
+                del text
                 yield decoded
+                del decoded
         except KeyError as error:  # a binary frame: strawberry closes 1002
             raise NonTextMessageReceived from error
         except WebSocketDisconnect:
