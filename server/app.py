@@ -48,7 +48,7 @@ from server.tracing import Tracing
 from server.tracing import from_env as traces_from_env
 from server.webhooks import Config as WebhookConfig
 from server.webhooks import WebhookSender
-from server.websockets import LegacyWSHandler, TransportWSHandler, WebSocketAdapter
+from server.websockets import App, LegacyWSHandler, TransportWSHandler, WebSocketAdapter
 from store import Store, idempotency, migrate, stream
 from store.database import DatabaseUnavailable
 from store.webhooks import backlog as webhook_backlog
@@ -113,13 +113,16 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
         known = Reads(schema, limited, self.buckets, reads)
         self.answers = KnownReads(known, auth, self._http_context) if plain else None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        # not a coroutine function: a websocket goes to strawberry's own, and this keeps no
+        # frame on it for the connection's life (its handler counts it: server/websockets.py)
+        if scope["type"] == "websocket":
+            return super().__call__(scope, receive, send)
+        return self._call_http(scope, receive, send)
+
+    async def _call_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            if scope["type"] == "websocket":
-                with self.metrics.websocket():
-                    await super().__call__(scope, receive, send)
-            else:
-                await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send)
         except Unauthenticated as refused:
             response = JSONResponse(
                 {
@@ -397,7 +400,10 @@ def create_app(settings: Settings | None = None, tracing: Tracing | None = None)
         Middleware(LimitBody, limit=settings.max_body_bytes),
     ]
     middleware = [Middleware(RequestIds), Middleware(HttpOnly, http_only)]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    # GraphQL's websockets skip Starlette's stack, and of the middleware only request ids
+    # act on them (server/websockets.py, App)
+    sockets = {"/graphql": RequestIds(graphql)}
+    app = App(routes=routes, middleware=middleware, lifespan=lifespan, sockets=sockets)
     app.state.metrics = metrics
     app.state.metrics_auth = auth if settings.metrics == "token" else None
     return app

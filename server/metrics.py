@@ -5,13 +5,14 @@ The hooks are small and sit at the edges, so the store never imports prometheus:
   notices as listeners receive them, the newest committed change.
 - `MetricsExtension` (a strawberry extension): HTTP operations with their latency,
   refusals by code, subscriptions by field and what they deliver.
-- `Metrics.websocket` counts open websockets; `/metrics` reads what only the database
+- `Metrics.websockets` counts open websockets (their handlers, server/websockets.py);
+  `/metrics` reads what only the database
   knows (the stream's head, the scheduler's lateness, webhook backlogs) when scraped.
 """
 
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
@@ -144,14 +145,6 @@ class Metrics:
 
     def delivered_change(self, seq: int) -> None:
         self.delivered_seq = max(self.delivered_seq, seq)
-
-    @contextmanager
-    def websocket(self) -> Iterator[None]:
-        self.websockets.inc()
-        try:
-            yield
-        finally:
-            self.websockets.dec()
 
     def watch(self, engine: AsyncEngine, broker: Any) -> None:
         """Gauges read when scraped: the pool and the broker."""

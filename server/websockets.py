@@ -21,19 +21,24 @@ for good its group hears of it (`Frames.finished`), in case it was released to d
 
 `commpulse serve` serves websockets with uvicorn's own protocols (`WSProtoProtocol`, or
 `SansIOProtocol`, by COMMPULSE_WS_IMPLEMENTATION), whose socket writes of one turn of the
-event loop leave together (`_Corked`)."""
+event loop leave together (`_Corked`), and which keep less on every socket for its life: a
+list for the messages received, not an asyncio.Queue (`_Inbox`, `_Gate`), and on wsproto
+slots for uvicorn's state and no handshake once it is answered. GraphQL's websockets skip
+Starlette's stack of middleware and routing (`App`)."""
 
 import asyncio
 import contextlib
 import functools
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol, cast
 
 from graphql import GraphQLError, parse
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
-from strawberry.http.exceptions import NonTextMessageReceived
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -48,6 +53,7 @@ from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from schema.context import Context
 from schema.idempotency import OPERATION_EXTENSIONS
 from schema.sharing import Frames, Outbox, Parked, Shared, lead, parked
+from server.metrics import Metrics
 
 INIT_TIMEOUT = 4408  # graphql-transport-ws' code, used for the legacy protocol too
 
@@ -84,6 +90,11 @@ def operation_extensions(payload: Any) -> Iterator[None]:
     """The operation's `extensions` (its idempotency key) for the task that runs it:
     strawberry's handlers do not pass them on."""
     extensions = payload.get("extensions") if isinstance(payload, dict) else None
+    if not isinstance(extensions, dict) and OPERATION_EXTENSIONS.get() is None:
+        # nothing to carry: a value set would make the context the operation's task copies
+        # one of its own (0.3 KiB for every subscription's life)
+        yield
+        return
     token = OPERATION_EXTENSIONS.set(extensions if isinstance(extensions, dict) else None)
     try:
         yield
@@ -91,8 +102,17 @@ def operation_extensions(payload: Any) -> Iterator[None]:
         OPERATION_EXTENSIONS.reset(token)
 
 
-class SharingView(Protocol):
+def _let_go(message: Any) -> None:
+    """Empty a message once handled: strawberry's loop over the messages keeps the last one
+    while it waits for the next, for the connection's life (what the operation needs it has
+    taken: the query, the variables, the connection_init payload)."""
+    if isinstance(message, dict):
+        message.clear()
+
+
+class View(Protocol):
     frames: Frames
+    metrics: Metrics
 
 
 def _share(
@@ -105,7 +125,7 @@ def _share(
 ) -> Shared:
     context: Context = handler.context
     group = (query, json.dumps(variables, sort_keys=True), operation_name, context.role)
-    frames = cast(SharingView, handler.view).frames
+    frames = cast(View, handler.view).frames
     shared = Shared(group, frames, Outbox(send, frames.outbox))
     handler.shared[operation_id] = shared
     return shared
@@ -147,17 +167,24 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, Shared | None]):
 
     async def handle(self) -> None:
         self.shared = {}
-        await super().handle()
+        opened = cast(View, self.view).metrics.websockets
+        opened.inc()
+        try:
+            await super().handle()
+        finally:
+            opened.dec()
 
     async def handle_message(self, message: Any) -> None:
-        if not _well_formed(message, "subscribe"):
-            await self.handle_invalid_message("Failed to parse message")
-            return
-        if message["type"] == "subscribe":
-            with operation_extensions(message["payload"]):
-                await super().handle_message(message)  # the operation's task copies the context
-            return
-        await super().handle_message(message)
+        try:
+            if not _well_formed(message, "subscribe"):
+                await self.handle_invalid_message("Failed to parse message")
+            elif message["type"] == "subscribe":
+                with operation_extensions(message["payload"]):
+                    await super().handle_message(message)  # its task copies the context
+            else:
+                await super().handle_message(message)
+        finally:
+            _let_go(message)
 
     async def handle_connection_init(self, message: Any) -> None:
         await super().handle_connection_init(message)
@@ -199,10 +226,13 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, Shared | None]):
 
     async def handle(self) -> None:
         self.shared = {}
+        opened = cast(View, self.view).metrics.websockets
+        opened.inc()
         deadline = asyncio.create_task(self._close_unless_initialised())
         try:
             await super().handle()
         finally:
+            opened.dec()
             deadline.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await deadline
@@ -213,16 +243,20 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, Shared | None]):
             await self.websocket.close(INIT_TIMEOUT, "Connection initialisation timeout")
 
     async def handle_message(self, message: Any) -> None:
-        if isinstance(message, Unparsable):
-            # the legacy protocol's answer to a message it cannot parse, which "does not
-            # disconnect the client" (subscriptions-transport-ws, PROTOCOL.md); it has no 4400
-            await self.send_message({"type": "connection_error", "payload": {"message": message}})
-            return
-        if not _well_formed(message, "start"):
-            await self.websocket.close(1002, "Failed to parse message")  # protocol error
-            return
-        with operation_extensions(message.get("payload")):
-            await super().handle_message(message)
+        try:
+            if isinstance(message, Unparsable):
+                # the legacy protocol's answer to a message it cannot parse, which "does not
+                # disconnect the client" (subscriptions-transport-ws, PROTOCOL.md); no 4400
+                await self.send_message(
+                    {"type": "connection_error", "payload": {"message": message}}
+                )
+            elif not _well_formed(message, "start"):
+                await self.websocket.close(1002, "Failed to parse message")  # protocol error
+            else:
+                with operation_extensions(message.get("payload")):
+                    await super().handle_message(message)
+        finally:
+            _let_go(message)
 
     async def handle_async_results(
         self,
@@ -299,25 +333,53 @@ class Unparsable(str):
 
 class WebSocketAdapter(ASGIWebSocketAdapter):
     """Strawberry's, except that where it skips a message that does not decode (for the
-    legacy protocol) it hands on `Unparsable`, which the legacy handler answers."""
+    legacy protocol) it hands on `Unparsable`, which the legacy handler answers; and that
+    while it waits for the next message it keeps neither the text nor the message it handed
+    on last (strawberry's kept both for the connection's life)."""
 
     async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object]:
-        if not ignore_parsing_errors:
-            async for message in super().iter_json():
-                yield message
-            return
         try:
             while self.ws.application_state != WebSocketState.DISCONNECTED:
                 text = await self.ws.receive_text()
                 try:
                     decoded = self.view.decode_json(text)
                 except json.JSONDecodeError as error:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from error
                     decoded = Unparsable(f"cannot read the message: {error.msg}")
+                del text
                 yield decoded
+                del decoded
         except KeyError as error:  # a binary frame: strawberry closes 1002
             raise NonTextMessageReceived from error
         except WebSocketDisconnect:
             pass
+
+
+class App(Starlette):
+    """Starlette, except that a websocket to one of `sockets`' paths goes straight to its app.
+
+    On the way through Starlette's own stack (the app's call, its error and exception
+    middleware, the exception wrapper, the router and the route) each layer stays suspended
+    for the connection's life, a frame each, and the exception middleware keeps a WebSocket
+    of its own: about 3 KiB per idle subscriber (bench/fanout.py, BENCH_TRACEMALLOC). None of
+    them acts on such a websocket: the error middleware hands websockets on untouched, and
+    the exception handlers are for HTTPException and WebSocketException, which the GraphQL
+    view does not raise on a websocket. Any other websocket path (or one under a root_path)
+    takes the usual way."""
+
+    def __init__(self, *, sockets: Mapping[str, ASGIApp], **options: Any) -> None:
+        super().__init__(**options)
+        self.sockets = sockets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # a coroutine function still (servers and test clients tell an ASGI 3 app by it):
+        # its frame stands for the six it skips
+        if scope["type"] == "websocket" and (app := self.sockets.get(scope["path"])):
+            scope["app"] = self
+            await app(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 CORK = 1024  # bytes a socket holds back in a turn, at most: past that they leave at once
@@ -371,10 +433,91 @@ class _Corked:
         return getattr(self._transport, name)
 
 
+class _Inbox:
+    """As much of asyncio.Queue as uvicorn's protocols use for a socket's incoming messages
+    (put_nowait, get, empty): a list and the readers waiting, instead of the Queue's three
+    deques and an Event's fourth (1.5 KiB on every socket for its life, bench.tracemem)."""
+
+    __slots__ = ("_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        self._wake()
+
+    def _wake(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def get(self) -> Any:
+        while not self._items:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                self._waiters.remove(waiter)
+                if self._items:  # cancelled when woken: the next reader takes it
+                    self._wake()
+        return self._items.pop(0)
+
+    def empty(self) -> bool:
+        return not self._items
+
+
+class _Gate:
+    """asyncio.Event as uvicorn's protocols use it for `writable` (set, clear, wait), with
+    no deque of its own (0.4 KiB on every socket): its writers wait only while the socket's
+    buffer is full."""
+
+    __slots__ = ("_open", "_waiters")
+
+    def __init__(self) -> None:
+        self._open = True
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def is_set(self) -> bool:
+        return self._open
+
+    def set(self) -> None:
+        self._open = True
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._open = False
+
+    async def wait(self) -> bool:
+        if self._open:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            self._waiters.remove(waiter)
+
+
 class _Corking:
-    """A uvicorn websocket protocol whose transport is `_Corked`."""
+    """A uvicorn websocket protocol whose transport is `_Corked`, with a lighter queue for
+    what the socket receives and a lighter event for whether it can be written (`_Inbox`,
+    `_Gate`): uvicorn's make them in `__init__` and only ever calls the methods these have."""
 
     loop: asyncio.AbstractEventLoop
+    queue: Any
+    writable: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Inbox()
+        self.writable = _Gate()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         corked = _Corked(cast(asyncio.Transport, transport), self.loop)
@@ -383,7 +526,28 @@ class _Corking:
 
 class WSProtoProtocol(_Corking, WSProtocol):
     """uvicorn's wsproto protocol, corked (COMMPULSE_WS_IMPLEMENTATION wsproto, the default:
-    the lightest per socket)."""
+    the lightest per socket). Its state lives in slots: uvicorn sets 33 attributes, and
+    CPython (3.11) shares the keys of a class's instance dicts only up to 30, so past that
+    every socket had a dict of its own (1.5 KiB). And once the handshake's answer is written
+    the socket keeps only wsproto's connection, not the handshake (h11's state, the request's
+    headers: about 2 KiB) that `WSConnection` holds on to: see `start_keepalive`."""
+
+    __slots__ = (
+        *("config", "app", "loop", "logger", "root_path", "asgi_version", "app_state"),
+        *("connections", "tasks", "default_headers", "transport", "server", "client"),
+        *("scheme", "queue", "handshake_complete", "close_sent", "disconnected"),
+        *("close_timer", "close_timeout", "response_started", "conn", "read_paused"),
+        *("writable", "ping_interval", "ping_timeout", "ping_timer", "pong_timer"),
+        *("pending_ping_payload", "ping_sent_at", "last_ping_rtt", "buffer", "scope"),
+    )
+
+    def start_keepalive(self) -> None:
+        # uvicorn calls this once, right after writing the handshake's answer (accepted);
+        # wsproto's Connection answers everything uvicorn then asks of its WSConnection
+        # (send, receive_data, events, state), without the finished handshake
+        super().start_keepalive()
+        if (connection := getattr(self.conn, "connection", None)) is not None:
+            self.conn = connection
 
 
 class SansIOProtocol(_Corking, WebSocketsSansIOProtocol):

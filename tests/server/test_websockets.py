@@ -1,10 +1,11 @@
 """The websocket transport under `commpulse serve`: a socket's writes of one turn of the event
-loop leave in one write, in order, and none is lost or sent after the socket closed."""
+loop leave in one write, in order, and none is lost or sent after the socket closed; what a
+socket receives reaches the app in order, and a writer waits while the socket is full."""
 
 import asyncio
 from typing import Any, cast
 
-from server.websockets import CORK, _Corked
+from server.websockets import CORK, _Corked, _Gate, _Inbox
 
 
 class Transport:
@@ -83,3 +84,39 @@ async def test_a_burst_leaves_once_it_fills_the_cork() -> None:
     assert transport.written == [frame * 4]
     await _turn_ended()
     assert transport.written == [frame * 4, frame]
+
+
+async def test_received_messages_reach_the_app_in_order() -> None:
+    """Messages queued before and while the app waits come out in the order they arrived."""
+    inbox = _Inbox()
+    inbox.put_nowait("connect")
+    assert not inbox.empty() and await inbox.get() == "connect"
+    reading = asyncio.create_task(inbox.get())
+    await _turn_ended()
+    inbox.put_nowait("one")
+    inbox.put_nowait("two")
+    assert await reading == "one" and await inbox.get() == "two" and inbox.empty()
+
+
+async def test_a_reader_cancelled_when_woken_leaves_the_message_to_the_next() -> None:
+    """A reader cancelled in the turn a message woke it does not lose the message."""
+    inbox = _Inbox()
+    first = asyncio.create_task(inbox.get())
+    second = asyncio.create_task(inbox.get())
+    await _turn_ended()
+    inbox.put_nowait("message")
+    first.cancel()
+    assert await second == "message"
+    assert first.cancelled()
+
+
+async def test_writers_wait_while_the_socket_is_full() -> None:
+    """Once the transport pauses writing, every writer waits until it resumes."""
+    gate = _Gate()
+    assert await gate.wait()
+    gate.clear()
+    writers = [asyncio.create_task(gate.wait()) for _ in range(2)]
+    await _turn_ended()
+    assert not any(w.done() for w in writers) and not gate.is_set()
+    gate.set()
+    assert await asyncio.gather(*writers) == [True, True]
