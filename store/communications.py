@@ -2,7 +2,7 @@
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -381,25 +381,26 @@ async def page(
         rows: list[Communication] = []  # an empty list of kinds, say
     else:
         postgres = store.sessions.kw["bind"].dialect.name == "postgresql"
+        window, lower, upper = _bounds(flt, order, after, before)
         shape = Shape(
             order.field,
             order.descending,
             backward,
-            after is not None,
-            before is not None,
+            lower is not None,
+            upper is not None,
             bool(flt.search),
-            flt.created_after is not None,
-            flt.created_before is not None,
+            window.created_after is not None,
+            window.created_before is not None,
             None if arms is None else tuple(arms),
             size + 1,
             postgres,
         )
         values = {
-            **_window_values(flt),
-            "after_value": after[0] if after else None,
-            "after_id": after[1] if after else None,
-            "before_value": before[0] if before else None,
-            "before_id": before[1] if before else None,
+            **_window_values(window),
+            "after_value": lower[0] if lower else None,
+            "after_id": lower[1] if lower else None,
+            "before_value": upper[0] if upper else None,
+            "before_id": upper[1] if upper else None,
         }
         rows = await reading.communications(store, _page_statement(shape), values)
     more = len(rows) > size
@@ -410,6 +411,34 @@ async def page(
     if backward:
         return Page(rows, has_next=before is not None, has_previous=more, keys=keys)
     return Page(rows, has_next=more, has_previous=after is not None, keys=keys)
+
+
+Key = tuple[Any, int]
+
+
+def _bounds(
+    flt: Filter, order: Order, after: Key | None, before: Key | None
+) -> tuple[Filter, Key | None, Key | None]:
+    """The filter and the cursors a page's statement binds. Ordered by created_at, a created
+    window becomes part of the cursors: ids start at 1, so `created_at >= t` is
+    `(created_at, id) > (t, 0)` and `created_at < t` is `(created_at, id) < (t, 0)`. One
+    bound a side, the tighter: SQLite ranges an index on one of two lower bounds and tests
+    the other row by row, so a window after the cursor was reached by reading every row
+    between them."""
+    if order.field != "created_at" or (flt.created_after is None and flt.created_before is None):
+        return flt, after, before
+    low = None if flt.created_after is None else (flt.created_after, 0)
+    high = None if flt.created_before is None else (flt.created_before, 0)
+    window = replace(flt, created_after=None, created_before=None)
+    if order.descending:  # `after` bounds from above, `before` from below
+        return window, _tighter(after, high, min), _tighter(before, low, max)
+    return window, _tighter(after, low, max), _tighter(before, high, min)
+
+
+def _tighter(cursor: Key | None, edge: Key | None, pick: Callable[[Key, Key], Key]) -> Key | None:
+    if cursor is None or edge is None:
+        return cursor if edge is None else edge
+    return pick(cursor, edge)
 
 
 class Shape(NamedTuple):
