@@ -510,8 +510,11 @@ def _merged(
         )
         for kind, status, origin in arms
     ]
+    ordering = [getattr(Communication, field), col(Communication.id)]
+    if len(ranges) == 1:  # a UNION of one would be its own SELECT with two ORDER BYs
+        ordered = (c.desc() if descending else c.asc() for c in ordering)
+        return ranges[0].order_by(*ordered).limit(limit)
     if postgres:  # (SELECT ... LIMIT n) UNION ALL (...): SQLite takes no parentheses there
-        ordering = [getattr(Communication, field), col(Communication.id)]
         ranges = [
             r.order_by(*(c.desc() if descending else c.asc() for c in ordering)).limit(limit)
             for r in ranges
