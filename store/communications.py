@@ -6,7 +6,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, literal_column, tuple_, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    bindparam,
+    func,
+    literal_column,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -16,9 +25,10 @@ from store.database import write
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
 from store.feed import Change, Touch
 from store.lifecycle import DELETABLE, EDITABLE, Action, Kind, Origin, Status, statuses
-from store.tables import Communication, utcnow
+from store.tables import Communication, StatusCount, utcnow
 from store.writes import compare_and_set, insert_row, record
 
+STATUS_COUNT: Table = StatusCount.__table__  # type: ignore[attr-defined]
 PAGE_MAX = 100
 PAGE_DEFAULT = 20
 SLUG_ATTEMPTS = 5
@@ -526,6 +536,8 @@ def _merged(
 
 async def count(store: Store, flt: Filter) -> int:
     _check_window(flt)
+    if _kept(flt):
+        return sum(n for _kind, _status, n in await _kept_counts(store, flt))
     statement = select(func.count()).select_from(Communication).where(*_where(flt))
     return int((await reading.fetch(store, statement, _window_values(flt)))[0][0])
 
@@ -533,12 +545,15 @@ async def count(store: Store, flt: Filter) -> int:
 async def status_counts(store: Store, flt: Filter) -> list[tuple[Kind, Status, int]]:
     """Every (kind, status) the filter admits, zeros included, so dashboard tiles stay put."""
     _check_window(flt)
-    statement = (
-        select(Communication.kind, Communication.status, func.count())
-        .where(*_where(flt))
-        .group_by(col(Communication.kind), col(Communication.status))
-    )
-    rows = map(tuple, await reading.fetch(store, statement, _window_values(flt)))
+    if _kept(flt):
+        rows = await _kept_counts(store, flt)
+    else:
+        statement = (
+            select(Communication.kind, Communication.status, func.count())
+            .where(*_where(flt))
+            .group_by(col(Communication.kind), col(Communication.status))
+        )
+        rows = [tuple(r) for r in await reading.fetch(store, statement, _window_values(flt))]
     found = {(kind, status): n for kind, status, n in rows}
     kinds = flt.kinds if flt.kinds is not None else list(Kind)
     return [
@@ -548,3 +563,26 @@ async def status_counts(store: Store, flt: Filter) -> list[tuple[Kind, Status, i
         for status in statuses(kind)
         if flt.statuses is None or status in flt.statuses
     ]
+
+
+def _kept(flt: Filter) -> bool:
+    """Whether the counts kept on write (status_count) answer the filter: they are by kind,
+    status and origin; a search or a created window is counted from the rows."""
+    return not flt.search and flt.created_after is None and flt.created_before is None
+
+
+async def _kept_counts(store: Store, flt: Filter) -> list[Any]:
+    """(kind, status, count) from status_count: the sum of each key's rows (see
+    tables.StatusCount), a few hundred at most, whatever the size of the table."""
+    c = STATUS_COUNT.c
+    where = [
+        column.in_(list(values))
+        for column, values in (
+            (c.kind, flt.kinds),
+            (c.status, flt.statuses),
+            (c.origin, flt.origins),
+        )
+        if values is not None
+    ]
+    statement = select(c.kind, c.status, func.sum(c.n)).where(*where).group_by(c.kind, c.status)
+    return [(kind, status, int(n)) for kind, status, n in await reading.fetch(store, statement)]

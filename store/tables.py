@@ -117,6 +117,24 @@ def filled(columns: Mapping[Any, Any] | Iterable[tuple[str, Any]]) -> Communicat
     return made
 
 
+class StatusCount(SQLModel, table=True):
+    """How many live communications have each (kind, status, origin): the sum of `n` over
+    its rows. Kept by triggers on `communication` (migration 0008), so every write path is
+    counted, including those that write no status through the store's code. On SQLite, one
+    row a key (slot 0). On PostgreSQL each writing transaction adds to rows of its own
+    (slot: its transaction id), so that concurrent transitions never wait for one counter
+    row; from time to time a writer folds the committed ones into slot 0
+    (`status_count_compact()`). A read sums what it finds: at most a few hundred rows."""
+
+    __tablename__ = "status_count"
+
+    kind: str = Field(primary_key=True)
+    status: str = Field(primary_key=True)
+    origin: str = Field(primary_key=True)
+    slot: int = Field(default=0, primary_key=True, sa_type=BigInteger)
+    n: int = Field(default=0, sa_type=BigInteger)
+
+
 class StatusEvent(SQLModel, table=True):
     """A status change. Streams read these in (tx, seq) order: see store/changes.py."""
 

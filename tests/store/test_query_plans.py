@@ -149,3 +149,19 @@ async def test_the_looks_for_expired_leases_use_an_index(store: Store) -> None:
 
     for plan in await plans(store, read):
         assert "SCAN recipient" not in plan and "Seq Scan on recipient" not in plan, plan
+
+
+async def test_status_counts_and_a_total_read_the_kept_counts(store: Store) -> None:
+    """statusCounts and a list's total, filtered on kind, status or origin, read the counts
+    kept on write (status_count), not the communications themselves."""
+    await factories.create(store, Kind.EMAIL)
+
+    async def read() -> None:
+        for flt in (Filter(), FILTERS["kind and status"], FILTERS["origin"]):
+            await communications.status_counts(store, flt)
+            await communications.count(store, flt)
+
+    for plan in await plans(store, read):
+        assert "status_count" in plan and "communication" not in plan.replace("status_count", ""), (
+            plan
+        )
