@@ -5,7 +5,18 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, TypeDecorator, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    Table,
+    TypeDecorator,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -92,6 +103,17 @@ class Communication(SQLModel, table=True):
     status_reason: str | None = None
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
+
+# The UTC day of created_at (days since 1970-01-01), kept by the database itself (triggers,
+# migration 0008) for every writer: pages in another order than created_at with a created
+# window read one range per day (store/communications.py, `_days`). The code never writes
+# or reads it as a field: it is on the table, not on the model, and whole-row reads
+# (`COLUMNS`) leave it out.
+COMMUNICATION: Table = Communication.__table__  # type: ignore[attr-defined]
+COLUMNS = [c for c in COMMUNICATION.c]  # the model's, before created_day is added
+COMMUNICATION.append_column(Column("created_day", Integer, nullable=True))
+for _order in ("updated_at", "name"):
+    Index(f"ix_communication_created_day_{_order}", COMMUNICATION.c.created_day, _order, "id")
 
 _MANAGER = Communication._sa_class_manager  # type: ignore[attr-defined]
 _STATE = _MANAGER._state_constructor  # InstanceState

@@ -28,6 +28,10 @@ FILTERS = {
     "origin": Filter(origins=[Origin.AUTOMATION]),
     "search": Filter(search="spring"),
     "created after": Filter(created_after=datetime(2026, 1, 1, tzinfo=UTC)),
+    "created window": Filter(
+        created_after=datetime(2026, 1, 1, 12, tzinfo=UTC),
+        created_before=datetime(2026, 2, 1, tzinfo=UTC),
+    ),
 }
 ORDERS = [Order(f, d) for f in ("created_at", "updated_at", "name") for d in (True, False)]
 

@@ -1,5 +1,7 @@
 """status counts kept on write: triggers on communication keep status_count, so that
-statusCounts and a list's totalCount read a few hundred rows, not the table
+statusCounts and a list's totalCount read a few hundred rows, not the table; and
+created_day, kept by the database, with an index per order, so that a page with a created
+window in another order than created_at reads one range a day (store/communications.py)
 
 Revision ID: 0008
 Revises: 0007
@@ -111,6 +113,31 @@ POSTGRESQL = [
     EXECUTE FUNCTION status_count_statement()""",
 ]
 
+# created_day: the UTC day of created_at, as days since 1970-01-01, for every writer. On
+# SQLite the stored text begins with the date (YYYY-MM-DD ...): its day is exact, where
+# julianday() of the whole value rounds to the millisecond and could pass midnight.
+SQLITE_DAY = "CAST(julianday(substr({row}created_at, 1, 10)) - 2440587.5 AS INTEGER)"
+POSTGRESQL_DAY = "(({row}created_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01')"
+SQLITE_DAYS = [
+    f"""CREATE TRIGGER communication_created_day AFTER INSERT ON communication
+    BEGIN UPDATE communication SET created_day = {SQLITE_DAY.format(row="NEW.")}
+    WHERE id = NEW.id; END""",
+    f"""CREATE TRIGGER communication_created_day_update AFTER UPDATE OF created_at
+    ON communication
+    BEGIN UPDATE communication SET created_day = {SQLITE_DAY.format(row="NEW.")}
+    WHERE id = NEW.id; END""",
+]
+POSTGRESQL_DAYS = [
+    f"""CREATE FUNCTION communication_created_day() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        NEW.created_day := {POSTGRESQL_DAY.format(row="NEW.")};
+        RETURN NEW;
+    END $$""",
+    """CREATE TRIGGER communication_created_day BEFORE INSERT OR UPDATE OF created_at
+    ON communication FOR EACH ROW EXECUTE FUNCTION communication_created_day()""",
+]
+DAY_ORDERS = ("updated_at", "name")
+
 # the rows there are, counted once: the triggers, made first in the same transaction, count
 # every write after it (on PostgreSQL CREATE TRIGGER holds writers off until the commit)
 BACKFILL = (
@@ -121,6 +148,16 @@ BACKFILL = (
 
 
 def upgrade() -> None:
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    op.add_column("communication", sa.Column("created_day", sa.Integer(), nullable=True))
+    day = (POSTGRESQL_DAY if postgresql else SQLITE_DAY).format(row="")
+    op.execute(f"UPDATE communication SET created_day = {day}")
+    for statement in POSTGRESQL_DAYS if postgresql else SQLITE_DAYS:
+        op.execute(statement)
+    for order in DAY_ORDERS:
+        op.create_index(
+            f"ix_communication_created_day_{order}", "communication", ["created_day", order, "id"]
+        )
     op.create_table(
         "status_count",
         sa.Column("kind", sa.String(), nullable=False),
@@ -130,7 +167,7 @@ def upgrade() -> None:
         sa.Column("n", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("kind", "status", "origin", "slot"),
     )
-    for statement in POSTGRESQL if op.get_bind().dialect.name == "postgresql" else SQLITE:
+    for statement in POSTGRESQL if postgresql else SQLITE:
         op.execute(statement)
     op.execute(BACKFILL)
 
@@ -142,3 +179,12 @@ def downgrade() -> None:
     for function in ("row", "statement", "compact") if postgresql else ():
         op.execute(f"DROP FUNCTION status_count_{function}()")
     op.drop_table("status_count")
+    for order in DAY_ORDERS:
+        op.drop_index(f"ix_communication_created_day_{order}", "communication")
+    op.execute("DROP TRIGGER communication_created_day" + (" ON communication" * postgresql))
+    if postgresql:
+        op.execute("DROP FUNCTION communication_created_day()")
+    else:
+        op.execute("DROP TRIGGER communication_created_day_update")
+    with op.batch_alter_table("communication", schema=None) as batch_op:
+        batch_op.drop_column("created_day")
