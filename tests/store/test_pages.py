@@ -131,3 +131,24 @@ async def test_pages_are_the_filtered_rows_in_order(
             break
         position = page.keys[0]
     assert back == backward
+
+
+async def test_a_window_keeps_the_last_instant_of_a_day_and_drops_the_next(store: Store) -> None:
+    """Read a day at a time (another order than created_at), a created window still holds a
+    row made a microsecond before its end and none made at its end, nor before its start."""
+    night = START + timedelta(days=1)
+    made = [
+        {**row, "name": name, "created_at": at, "updated_at": at}
+        for row in [{"kind": Kind.SMS, "origin": Origin.CAMPAIGN, "status": Status.DRAFT}]
+        for name, at in (
+            ("before", START - timedelta(microseconds=1)),
+            ("first", START),
+            ("last", night - timedelta(microseconds=1)),
+            ("after", night),
+        )
+    ]
+    await _fill(store, [{**row, "content": {}} for row in made])
+    window = Filter(created_after=START, created_before=night)
+    for order in (Order("name", False), Order("updated_at", True)):
+        page = await communications.page(store, window, order, first=10)
+        assert sorted(row.name for row in page.rows) == ["first", "last"], order
