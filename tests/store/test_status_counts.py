@@ -84,6 +84,7 @@ STEPS = st.lists(
         st.tuples(st.just("delete"), st.integers(0, 20)),
         st.tuples(st.just("duplicate"), st.integers(0, 20)),
         st.tuples(st.just("raw"), st.integers(0, 20), st.sampled_from(["ERROR", "DRAFT"])),
+        st.tuples(st.just("erase"), st.integers(0, 20)),
         st.tuples(st.just("compact")),
     ),
     max_size=25,
@@ -93,8 +94,9 @@ STEPS = st.lists(
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=STEPS)
 async def test_kept_counts_equal_a_count_of_the_rows(store: Store, steps: list[Any]) -> None:
-    """After any sequence of creates, transitions, deletes, duplicates, raw UPDATEs that
-    bypass the store and folds, statusCounts and totalCount equal a COUNT of the rows."""
+    """After any sequence of creates, transitions, deletes, duplicates, raw UPDATEs and
+    DELETEs that bypass the store, and folds, statusCounts and totalCount equal a COUNT of
+    the rows."""
     ids = [row.id for row in (await communications.page(store, Filter(), _order(), first=100)).rows]
     for step in steps:
         with contextlib.suppress(Refused):  # a move the lifecycle refuses writes nothing
@@ -127,6 +129,17 @@ async def _do(store: Store, ids: list[int | None], step: Any) -> None:
             )
 
         await write(store.sessions, move)
+    elif name == "erase" and pick is not None:
+        ids.remove(pick)
+
+        def erase(connection: Connection) -> None:  # a row gone for good, children first
+            for table in ("status_event", "delivery_event", "recipient"):
+                connection.execute(
+                    text(f"DELETE FROM {table} WHERE communication_id = :i"), {"i": pick}
+                )
+            connection.execute(text("DELETE FROM communication WHERE id = :i"), {"i": pick})
+
+        await write(store.sessions, erase)
     elif name == "compact":
         await compact(store)
 
