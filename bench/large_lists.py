@@ -9,6 +9,8 @@ prints both p99s and their ratio: keyset pages on an index cost the same at any 
 The rows are made by one INSERT ... SELECT, not through the API: this measures reads.
 With --postgres (a server URL, e.g. postgresql://postgres@127.0.0.1:5432/postgres) it
 runs on PostgreSQL, in two databases made and dropped here; else on SQLite files.
+Then statusCounts and a list's total, read from the counts kept on write, against a
+COUNT of the rows grouped as statusCounts was before them (--counts: only these).
 """
 
 import argparse
@@ -24,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import scratch
-from store import Store, communications
+from store import Store, communications, reading
 from store.communications import Filter, Order
 from store.lifecycle import Kind, Origin, Status, statuses
 
@@ -137,28 +139,60 @@ async def _database(server: str | None, rows: int) -> AsyncIterator[Store]:
         yield parts.store
 
 
-async def main(rows: int, server: str | None) -> None:
+COUNTED = 50  # reads of the counts per size
+GROUPED = text(
+    "SELECT kind, status, count(*) FROM communication WHERE deleted_at IS NULL "
+    "GROUP BY kind, status"
+)
+
+
+async def _counts(small: Store, large: Store, rows: int) -> None:
+    """p99 of statusCounts, of a total and of the COUNT they replace, at each size."""
+    reads = {
+        "statusCounts": lambda s: communications.status_counts(s, Filter()),
+        "totalCount": lambda s: communications.count(s, Filter(origins=[Origin.CAMPAIGN])),
+        "COUNT of the rows": lambda s: reading.fetch(s, GROUPED),
+    }
+    for name, read in reads.items():
+        took: dict[int, list[float]] = {SMALL: [], rows: []}
+        for _ in range(COUNTED):
+            for store, size in ((small, SMALL), (large, rows)):
+                started = time.perf_counter()
+                await read(store)
+                took[size].append(time.perf_counter() - started)
+        base, big = (statistics.quantiles(took[s], n=100)[98] * 1000 for s in (SMALL, rows))
+        print(f"{name:<30}{base:>8.2f}ms{big:>9.2f}ms{big / base:>7.2f}x", flush=True)
+
+
+async def main(rows: int, server: str | None, counts_only: bool) -> None:
     async with _database(server, SMALL) as small, _database(server, rows) as large:
-        print(
-            f"{'filter':<16}{'order':<14}{'p99 1K':>10}{'p99 large':>11}{'ratio':>8}"
-            f"{'p50 ratio':>11}"
-        )
-        worst = 0.0
-        for fname, flt in FILTERS.items():
-            for oname, order in ORDERS.items():
-                base, big, median = await _p99s(small, large, rows, flt, order)
-                worst = max(worst, big / base)
-                print(
-                    f"{fname:<16}{oname:<14}{base:>8.2f}ms{big:>9.2f}ms{big / base:>7.2f}x"
-                    f"{median:>10.2f}x",
-                    flush=True,
-                )
-        print(f"worst ratio: {worst:.2f}x (target: at most 1.5x)")
+        if not counts_only:
+            await _pages(small, large, rows)
+        print(f"{'counts':<30}{'p99 1K':>10}{'p99 large':>11}{'ratio':>8}")
+        await _counts(small, large, rows)
+
+
+async def _pages(small: Store, large: Store, rows: int) -> None:
+    print(
+        f"{'filter':<16}{'order':<14}{'p99 1K':>10}{'p99 large':>11}{'ratio':>8}{'p50 ratio':>11}"
+    )
+    worst = 0.0
+    for fname, flt in FILTERS.items():
+        for oname, order in ORDERS.items():
+            base, big, median = await _p99s(small, large, rows, flt, order)
+            worst = max(worst, big / base)
+            print(
+                f"{fname:<16}{oname:<14}{base:>8.2f}ms{big:>9.2f}ms{big / base:>7.2f}x"
+                f"{median:>10.2f}x",
+                flush=True,
+            )
+    print(f"worst ratio: {worst:.2f}x (target: at most 1.5x)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--postgres", help="a PostgreSQL server URL; SQLite files without it")
+    parser.add_argument("--counts", action="store_true", help="only the counts, no pages")
     given = parser.parse_args()
-    asyncio.run(main(given.rows, given.postgres))
+    asyncio.run(main(given.rows, given.postgres, given.counts))

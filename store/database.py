@@ -132,6 +132,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # a statement that fires a trigger (status_count's, created_day's: migration 0008) keeps
+    # a statement journal, in a temporary file by default: 35-45 us more per INSERT on this
+    # machine, about 7 us in memory
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 

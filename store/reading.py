@@ -32,7 +32,7 @@ from queue import SimpleQueue
 from threading import Thread
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Engine, Executable, Row, Select, Table, select
+from sqlalchemy import Engine, Executable, Row, Select, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
@@ -40,13 +40,12 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.util.concurrency import greenlet_spawn
 
-from store import Store
+from store import Store, tables
 from store.database import on_sqlite_file, per_loop, sqlite_file_engine
 from store.tables import Communication, filled
 
-COMMUNICATION: Table = Communication.__table__  # type: ignore[attr-defined]
-ROWS: Select[Any] = select(COMMUNICATION)  # whole rows, for `communications()`
-COLUMNS = tuple(COMMUNICATION.columns.keys())  # a whole row's, in the order ROWS reads them
+ROWS: Select[Any] = select(*tables.COLUMNS)  # whole rows, for `communications()`
+COLUMNS = tuple(c.key for c in tables.COLUMNS)  # a whole row's, in the order ROWS reads them
 THREADS = 4  # SQLite reads at once: sqlite3 lets go of the GIL while it reads
 
 

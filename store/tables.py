@@ -5,7 +5,18 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, TypeDecorator, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    Table,
+    TypeDecorator,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -93,6 +104,17 @@ class Communication(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+# The UTC day of created_at (days since 1970-01-01), kept by the database itself (triggers,
+# migration 0008) for every writer: pages in another order than created_at with a created
+# window read one range per day (store/communications.py, `_days`). The code never writes
+# or reads it as a field: it is on the table, not on the model, and whole-row reads
+# (`COLUMNS`) leave it out.
+COMMUNICATION: Table = Communication.__table__  # type: ignore[attr-defined]
+COLUMNS = [c for c in COMMUNICATION.c]  # the model's, before created_day is added
+COMMUNICATION.append_column(Column("created_day", Integer, nullable=True))
+for _order in ("updated_at", "name"):
+    Index(f"ix_communication_created_day_{_order}", COMMUNICATION.c.created_day, _order, "id")
+
 _MANAGER = Communication._sa_class_manager  # type: ignore[attr-defined]
 _STATE = _MANAGER._state_constructor  # InstanceState
 _new = object.__new__
@@ -115,6 +137,24 @@ def filled(columns: Mapping[Any, Any] | Iterable[tuple[str, Any]]) -> Communicat
     made.__dict__["_sa_instance_state"] = _STATE(made, _MANAGER)
     made.__dict__.update(columns)
     return made
+
+
+class StatusCount(SQLModel, table=True):
+    """How many live communications have each (kind, status, origin): the sum of `n` over
+    its rows. Kept by triggers on `communication` (migration 0008), so every write path is
+    counted, including those that write no status through the store's code. On SQLite, one
+    row a key (slot 0). On PostgreSQL each writing transaction adds to rows of its own
+    (slot: its transaction id), so that concurrent transitions never wait for one counter
+    row; from time to time a writer folds the committed ones into slot 0
+    (`status_count_compact()`). A read sums what it finds: at most a few hundred rows."""
+
+    __tablename__ = "status_count"
+
+    kind: str = Field(primary_key=True)
+    status: str = Field(primary_key=True)
+    origin: str = Field(primary_key=True)
+    slot: int = Field(default=0, primary_key=True, sa_type=BigInteger)
+    n: int = Field(default=0, sa_type=BigInteger)
 
 
 class StatusEvent(SQLModel, table=True):

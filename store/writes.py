@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.feed import Change
-from store.tables import Communication, StatusEvent, filled
+from store.tables import COLUMNS, COMMUNICATION, Communication, StatusEvent, filled
 
 T = TypeVar("T")
 
@@ -36,9 +36,8 @@ T = TypeVar("T")
 # mappers are configured, which a query would otherwise have done on first use
 configure_mappers()
 
-COMMUNICATION: Table = Communication.__table__  # type: ignore[attr-defined]
 EVENT: Table = StatusEvent.__table__  # type: ignore[attr-defined]
-_ALL = list(COMMUNICATION.c)
+_ALL = COLUMNS  # a whole row, as the model has it
 
 # the writing transaction's id, evaluated inside the INSERT itself: no round trip of its own
 _TX = literal_column("pg_current_xact_id()::text::bigint", BigInteger)

@@ -122,7 +122,11 @@ def postgres_database(postgres_server: str) -> Iterator[str]:
 
 # Children first, so that foreign keys never stop a delete. DELETE, not TRUNCATE: on
 # tables this small it is about ten times faster, and it runs on the store's own engine.
-_EMPTY = [f"DELETE FROM {table.name}" for table in reversed(SQLModel.metadata.sorted_tables)]
+# status_count last: deleting communications adds to it (its triggers, migration 0008).
+_EMPTY = sorted(
+    (f"DELETE FROM {table.name}" for table in reversed(SQLModel.metadata.sorted_tables)),
+    key=lambda statement: statement.endswith(" status_count"),
+)
 _RESTART_NUMBERING = (
     "SELECT setval(oid, 1, false) FROM pg_class"
     " WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace"

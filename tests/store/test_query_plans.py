@@ -28,6 +28,10 @@ FILTERS = {
     "origin": Filter(origins=[Origin.AUTOMATION]),
     "search": Filter(search="spring"),
     "created after": Filter(created_after=datetime(2026, 1, 1, tzinfo=UTC)),
+    "created window": Filter(
+        created_after=datetime(2026, 1, 1, 12, tzinfo=UTC),
+        created_before=datetime(2026, 2, 1, tzinfo=UTC),
+    ),
 }
 ORDERS = [Order(f, d) for f in ("created_at", "updated_at", "name") for d in (True, False)]
 
@@ -149,3 +153,19 @@ async def test_the_looks_for_expired_leases_use_an_index(store: Store) -> None:
 
     for plan in await plans(store, read):
         assert "SCAN recipient" not in plan and "Seq Scan on recipient" not in plan, plan
+
+
+async def test_status_counts_and_a_total_read_the_kept_counts(store: Store) -> None:
+    """statusCounts and a list's total, filtered on kind, status or origin, read the counts
+    kept on write (status_count), not the communications themselves."""
+    await factories.create(store, Kind.EMAIL)
+
+    async def read() -> None:
+        for flt in (Filter(), FILTERS["kind and status"], FILTERS["origin"]):
+            await communications.status_counts(store, flt)
+            await communications.count(store, flt)
+
+    for plan in await plans(store, read):
+        assert "status_count" in plan and "communication" not in plan.replace("status_count", ""), (
+            plan
+        )
