@@ -301,6 +301,22 @@ async def write(factory: Sessions, work: Callable[[Connection], T]) -> T:
         return await connection.run_sync(work)
 
 
+def alone(factory: Sessions) -> bool:
+    """Whether `write_alone` runs there: on PostgreSQL."""
+    engine: AsyncEngine = factory.kw["bind"]
+    return engine.dialect.name == "postgresql"
+
+
+async def write_alone(factory: Sessions, work: Callable[[Connection], T]) -> T:
+    """Run `work`, one statement that is a whole write (store/writes.py `move_alone`), as a
+    transaction of its own on PostgreSQL: with autocommit, no BEGIN and no COMMIT go to the
+    server, so a status change is one round trip. Only where `alone` says so."""
+    engine: AsyncEngine = factory.kw["bind"]
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return await autocommit.run_sync(work)
+
+
 _PER_LOOP: "weakref.WeakKeyDictionary[Any, dict[str, tuple[asyncio.AbstractEventLoop, Any]]]" = (
     weakref.WeakKeyDictionary()
 )

@@ -21,7 +21,19 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Table, bindparam, insert, literal_column, select, update
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    and_,
+    bindparam,
+    case,
+    insert,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.sql.elements import ClauseElement
@@ -151,3 +163,129 @@ def record(
     statement = _RECORD[connection.dialect.name]
     seq, tx = connection.execute(statement, fields).one()
     return Change(tx=tx, seq=seq, **fields)
+
+
+# A status change in one statement, on PostgreSQL: its own transaction (autocommit, so no
+# BEGIN and no COMMIT go over the wire either), one round trip where the read, the
+# compare-and-set and the history row were five.
+
+_EVENT_COLUMNS = [
+    *("communication_id", "kind", "action", "from_status", "to_status"),
+    *("actor", "reason", "version", "at", "tx"),
+]
+Arm = tuple[frozenset[str], frozenset[str], str]  # these kinds, from these statuses, to this
+Sets = tuple[tuple[str, frozenset[str]], ...]  # a column, and the kinds it is set for
+
+
+def _constants(values: Collection[str]) -> list[Any]:
+    """Names from the lifecycle (no quote in any), written into the statement: it is
+    compiled once, where a bound IN list is expanded at each execution."""
+    return [literal_column(f"'{v}'") for v in sorted(values)]
+
+
+def _moving(arms: tuple[Arm, ...], sets: Sets, versioned: bool) -> Any:
+    """The statement `move_alone` runs for one action: the row as it was (`prev`), moved
+    by the compare-and-set if its kind and status are one of `arms` and its version is
+    still the one read (`moved`), and the history row of the move (`event`); a row with
+    `seen_status` alone when the row is there but did not move."""
+    c = COMMUNICATION.c
+    now = bindparam("w_now", type_=c.updated_at.type)
+    prev = (
+        select(c.id, c.status, c.version)
+        .where(c.id == bindparam("w_id"), c.deleted_at.is_(None))
+        .cte("prev")
+    )
+    arm = [and_(c.kind.in_(_constants(k)), c.status.in_(_constants(f))) for k, f, _ in arms]
+    target = case(*((c.kind.in_(_constants(k)), literal_column(f"'{t}'")) for k, _, t in arms))
+    guard = [c.id == prev.c.id, c.version == prev.c.version, or_(*arm)]
+    if versioned:
+        guard.append(c.version == bindparam("w_version"))
+    values: dict[str, Any] = {"status": target, "version": c.version + 1, "updated_at": now}
+    for column, kinds in sets:
+        value = bindparam(f"v_{column}", type_=c[column].type)
+        every = set().union(*(k for k, _, _ in arms))
+        values[column] = (
+            value
+            if kinds >= every
+            else case((c.kind.in_(_constants(kinds)), value), else_=c[column])
+        )
+    moved = (
+        update(COMMUNICATION)
+        .where(*guard)
+        .values(values)
+        .returning(*_ALL, prev.c.status.label("w_from"))
+        .cte("moved")
+    )
+    e = EVENT.c
+    event = (
+        insert(EVENT)
+        .from_select(
+            _EVENT_COLUMNS,
+            select(
+                moved.c.id,
+                moved.c.kind,
+                bindparam("e_action", type_=e.action.type),
+                moved.c.w_from,
+                moved.c.status,
+                bindparam("e_actor", type_=e.actor.type),
+                bindparam("e_reason", type_=e.reason.type),
+                moved.c.version,
+                bindparam("e_at", type_=e.at.type),
+                _TX,
+            ),
+        )
+        .returning(e.seq, e.tx)
+        .cte("event")
+    )
+    columns = [moved.c[column.name] for column in _ALL]
+    return select(
+        prev.c.status.label("seen_status"), *columns, event.c.seq, event.c.tx
+    ).select_from(prev.outerjoin(moved, true()).outerjoin(event, true()))
+
+
+_MOVING: dict[tuple[tuple[Arm, ...], Sets, bool], Any] = {}
+
+
+def move_alone(
+    connection: Connection,
+    communication_id: int,
+    arms: tuple[Arm, ...],
+    *,
+    values: dict[str, tuple[frozenset[str], Any]],
+    version: int | None,
+    action: str,
+    actor: str,
+    at: datetime,
+    reason: str | None = None,
+) -> tuple[Communication, Change] | str | None:
+    """Move the live communication by the first of `arms` that its kind and status match
+    (and, given, while its version is `version`), setting `values` (each for the kinds
+    named with it) as well as the status, version and `updated_at`, and write its history
+    row, in one statement (PostgreSQL). The row and its change; else the status it had
+    when it did not move, or None when there is no such live communication."""
+    sets = tuple(sorted((column, kinds) for column, (kinds, _) in values.items()))
+    key = (arms, sets, version is not None)
+    statement = _MOVING.get(key)
+    if statement is None:
+        statement = _MOVING[key] = _moving(arms, sets, version is not None)
+    bound: dict[str, Any] = {f"v_{column}": value for column, (_, value) in values.items()}
+    bound |= {"w_id": communication_id, "w_now": at, "w_version": version}
+    bound |= {"e_action": action, "e_actor": actor, "e_reason": reason, "e_at": at}
+    found = connection.execute(statement, bound).mappings().first()
+    if found is None:
+        return None
+    if found["seq"] is None:
+        return str(found["seen_status"])
+    row = filled((column.name, found[column.name]) for column in _ALL)
+    fields = {
+        "communication_id": row.id,
+        "kind": row.kind,
+        "action": action,
+        "from_status": found["seen_status"],
+        "to_status": row.status,
+        "actor": actor,
+        "reason": reason,
+        "version": row.version,
+        "at": at,
+    }
+    return row, Change(tx=found["tx"], seq=found["seq"], **fields)
