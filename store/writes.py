@@ -12,7 +12,14 @@ in one go where its database is: on SQLite in the writer's thread, several write
 commit (`store.database.write`); on PostgreSQL through `run_sync`. Async code in the middle
 of a transaction of its own calls them through `run`.
 
-All run inside the caller's transaction. The compare-and-set takes the row (PostgreSQL)
+On PostgreSQL a status change that marks no recipient, and a create with no audience,
+are one statement each (`move_alone`, `insert_alone`): the row read, the compare-and-set
+and the history row in one `UPDATE ... RETURNING` with CTEs, run in no transaction of its
+own (store.database.write_alone), so one round trip where there were five, and no
+connection held between trips. SQLite cannot put an UPDATE in a CTE, and has no round
+trips to save: its writer's thread runs the steps one after another.
+
+All but those run inside the caller's transaction. The compare-and-set takes the row (PostgreSQL)
 for the rest of the transaction, and on SQLite the transaction holds the file from its
 start: two writers to one communication never interleave.
 """
@@ -29,6 +36,7 @@ from sqlalchemy import (
     case,
     insert,
     literal_column,
+    null,
     or_,
     select,
     true,
@@ -216,20 +224,29 @@ def _moving(arms: tuple[Arm, ...], sets: Sets, versioned: bool) -> Any:
         .returning(*_ALL, prev.c.status.label("w_from"))
         .cte("moved")
     )
+    event = _recorded(moved, moved.c.w_from)
+    columns = [moved.c[column.name] for column in _ALL]
+    return select(
+        prev.c.status.label("seen_status"), *columns, event.c.seq, event.c.tx
+    ).select_from(prev.outerjoin(moved, true()).outerjoin(event, true()))
+
+
+def _recorded(source: Any, from_status: Any) -> Any:
+    """The history row of the row `source` returns, as a CTE returning its place."""
     e = EVENT.c
-    event = (
+    return (
         insert(EVENT)
         .from_select(
             _EVENT_COLUMNS,
             select(
-                moved.c.id,
-                moved.c.kind,
+                source.c.id,
+                source.c.kind,
                 bindparam("e_action", type_=e.action.type),
-                moved.c.w_from,
-                moved.c.status,
+                from_status,
+                source.c.status,
                 bindparam("e_actor", type_=e.actor.type),
                 bindparam("e_reason", type_=e.reason.type),
-                moved.c.version,
+                source.c.version,
                 bindparam("e_at", type_=e.at.type),
                 _TX,
             ),
@@ -237,10 +254,31 @@ def _moving(arms: tuple[Arm, ...], sets: Sets, versioned: bool) -> Any:
         .returning(e.seq, e.tx)
         .cte("event")
     )
-    columns = [moved.c[column.name] for column in _ALL]
-    return select(
-        prev.c.status.label("seen_status"), *columns, event.c.seq, event.c.tx
-    ).select_from(prev.outerjoin(moved, true()).outerjoin(event, true()))
+
+
+def _change(
+    found: Any,
+    row: Communication,
+    action: str,
+    from_status: str | None,
+    actor: str,
+    reason: str | None,
+    at: datetime,
+) -> Change:
+    assert row.id is not None
+    return Change(
+        tx=found["tx"],
+        seq=found["seq"],
+        communication_id=row.id,
+        kind=row.kind,
+        action=action,
+        from_status=from_status,
+        to_status=row.status,
+        actor=actor,
+        reason=reason,
+        version=row.version,
+        at=at,
+    )
 
 
 _MOVING: dict[tuple[tuple[Arm, ...], Sets, bool], Any] = {}
@@ -277,15 +315,40 @@ def move_alone(
     if found["seq"] is None:
         return str(found["seen_status"])
     row = filled((column.name, found[column.name]) for column in _ALL)
-    fields = {
-        "communication_id": row.id,
-        "kind": row.kind,
-        "action": action,
-        "from_status": found["seen_status"],
-        "to_status": row.status,
-        "actor": actor,
-        "reason": reason,
-        "version": row.version,
-        "at": at,
-    }
-    return row, Change(tx=found["tx"], seq=found["seq"], **fields)
+    return row, _change(found, row, action, found["seen_status"], actor, reason, at)
+
+
+def _inserting(columns: tuple[str, ...]) -> Any:
+    """`insert_alone`'s statement for these columns."""
+    c = COMMUNICATION.c
+    values = {name: bindparam(f"c_{name}", type_=c[name].type) for name in columns}
+    made = insert(COMMUNICATION).values(values).returning(*_ALL).cte("made")
+    event = _recorded(made, null())
+    every = [made.c[column.name] for column in _ALL]
+    return select(*every, event.c.seq, event.c.tx).select_from(made.join(event, true()))
+
+
+_INSERTING: dict[tuple[str, ...], Any] = {}
+_DEFAULTS: dict[str, Any] = {
+    column.name: column.default.arg  # type: ignore[attr-defined]
+    for column in _ALL
+    if column.default is not None and column.default.is_scalar
+}
+
+
+def insert_alone(
+    connection: Connection, values: dict[str, Any], *, action: str, actor: str, at: datetime
+) -> tuple[Communication, Change]:
+    """A new communication with these columns and its history row, in one statement
+    (PostgreSQL): `insert_row` and `record` at once."""
+    # the columns' defaults, which SQLAlchemy fills in for an INSERT of its own only
+    values = {**_DEFAULTS, **values}
+    columns = tuple(sorted(values))
+    statement = _INSERTING.get(columns)
+    if statement is None:
+        statement = _INSERTING[columns] = _inserting(columns)
+    bound = {f"c_{name}": value for name, value in values.items()}
+    bound |= {"e_action": action, "e_actor": actor, "e_reason": None, "e_at": at}
+    found = connection.execute(statement, bound).mappings().one()
+    row = filled((column.name, found[column.name]) for column in _ALL)
+    return row, _change(found, row, action, None, actor, None, at)

@@ -129,9 +129,10 @@ async def test_every_landed_transition_is_in_the_history_once(store: Store) -> N
         assert (await communications.get(store, page.id)).status == Status.PUBLISHED
 
 
-async def test_a_status_change_on_postgresql_is_one_statement(store: Store) -> None:
-    """On PostgreSQL a publish, its compare-and-set and its history row are one statement,
-    in no transaction of its own; a refused one reads the row again to say why."""
+async def test_a_status_change_or_a_create_on_postgresql_is_one_statement(store: Store) -> None:
+    """On PostgreSQL a publish (its compare-and-set and its history row) is one statement,
+    in no transaction of its own, and so is a create; a refused move reads the row again
+    to say why."""
     engine = factories.engine_of(store)
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite writes in its writer's thread, a group to one commit")
@@ -146,6 +147,12 @@ async def test_a_status_change_on_postgresql_is_one_statement(store: Store) -> N
         except Refused as refused:
             assert refused.code == ErrorCode.INVALID_TRANSITION
     assert len(sent) > 1
+    with statements(store) as sent:
+        made = await factories.create(store, Kind.IN_APP, name="one")
+    assert len(sent) == 1 and "INSERT INTO status_event" in sent[0]
+    assert made.id is not None
+    steps, _ = await changes.history(store, made.id, after=0, first=10)
+    assert [(s.action, s.to_status, s.version) for s in steps] == [(Action.CREATE, Status.DRAFT, 1)]
 
 
 @settings(
