@@ -8,6 +8,7 @@ so two conflicting actions can never both win.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, func, tuple_
@@ -20,7 +21,6 @@ from store.errors import ErrorCode, Refused, invalid, not_found, version_conflic
 from store.feed import Change, as_change
 from store.lifecycle import (
     FAMILY,
-    TRANSITIONS,
     WORK,
     Action,
     Family,
@@ -30,6 +30,7 @@ from store.lifecycle import (
     Trigger,
     Work,
     check,
+    statuses,
 )
 from store.tables import Communication, StatusEvent, utcnow
 from store.writes import EVENT, Arm, compare_and_set, move_alone, read, record, run
@@ -181,31 +182,27 @@ async def _move_alone(
     else the status it had, or None, for the steps of `_apply` to say why. Columns that
     change with the status come from `_values`, per family; input it refuses is left to
     those steps, which refuse it in their order."""
-    now = utcnow()
-    arms: list[Arm] = []
-    values: dict[str, tuple[frozenset[str], Any]] = {}
-    for family, moves in TRANSITIONS.items():
-        allowed = moves.get(action)
-        if allowed is None or by not in allowed.by:
-            continue
-        kinds = frozenset(k for k, f in FAMILY.items() if f is family)
-        arms.append((kinds, frozenset(allowed.sources), allowed.target))
-        try:
-            columns = _values(action, family, now, start_at, end_at, reason)
-        except Refused:
-            return None
-        for column, value in columns.items():
-            known = values.get(column, (frozenset(), value))
-            assert known[1] == value  # a column's value is the same for every family
-            values[column] = (known[0] | kinds, value)
+    arms = _arms(action, by)
     if not arms:
         return None
+    now = utcnow()
+    values: dict[str, tuple[frozenset[str], Any]] = {}
+    for kinds, _, _ in arms:
+        for kind in kinds:
+            try:
+                columns = _values(action, FAMILY[Kind(kind)], now, start_at, end_at, reason)
+            except Refused:
+                return None
+            for column, value in columns.items():
+                known = values.get(column, (frozenset(), value))
+                assert known[1] == value  # a column's value is the same for every kind
+                values[column] = (known[0] | {kind}, value)
 
     def move(connection: Connection) -> tuple[Communication, Change] | str | None:
         return move_alone(
             connection,
             communication_id,
-            tuple(arms),
+            arms,
             values=values,
             version=expected_version,
             action=action,
@@ -215,6 +212,29 @@ async def _move_alone(
         )
 
     return await write_alone(store.sessions, move)
+
+
+@cache
+def _arms(action: Action, by: Trigger) -> tuple[Arm, ...]:
+    """Where `action` by `by` moves a communication, as `move_alone` guards it: the kinds
+    that move from the same statuses to the same status, each asked of `check`. Empty when
+    the origin decides too (stop): `check` alone says so, in the stepwise way."""
+    found: dict[tuple[frozenset[str], str], set[str]] = {}
+    for kind in Kind:
+        sources: set[str] = set()
+        to: Status | None = None
+        for status in statuses(kind):
+            targets = {check(kind, origin, status, action, by) for origin in Origin}
+            if len(targets) > 1:
+                return ()
+            (target,) = targets
+            if isinstance(target, Status):
+                assert to in (None, target)  # one action moves one kind to one status
+                sources.add(status)
+                to = target
+        if to is not None:
+            found.setdefault((frozenset(sources), to), set()).add(kind)
+    return tuple((frozenset(k), f, t) for (f, t), k in sorted(found.items(), key=str))
 
 
 def _check_reason(action: Action, reason: str | None) -> str | None:
