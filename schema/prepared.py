@@ -1,4 +1,5 @@
-"""A read that misses the cache, run without strawberry's pipeline when its query is known.
+"""A read that misses the cache, or a write, run without strawberry's pipeline when its
+document is known.
 
 The full path runs a query through strawberry: a dozen extension objects made per
 operation, each phase entered through a context manager, the view's body and result
@@ -20,18 +21,29 @@ an error (a variable that does not coerce, a refused cursor, a bug, raised or no
 was taken is given back and `run` returns None. Either way the full path then runs the
 request, as it would have, and answers with the refusal or the masked error: reads have no
 side effects to repeat.
+
+A mutation the full path has run cleanly is prepared the same way (`Writes`): a status
+change or a create sent by 32 clients paid more for strawberry's pipeline around it than
+for graphql-core's execution of it (py-spy, bench/writes.py). The same checks, through the
+same functions, run first, and a refusal leaves it to the full path, having taken
+nothing. But a mutation cannot run twice: once a resolver may have run, its answer is made
+here, errors masked and logged by the full path's own `ErrorPolicy` and `process_errors`.
+What only the full path does stays there: a request with an Idempotency-Key, and every
+operation while metrics or traces are on (server/reads.py).
 """
 
 import inspect
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeGuard, cast
 
 import strawberry
-from graphql import ExecutionResult, OperationType, execute
+from graphql import ExecutionResult, GraphQLError, OperationType, execute
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 
 from schema.context import Context
 from schema.cost import over_maximum, requested, returned
+from schema.errors import ErrorPolicy
 from schema.limits import Buckets, Limits
 from schema.permissions import refused
 from schema.readcache import (
@@ -47,27 +59,20 @@ from schema.readcache import (
 from schema.values import bad_datetime, bad_string
 
 
-class Reads:
-    """Runs prepared reads on one schema, with its limits and buckets and its read cache."""
+class _Known:
+    """What a read and a write run here share: the checks that depend on the request,
+    through the functions the full path's extensions call, and graphql-core's execution."""
 
-    def __init__(
-        self, schema: strawberry.Schema, limits: Limits, buckets: Buckets, cache: ReadCache
-    ) -> None:
+    def __init__(self, schema: strawberry.Schema, limits: Limits, buckets: Buckets) -> None:
         self.schema = schema
         self.limits = limits
         self.buckets = buckets
-        self.cache = cache
 
-    async def run(
-        self,
-        prepared: Prepared,
-        variables: dict[str, Any] | None,
-        context: Context,
-        key: Key,
-        stamp: Stamp,
-    ) -> tuple[Entry, float] | None:
-        """The answer and the budget left, kept in the cache under `key` (if nothing changed
-        since `stamp`); None, having taken nothing, for the full path to answer."""
+    def _cost(
+        self, prepared: Prepared, variables: dict[str, Any] | None, context: Context
+    ) -> int | None:
+        """Its cost if every check passes; None when one refuses (or raises): the full
+        path, which runs them again, answers it."""
         schema, document, name = self.schema._schema, prepared.document, prepared.name
         try:
             cost = requested(schema, document, prepared.operation, variables)
@@ -80,23 +85,7 @@ class Reads:
                 return None
         except Exception:  # whatever the full path makes of it, it answers it
             return None
-        actor, rate = context.actor, context.rate
-        left = await take_up_front(self.buckets, self.limits, actor, rate, cost)
-        if left is None:
-            return None
-        try:
-            result = await self._execute(prepared, variables, context)
-        except Exception:
-            result = ExecutionResult(None, None)  # no answer: the full path runs it again
-        if result.errors or result.data is None:
-            await give_back(self.buckets, self.limits, actor, rate, cost)
-            return None
-        actual = returned(result.data, OperationType.QUERY)
-        if actual != cost:  # what the answer did not use goes back, as Cost gives it
-            left = await settle(self.buckets, self.limits, actor, actual - cost)
-        entry = Entry(stamp, result.data, cost, actual)
-        self.cache.put(key, entry, context.store)
-        return entry, left
+        return cost
 
     async def _execute(
         self, prepared: Prepared, variables: dict[str, Any] | None, context: Context
@@ -119,3 +108,92 @@ class Reads:
         if inspect.isawaitable(result):
             result = await result
         return result
+
+
+class Reads(_Known):
+    """Runs prepared reads on one schema, with its limits and buckets and its read cache."""
+
+    def __init__(
+        self, schema: strawberry.Schema, limits: Limits, buckets: Buckets, cache: ReadCache
+    ) -> None:
+        super().__init__(schema, limits, buckets)
+        self.cache = cache
+
+    async def run(
+        self,
+        prepared: Prepared,
+        variables: dict[str, Any] | None,
+        context: Context,
+        key: Key,
+        stamp: Stamp,
+    ) -> tuple[Entry, float] | None:
+        """The answer and the budget left, kept in the cache under `key` (if nothing changed
+        since `stamp`); None, having taken nothing, for the full path to answer."""
+        cost = self._cost(prepared, variables, context)
+        if cost is None:
+            return None
+        actor, rate = context.actor, context.rate
+        left = await take_up_front(self.buckets, self.limits, actor, rate, cost)
+        if left is None:
+            return None
+        try:
+            result = await self._execute(prepared, variables, context)
+        except Exception:
+            result = ExecutionResult(None, None)  # no answer: the full path runs it again
+        if result.errors or result.data is None:
+            await give_back(self.buckets, self.limits, actor, rate, cost)
+            return None
+        actual = returned(result.data, OperationType.QUERY)
+        if actual != cost:  # what the answer did not use goes back, as Cost gives it
+            left = await settle(self.buckets, self.limits, actor, actual - cost)
+        entry = Entry(stamp, result.data, cost, actual)
+        self.cache.put(key, entry, context.store)
+        return entry, left
+
+
+class Writes(_Known):
+    """Runs prepared mutations on one schema, with its limits and buckets.
+
+    A mutation has effects, so it cannot be run twice: once it may have run, its answer
+    is made here. Before that, a refusal of any check, or variables that do not coerce
+    (graphql-core refuses them before any resolver runs: errors without a path, no data),
+    leave it to the full path, having taken nothing. After, errors are masked and logged
+    by the functions the full path uses (`ErrorPolicy`, the schema's `process_errors`)."""
+
+    def __init__(self, schema: strawberry.Schema, limits: Limits, buckets: Buckets) -> None:
+        super().__init__(schema, limits, buckets)
+        self.policy = ErrorPolicy(field_suggestions=limits.field_suggestions)
+
+    async def run(
+        self, prepared: Prepared, variables: dict[str, Any] | None, context: Context
+    ) -> dict[str, Any] | None:
+        """The response, as strawberry's `process_result` makes it with `extensions.cost`;
+        None, having run and taken nothing, for the full path to answer."""
+        cost = self._cost(prepared, variables, context)
+        if cost is None:
+            return None
+        actor, rate = context.actor, context.rate
+        left = await take_up_front(self.buckets, self.limits, actor, rate, cost)
+        if left is None:
+            return None
+        try:
+            result = await self._execute(prepared, variables, context)
+        except Exception as error:  # it may have run: answered as strawberry answers it
+            result = ExecutionResult(None, [GraphQLError(str(error), original_error=error)])
+        else:
+            errors = result.errors or []
+            if result.data is None and errors and all(e.path is None for e in errors):
+                await give_back(self.buckets, self.limits, actor, rate, cost)
+                return None  # refused before any resolver ran
+        errors = result.errors or []
+        actual = returned(result.data, OperationType.MUTATION)
+        if actual != cost:  # what the answer did not use goes back, as Cost gives it
+            left = await settle(self.buckets, self.limits, actor, actual - cost)
+        answer: dict[str, Any] = {"data": result.data}
+        if errors:
+            self.schema.process_errors(errors)
+            answer["errors"] = [e.formatted for e in self.policy._process_errors(errors)]
+        answer["extensions"] = {
+            "cost": {"requested": cost, "actual": actual, "remaining": math.floor(left)}
+        }
+        return answer

@@ -37,6 +37,7 @@ from graphql import (
     SelectionSetNode,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from schema.cost import requested, returned, selected
 from schema.document import DOCUMENTS, Shapes, once, operations
@@ -68,10 +69,11 @@ class Entry:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A cacheable query the full path has parsed, validated, checked and executed without
-    error. The same text sent with the same operation name parses and validates the same
-    again, so server/reads.py runs it for a miss without strawberry (schema/prepared.py),
-    redoing only the checks that depend on the caller or the variables."""
+    """A cacheable query, or a mutation, the full path has parsed, validated, checked and
+    executed without error. The same text sent with the same operation name parses and
+    validates the same again, so server/reads.py runs it (a query for a miss) without
+    strawberry (schema/prepared.py), redoing only the checks that depend on the caller or
+    the variables."""
 
     document: DocumentNode
     operation: OperationDefinitionNode
@@ -191,6 +193,7 @@ class CachedReads(SchemaExtension):
             stamp = await self.cache.stamp(store)
         if key is None or store is None or stamp is None:
             yield
+            self._prepare_mutation()
             return
         hit = self.cache.get(key, stamp)
         if hit is not None:
@@ -212,6 +215,24 @@ class CachedReads(SchemaExtension):
             cost = requested(schema, document, operation, execution.variables)
             actual = returned(result.data, OperationType.QUERY)
             self.cache.put(key, Entry(stamp, result.data, cost, actual), store)
+            sent = (execution.query or "", execution._provided_operation_name)
+            self.cache.prepare(sent, Prepared(document, operation, execution.operation_name))
+
+    def _prepare_mutation(self) -> None:
+        """A mutation that ran cleanly here, every check passed: its document is kept for
+        server/reads.py to run the next time without strawberry (schema/prepared.py)."""
+        execution = self.execution_context
+        result, document = execution.result, execution.graphql_document
+        if (
+            execution.operation_type is not StrawberryOperationType.MUTATION
+            or document is None
+            or not isinstance(result, ExecutionResult)
+            or result.errors
+            or result.data is None
+        ):
+            return
+        operation = selected(document, execution.operation_name)
+        if operation is not None:
             sent = (execution.query or "", execution._provided_operation_name)
             self.cache.prepare(sent, Prepared(document, operation, execution.operation_name))
 

@@ -31,7 +31,7 @@ from schema import build
 from schema.context import Context
 from schema.errors import Code
 from schema.limits import Limits
-from schema.prepared import Reads
+from schema.prepared import Reads, Writes
 from schema.readcache import ReadCache
 from schema.sharing import Frames, Shared
 from server import buckets, http, logs, reads, scheduler, web
@@ -111,7 +111,8 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
         # watch every operation
         plain = not metered and not tracing.on
         known = Reads(schema, limited, self.buckets, reads)
-        self.answers = KnownReads(known, auth, self._http_context) if plain else None
+        writes = Writes(schema, limited, self.buckets)
+        self.answers = KnownReads(known, writes, auth, self._http_context) if plain else None
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         # not a coroutine function: a websocket goes to strawberry's own, and this keeps no
@@ -206,9 +207,10 @@ class CommpulseGraphQL(GraphQL[Context, Shared | None]):
         return context
 
     def _http_context(self, request: Request, identity: Identity) -> Context:
-        """The context of a read run before strawberry (server/reads.py): `get_context`'s,
-        less what only mutations and the full path read (the Idempotency-Key header, the
-        read stamp) and with no sub-response (no read's resolver sets a header)."""
+        """The context of a read or a write run before strawberry (server/reads.py):
+        `get_context`'s, less what only the full path reads (the Idempotency-Key header,
+        whose requests go that way, and the read stamp) and with no sub-response (no
+        resolver sets a header; the Idempotency extension does, on the full path)."""
         context = self._context(request, None)
         context.actor, context.role, context.rate = identity.name, identity.role, identity.rate
         return context

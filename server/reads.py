@@ -16,6 +16,11 @@ the full way, which answers it as before. Only the successful answer of a query 
 document was parsed, validated and checked on the full path can come from here: the same
 text passes the same parse and validation again.
 
+A mutation whose document is prepared (it ran cleanly on the full path) is run here too,
+after the same identification, unless it carries an Idempotency-Key header (the
+Idempotency extension keeps those): schema/prepared.py `Writes` answers it, or leaves it
+to the full path having run nothing.
+
 Not used while metrics or traces are on: both observe every operation inside strawberry.
 """
 
@@ -25,12 +30,13 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 
 from schema.context import Context
-from schema.prepared import Reads
-from schema.readcache import charge, key_of
+from schema.prepared import Reads, Writes
+from schema.readcache import Prepared, charge, key_of
 from server import http, logs
 from server.auth import Auth, Identity
 
@@ -47,9 +53,14 @@ def decoded(body: bytes | str) -> dict[str, Any] | None:
 
 class KnownReads:
     def __init__(
-        self, reads: Reads, auth: Auth, context: Callable[[Request, Identity], Context]
+        self,
+        reads: Reads,
+        writes: Writes,
+        auth: Auth,
+        context: Callable[[Request, Identity], Context],
     ) -> None:
         self.reads = reads
+        self.writes = writes
         self.cache = reads.cache
         self.auth = auth
         self.context = context  # the resolvers' context, as the full path makes it
@@ -75,11 +86,16 @@ class KnownReads:
         ):
             return None
         _DECODED.set((body, sent))
-        if query.lstrip().startswith("mutation"):  # never cached nor prepared: the full way
+        prepared = self.cache.prepared((query, name))
+        writes = prepared is not None and prepared.operation.operation is OperationType.MUTATION
+        if query.lstrip().startswith("mutation") and not writes:  # the full way prepares it
             return None
         store = request.state.store
         identity = await self.auth.http(store, request)  # Unauthenticated: 401, as before
         logs.TOKEN.set(identity.name)
+        if writes:
+            assert prepared is not None
+            return await self._write(request, prepared, variables, identity, media_type)
         stamp = await self.cache.stamp(store)
         if stamp is None:
             return None
@@ -88,7 +104,7 @@ class KnownReads:
         if entry is not None:
             reads = self.reads
             left = await charge(reads.buckets, reads.limits, identity.name, identity.rate, entry)
-        elif (prepared := self.cache.prepared((query, name))) is not None:
+        elif prepared is not None:
             context = self.context(request, identity)
             if ran := await self.reads.run(prepared, variables, context, key, stamp):
                 entry, left = ran
@@ -99,3 +115,21 @@ class KnownReads:
         extensions = json.dumps({"cost": cost}, separators=(",", ":")).encode()
         body = b'{"data":' + entry.encoded + b',"extensions":' + extensions + b"}"
         return Response(body, media_type=media_type)
+
+    async def _write(
+        self,
+        request: Request,
+        prepared: Prepared,
+        variables: dict[str, Any] | None,
+        identity: Identity,
+        media_type: str,
+    ) -> Response | None:
+        """A known mutation's answer, run here; None for the full way (an Idempotency-Key,
+        which that way's extension keeps, or a refusal before it ran)."""
+        if "idempotency-key" in request.headers:
+            return None
+        context = self.context(request, identity)
+        answer = await self.writes.run(prepared, variables, context)
+        if answer is None:
+            return None
+        return Response(json.dumps(answer, separators=(",", ":")), media_type=media_type)

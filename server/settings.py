@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     )
     database_pool_size: Count = setting(
         "COMMPULSE_DATABASE_POOL_SIZE",
-        10,
+        20,
         "PostgreSQL connections each instance keeps open (up to 10 more open under load)",
     )
     broadcast_url: BrokerUrl = setting(

@@ -8,6 +8,7 @@ so two conflicting actions can never both win.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, func, tuple_
@@ -15,7 +16,7 @@ from sqlmodel import col, select
 
 from store import Store, audience
 from store.communications import get
-from store.database import horizon, write
+from store.database import alone, horizon, write, write_alone
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
 from store.feed import Change, as_change
 from store.lifecycle import (
@@ -29,11 +30,13 @@ from store.lifecycle import (
     Trigger,
     Work,
     check,
+    statuses,
 )
 from store.tables import Communication, StatusEvent, utcnow
-from store.writes import EVENT, compare_and_set, read, record, run
+from store.writes import EVENT, Arm, compare_and_set, move_alone, read, record, run
 
 ATTEMPTS = 5
+NOT_SENT = (Action.STOP, Action.FAIL)  # moves that make recipients NOT_SENT: several statements
 REASON_MAX = 1_000
 DUE_BATCH = 500
 
@@ -121,16 +124,16 @@ async def _apply(
     the writer's turn, where nobody else can move it in between, with no trip of its own;
     on PostgreSQL the compare-and-set still guards against a move since the read."""
     reason = _check_reason(action, reason)
-    seen: list[Communication] = []  # the row as each attempt read it
+    seen: list[tuple[str, int | None]] = []  # the status (and version) each attempt read
 
     def plan(row: Communication | None) -> tuple[Communication, Status, datetime, dict[str, Any]]:
         if row is None or row.deleted_at is not None:
             raise not_found(communication_id)
-        if seen and row.status != seen[0].status:
-            raise moved_meanwhile(action, seen[0].status, row)
-        seen.append(row)
+        if seen and row.status != seen[0][0]:
+            raise moved_meanwhile(action, seen[0][0], row)
+        seen.append((row.status, row.version))
         now = utcnow()
-        values = _values(action, row, now, start_at, end_at, reason)
+        values = _values(action, FAMILY[Kind(row.kind)], now, start_at, end_at, reason)
         if expected_version is not None and expected_version != row.version:
             raise version_conflict(row.version, expected_version)
         return row, _target(row, action, by), now, values
@@ -138,6 +141,16 @@ async def _apply(
     if dry_run:
         row, *_ = plan(await get(store, communication_id))
         return row, 0
+
+    if communication_id is not None and alone(store.sessions) and action not in NOT_SENT:
+        moved = await _move_alone(
+            store, communication_id, action, by, actor, reason, expected_version, start_at, end_at
+        )
+        if isinstance(moved, tuple):
+            await store.feed.publish(moved[1])
+            return moved[0], 0
+        if moved is not None:  # it did not move: the steps below say why, or move it
+            seen.append((moved, None))
 
     def move(connection: Connection) -> tuple[Communication, Change, int] | None:
         row, target, now, values = plan(
@@ -151,7 +164,77 @@ async def _apply(
             after, change, not_sent = done
             await store.feed.publish(change)
             return after, not_sent
-    raise version_conflict(seen[-1].version, expected_version)
+    raise version_conflict(seen[-1][1] or 0, expected_version)
+
+
+async def _move_alone(
+    store: Store,
+    communication_id: int,
+    action: Action,
+    by: Trigger,
+    actor: str,
+    reason: str | None,
+    expected_version: int | None,
+    start_at: datetime | None,
+    end_at: datetime | None,
+) -> tuple[Communication, Change] | str | None:
+    """`action` in one statement (store/writes.py `move_alone`): the row and its change;
+    else the status it had, or None, for the steps of `_apply` to say why. Columns that
+    change with the status come from `_values`, per family; input it refuses is left to
+    those steps, which refuse it in their order."""
+    arms = _arms(action, by)
+    if not arms:
+        return None
+    now = utcnow()
+    values: dict[str, tuple[frozenset[str], Any]] = {}
+    for kinds, _, _ in arms:
+        for kind in kinds:
+            try:
+                columns = _values(action, FAMILY[Kind(kind)], now, start_at, end_at, reason)
+            except Refused:
+                return None
+            for column, value in columns.items():
+                known = values.get(column, (frozenset(), value))
+                assert known[1] == value  # a column's value is the same for every kind
+                values[column] = (known[0] | {kind}, value)
+
+    def move(connection: Connection) -> tuple[Communication, Change] | str | None:
+        return move_alone(
+            connection,
+            communication_id,
+            arms,
+            values=values,
+            version=expected_version,
+            action=action,
+            actor=actor,
+            at=now,
+            reason=reason,
+        )
+
+    return await write_alone(store.sessions, move)
+
+
+@cache
+def _arms(action: Action, by: Trigger) -> tuple[Arm, ...]:
+    """Where `action` by `by` moves a communication, as `move_alone` guards it: the kinds
+    that move from the same statuses to the same status, each asked of `check`. Empty when
+    the origin decides too (stop): `check` alone says so, in the stepwise way."""
+    found: dict[tuple[frozenset[str], str], set[str]] = {}
+    for kind in Kind:
+        sources: set[str] = set()
+        to: Status | None = None
+        for status in statuses(kind):
+            targets = {check(kind, origin, status, action, by) for origin in Origin}
+            if len(targets) > 1:
+                return ()
+            (target,) = targets
+            if isinstance(target, Status):
+                assert to in (None, target)  # one action moves one kind to one status
+                sources.add(status)
+                to = target
+        if to is not None:
+            found.setdefault((frozenset(sources), to), set()).add(kind)
+    return tuple((frozenset(k), f, t) for (f, t), k in sorted(found.items(), key=str))
 
 
 def _check_reason(action: Action, reason: str | None) -> str | None:
@@ -191,7 +274,7 @@ def _target(row: Communication, action: Action, by: Trigger) -> Status:
 
 def _values(
     action: Action,
-    row: Communication,
+    family: Family,
     now: datetime,
     start_at: datetime | None,
     end_at: datetime | None,
@@ -212,7 +295,7 @@ def _values(
         values.update(start_at=start_at, end_at=end_at)
     if action in (Action.STOP, Action.FAIL):
         values["status_reason"] = reason
-    if FAMILY[Kind(row.kind)] is Family.MESSAGE and action in (Action.LAUNCH, Action.START):
+    if family is Family.MESSAGE and action in (Action.LAUNCH, Action.START):
         values["progress_at"] = now
     return values
 
@@ -241,7 +324,7 @@ def _move(
     if after is None:
         return None
     not_sent = 0
-    if action in (Action.STOP, Action.FAIL):
+    if action in NOT_SENT:
         info = f"stopped by {actor}" if action is Action.STOP else f"failed: {reason}"
         if action is Action.STOP and reason:
             info += f": {reason}"

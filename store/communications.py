@@ -21,12 +21,12 @@ from sqlmodel import col, select
 
 from store import Store, audience, reading
 from store.content import NAME_MAX, check_audience, check_content, check_name, has_audience
-from store.database import write
+from store.database import alone, write, write_alone
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
 from store.feed import Change, Touch
 from store.lifecycle import DELETABLE, EDITABLE, Action, Kind, Origin, Status, statuses
 from store.tables import COMMUNICATION, Communication, StatusCount, utcnow
-from store.writes import compare_and_set, insert_row, record
+from store.writes import compare_and_set, insert_alone, insert_row, record
 
 STATUS_COUNT: Table = StatusCount.__table__  # type: ignore[attr-defined]
 PAGE_MAX = 100
@@ -127,7 +127,15 @@ async def create(
             audience.insert(connection, pk, ids)
         return row, record(connection, row, Action.CREATE, None, actor=actor, at=now)
 
-    made: tuple[Communication, Change] = await _flush_unique(write(store.sessions, make))
+    def make_alone(connection: Connection) -> tuple[Communication, Change]:
+        return insert_alone(connection, values, action=Action.CREATE, actor=actor, at=now)
+
+    if alone(store.sessions) and copy_audience_of is None and size is None and not ids:
+        made: tuple[Communication, Change] = await _flush_unique(
+            write_alone(store.sessions, make_alone)
+        )
+    else:
+        made = await _flush_unique(write(store.sessions, make))
     await store.feed.publish(made[1])
     return made[0]
 

@@ -12,7 +12,14 @@ in one go where its database is: on SQLite in the writer's thread, several write
 commit (`store.database.write`); on PostgreSQL through `run_sync`. Async code in the middle
 of a transaction of its own calls them through `run`.
 
-All run inside the caller's transaction. The compare-and-set takes the row (PostgreSQL)
+On PostgreSQL a status change that marks no recipient, and a create with no audience,
+are one statement each (`move_alone`, `insert_alone`): the row read, the compare-and-set
+and the history row in one `UPDATE ... RETURNING` with CTEs, run in no transaction of its
+own (store.database.write_alone), so one round trip where there were five, and no
+connection held between trips. SQLite cannot put an UPDATE in a CTE, and has no round
+trips to save: its writer's thread runs the steps one after another.
+
+All but those run inside the caller's transaction. The compare-and-set takes the row (PostgreSQL)
 for the rest of the transaction, and on SQLite the transaction holds the file from its
 start: two writers to one communication never interleave.
 """
@@ -21,7 +28,20 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Table, bindparam, insert, literal_column, select, update
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    and_,
+    bindparam,
+    case,
+    insert,
+    literal_column,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.sql.elements import ClauseElement
@@ -150,3 +170,184 @@ def record(
     statement = _RECORD[connection.dialect.name]
     seq, tx = connection.execute(statement, fields).one()
     return Change(tx=tx, seq=seq, **fields)
+
+
+# A status change in one statement, on PostgreSQL: its own transaction (autocommit, so no
+# BEGIN and no COMMIT go over the wire either), one round trip where the read, the
+# compare-and-set and the history row were five.
+
+_EVENT_COLUMNS = [
+    *("communication_id", "kind", "action", "from_status", "to_status"),
+    *("actor", "reason", "version", "at", "tx"),
+]
+Arm = tuple[frozenset[str], frozenset[str], str]  # these kinds, from these statuses, to this
+Sets = tuple[tuple[str, frozenset[str]], ...]  # a column, and the kinds it is set for
+
+
+def _constants(values: Collection[str]) -> list[Any]:
+    """Names from the lifecycle (no quote in any), written into the statement: it is
+    compiled once, where a bound IN list is expanded at each execution."""
+    return [literal_column(f"'{v}'") for v in sorted(values)]
+
+
+def _moving(arms: tuple[Arm, ...], sets: Sets, versioned: bool) -> Any:
+    """The statement `move_alone` runs for one action: the row as it was (`prev`), moved
+    by the compare-and-set if its kind and status are one of `arms` and its version is
+    still the one read (`moved`), and the history row of the move (`event`); a row with
+    `seen_status` alone when the row is there but did not move."""
+    c = COMMUNICATION.c
+    now = bindparam("w_now", type_=c.updated_at.type)
+    prev = (
+        select(c.id, c.status, c.version)
+        .where(c.id == bindparam("w_id"), c.deleted_at.is_(None))
+        .cte("prev")
+    )
+    arm = [and_(c.kind.in_(_constants(k)), c.status.in_(_constants(f))) for k, f, _ in arms]
+    target = case(*((c.kind.in_(_constants(k)), literal_column(f"'{t}'")) for k, _, t in arms))
+    guard = [c.id == prev.c.id, c.version == prev.c.version, or_(*arm)]
+    if versioned:
+        guard.append(c.version == bindparam("w_version"))
+    values: dict[str, Any] = {"status": target, "version": c.version + 1, "updated_at": now}
+    for column, kinds in sets:
+        value = bindparam(f"v_{column}", type_=c[column].type)
+        every = set().union(*(k for k, _, _ in arms))
+        values[column] = (
+            value
+            if kinds >= every
+            else case((c.kind.in_(_constants(kinds)), value), else_=c[column])
+        )
+    moved = (
+        update(COMMUNICATION)
+        .where(*guard)
+        .values(values)
+        .returning(*_ALL, prev.c.status.label("w_from"))
+        .cte("moved")
+    )
+    event = _recorded(moved, moved.c.w_from)
+    columns = [moved.c[column.name] for column in _ALL]
+    return select(
+        prev.c.status.label("seen_status"), *columns, event.c.seq, event.c.tx
+    ).select_from(prev.outerjoin(moved, true()).outerjoin(event, true()))
+
+
+def _recorded(source: Any, from_status: Any) -> Any:
+    """The history row of the row `source` returns, as a CTE returning its place."""
+    e = EVENT.c
+    return (
+        insert(EVENT)
+        .from_select(
+            _EVENT_COLUMNS,
+            select(
+                source.c.id,
+                source.c.kind,
+                bindparam("e_action", type_=e.action.type),
+                from_status,
+                source.c.status,
+                bindparam("e_actor", type_=e.actor.type),
+                bindparam("e_reason", type_=e.reason.type),
+                source.c.version,
+                bindparam("e_at", type_=e.at.type),
+                _TX,
+            ),
+        )
+        .returning(e.seq, e.tx)
+        .cte("event")
+    )
+
+
+def _change(
+    found: Any,
+    row: Communication,
+    action: str,
+    from_status: str | None,
+    actor: str,
+    reason: str | None,
+    at: datetime,
+) -> Change:
+    assert row.id is not None
+    return Change(
+        tx=found["tx"],
+        seq=found["seq"],
+        communication_id=row.id,
+        kind=row.kind,
+        action=action,
+        from_status=from_status,
+        to_status=row.status,
+        actor=actor,
+        reason=reason,
+        version=row.version,
+        at=at,
+    )
+
+
+_MOVING: dict[tuple[tuple[Arm, ...], Sets, bool], Any] = {}
+
+
+def move_alone(
+    connection: Connection,
+    communication_id: int,
+    arms: tuple[Arm, ...],
+    *,
+    values: dict[str, tuple[frozenset[str], Any]],
+    version: int | None,
+    action: str,
+    actor: str,
+    at: datetime,
+    reason: str | None = None,
+) -> tuple[Communication, Change] | str | None:
+    """Move the live communication by the first of `arms` that its kind and status match
+    (and, given, while its version is `version`), setting `values` (each for the kinds
+    named with it) as well as the status, version and `updated_at`, and write its history
+    row, in one statement (PostgreSQL). The row and its change; else the status it had
+    when it did not move, or None when there is no such live communication."""
+    sets = tuple(sorted((column, kinds) for column, (kinds, _) in values.items()))
+    key = (arms, sets, version is not None)
+    statement = _MOVING.get(key)
+    if statement is None:
+        statement = _MOVING[key] = _moving(arms, sets, version is not None)
+    bound: dict[str, Any] = {f"v_{column}": value for column, (_, value) in values.items()}
+    bound |= {"w_id": communication_id, "w_now": at, "w_version": version}
+    bound |= {"e_action": action, "e_actor": actor, "e_reason": reason, "e_at": at}
+    found = connection.execute(statement, bound).mappings().first()
+    if found is None:
+        return None
+    if found["seq"] is None:
+        return str(found["seen_status"])
+    row = filled((column.name, found[column.name]) for column in _ALL)
+    return row, _change(found, row, action, found["seen_status"], actor, reason, at)
+
+
+def _inserting(columns: tuple[str, ...]) -> Any:
+    """`insert_alone`'s statement for these columns."""
+    c = COMMUNICATION.c
+    values = {name: bindparam(f"c_{name}", type_=c[name].type) for name in columns}
+    made = insert(COMMUNICATION).values(values).returning(*_ALL).cte("made")
+    event = _recorded(made, null())
+    every = [made.c[column.name] for column in _ALL]
+    return select(*every, event.c.seq, event.c.tx).select_from(made.join(event, true()))
+
+
+_INSERTING: dict[tuple[str, ...], Any] = {}
+_DEFAULTS: dict[str, Any] = {
+    column.name: column.default.arg  # type: ignore[attr-defined]
+    for column in _ALL
+    if column.default is not None and column.default.is_scalar
+}
+
+
+def insert_alone(
+    connection: Connection, values: dict[str, Any], *, action: str, actor: str, at: datetime
+) -> tuple[Communication, Change]:
+    """A new communication with these columns and its history row, in one statement
+    (PostgreSQL): `insert_row` and `record` at once."""
+    # the columns' defaults, which SQLAlchemy fills in for an INSERT of its own only
+    values = {**_DEFAULTS, **values}
+    columns = tuple(sorted(values))
+    statement = _INSERTING.get(columns)
+    if statement is None:
+        statement = _INSERTING[columns] = _inserting(columns)
+    bound = {f"c_{name}": value for name, value in values.items()}
+    bound |= {"e_action": action, "e_actor": actor, "e_reason": None, "e_at": at}
+    found = connection.execute(statement, bound).mappings().one()
+    row = filled((column.name, found[column.name]) for column in _ALL)
+    return row, _change(found, row, action, None, actor, None, at)

@@ -4,19 +4,22 @@ alone, and every change that landed is in the history exactly once."""
 
 import asyncio
 import itertools
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection
 
-from store import Store, changes, communications
+from store import Store, changes, communications, lifecycle
 from store.database import write
 from store.errors import ErrorCode, Refused
 from store.lifecycle import Action, Kind, Origin, Status, Trigger
 from store.tables import Communication, utcnow
 from store.writes import insert_row, record
 from tests import factories
+from tests.store.test_stream import statements
 
 _names = itertools.count(1)
 
@@ -124,3 +127,78 @@ async def test_every_landed_transition_is_in_the_history_once(store: Store) -> N
         steps, _ = await changes.history(store, page.id, after=0, first=10)
         assert [(s.action, s.version) for s in steps] == [(Action.CREATE, 1), (Action.PUBLISH, 2)]
         assert (await communications.get(store, page.id)).status == Status.PUBLISHED
+
+
+async def test_a_status_change_or_a_create_on_postgresql_is_one_statement(store: Store) -> None:
+    """On PostgreSQL a publish (its compare-and-set and its history row) is one statement,
+    in no transaction of its own, and so is a create; a refused move reads the row again
+    to say why."""
+    engine = factories.engine_of(store)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite writes in its writer's thread, a group to one commit")
+    page = await factories.create(store, Kind.LANDING_PAGE)
+    with statements(store) as sent:
+        moved = await changes.apply(store, page.id, Action.PUBLISH, by=Trigger.PERSON, actor="a")
+    assert len(sent) == 1 and "INSERT INTO status_event" in sent[0]
+    assert (moved.status, moved.version) == (Status.PUBLISHED, 2)
+    with statements(store) as sent:
+        try:
+            await changes.apply(store, page.id, Action.PUBLISH, by=Trigger.PERSON, actor="a")
+        except Refused as refused:
+            assert refused.code == ErrorCode.INVALID_TRANSITION
+    assert len(sent) > 1
+    with statements(store) as sent:
+        made = await factories.create(store, Kind.IN_APP, name="one")
+    assert len(sent) == 1 and "INSERT INTO status_event" in sent[0]
+    assert made.id is not None
+    steps, _ = await changes.history(store, made.id, after=0, first=10)
+    assert [(s.action, s.to_status, s.version) for s in steps] == [(Action.CREATE, Status.DRAFT, 1)]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(list(Kind)),
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from([a for a in Action if a not in (Action.CREATE, Action.STOP)]),
+            st.sampled_from([Trigger.PERSON, Trigger.SCHEDULER, Trigger.SENDER]),
+            st.booleans(),
+        ),
+        max_size=6,
+    ),
+)
+async def test_every_action_moves_as_the_lifecycle_says(
+    store: Store, kind: Kind, steps: list[tuple[Action, Trigger, bool]]
+) -> None:
+    """Any action by anyone, with the version the caller saw or a stale one: it moves where
+    the lifecycle says, or is refused with nothing written; the history follows each move."""
+    made = await factories.create(store, kind)
+    assert made.id is not None
+    status, version = Status.DRAFT, 1
+    for action, by, stale in steps:
+        expected = lifecycle.check(kind, Origin.CAMPAIGN, status, action, by)
+        later = utcnow() + timedelta(days=1)
+        try:
+            after = await changes.apply(
+                store,
+                made.id,
+                action,
+                by=by,
+                actor="someone",
+                reason="why" if action is Action.FAIL else None,
+                expected_version=version - 1 if stale else version,
+                start_at=later if action is Action.SCHEDULE else None,
+            )
+        except Refused as refused:
+            wanted = ErrorCode.VERSION_CONFLICT if stale else ErrorCode.INVALID_TRANSITION
+            assert refused.code == wanted or (stale and isinstance(expected, ErrorCode))
+            continue
+        assert not stale and expected == after.status
+        status, version = Status(after.status), version + 1
+        assert after.version == version
+    history, _ = await changes.history(store, made.id, after=0, first=20)
+    assert [(s.to_status, s.version) for s in history][-1] == (status, version)
+    for before, step in itertools.pairwise(history):
+        assert step.from_status == before.to_status
