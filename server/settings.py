@@ -164,9 +164,9 @@ class Settings(BaseSettings):
     ws_implementation: Literal["wsproto", "websockets-sansio"] = setting(
         "COMMPULSE_WS_IMPLEMENTATION",
         "wsproto",
-        "uvicorn's websocket implementation: `wsproto`, the lightest (about 3 KiB less per "
-        "idle socket than `websockets-sansio`, uvicorn's own default); applied by "
-        "`commpulse serve`",
+        "uvicorn's websocket implementation: `wsproto`, the lightest (about 7 KiB less per "
+        "idle socket than `websockets-sansio`, uvicorn's own default: `server/websockets.py` "
+        "slims its state); applied by `commpulse serve`",
     )
     subscriber_queue: Count = setting(
         "COMMPULSE_SUBSCRIBER_QUEUE",
