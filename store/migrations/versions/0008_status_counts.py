@@ -115,7 +115,12 @@ POSTGRESQL = [
 
 # created_day: the UTC day of created_at, as days since 1970-01-01, for every writer. On
 # SQLite the stored text begins with the date (YYYY-MM-DD ...): its day is exact, where
-# julianday() of the whole value rounds to the millisecond and could pass midnight.
+# julianday() of the whole value rounds to the millisecond and could pass midnight. On
+# PostgreSQL it is a stored generated column, not a BEFORE trigger: a row trigger that runs
+# before an UPDATE makes PostgreSQL lock the row before the UPDATE has its transaction id,
+# so a writer waiting for that row took its id only after the wait, later than transactions
+# that began after it, and the stream's horizon (store/database.py) held its change back
+# behind them (tests/e2e/test_sharing.py saw the stream stop under a table lock).
 SQLITE_DAY = "CAST(julianday(substr({row}created_at, 1, 10)) - 2440587.5 AS INTEGER)"
 POSTGRESQL_DAY = "(({row}created_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01')"
 SQLITE_DAYS = [
@@ -126,15 +131,6 @@ SQLITE_DAYS = [
     ON communication
     BEGIN UPDATE communication SET created_day = {SQLITE_DAY.format(row="NEW.")}
     WHERE id = NEW.id; END""",
-]
-POSTGRESQL_DAYS = [
-    f"""CREATE FUNCTION communication_created_day() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        NEW.created_day := {POSTGRESQL_DAY.format(row="NEW.")};
-        RETURN NEW;
-    END $$""",
-    """CREATE TRIGGER communication_created_day BEFORE INSERT OR UPDATE OF created_at
-    ON communication FOR EACH ROW EXECUTE FUNCTION communication_created_day()""",
 ]
 DAY_ORDERS = ("updated_at", "name")
 
@@ -149,11 +145,14 @@ BACKFILL = (
 
 def upgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
-    op.add_column("communication", sa.Column("created_day", sa.Integer(), nullable=True))
-    day = (POSTGRESQL_DAY if postgresql else SQLITE_DAY).format(row="")
-    op.execute(f"UPDATE communication SET created_day = {day}")
-    for statement in POSTGRESQL_DAYS if postgresql else SQLITE_DAYS:
-        op.execute(statement)
+    if postgresql:
+        day = sa.Computed(POSTGRESQL_DAY.format(row=""), persisted=True)
+        op.add_column("communication", sa.Column("created_day", sa.Integer(), day))
+    else:
+        op.add_column("communication", sa.Column("created_day", sa.Integer(), nullable=True))
+        op.execute(f"UPDATE communication SET created_day = {SQLITE_DAY.format(row='')}")
+        for statement in SQLITE_DAYS:
+            op.execute(statement)
     for order in DAY_ORDERS:
         op.create_index(
             f"ix_communication_created_day_{order}", "communication", ["created_day", order, "id"]
@@ -181,10 +180,8 @@ def downgrade() -> None:
     op.drop_table("status_count")
     for order in DAY_ORDERS:
         op.drop_index(f"ix_communication_created_day_{order}", "communication")
-    op.execute("DROP TRIGGER communication_created_day" + (" ON communication" * postgresql))
-    if postgresql:
-        op.execute("DROP FUNCTION communication_created_day()")
-    else:
+    if not postgresql:
+        op.execute("DROP TRIGGER communication_created_day")
         op.execute("DROP TRIGGER communication_created_day_update")
     with op.batch_alter_table("communication", schema=None) as batch_op:
         batch_op.drop_column("created_day")
