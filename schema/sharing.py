@@ -384,8 +384,11 @@ async def deliver(
     outbox's limit of payloads wait."""
     shared = info.root_value if isinstance(info.root_value, Shared) else None
     if shared is None:
-        async for _, make in events:
-            yield make()
+        try:
+            async for _, make in events:
+                yield make()
+        finally:
+            await _close(events)
         return
     if shared.again:  # after riding along: on from the last event sent, or its error
         events = await _again(shared, events, resume)
@@ -426,6 +429,8 @@ async def deliver(
                 raise Parked
     finally:
         group.leave(shared)
+        if shared.kept is not events:  # its own to close, unless kept while it rides along
+            await _close(events)
 
 
 def lead(shared: Shared, payload: str | None) -> None:

@@ -3,7 +3,7 @@
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -49,8 +49,12 @@ async def watch(store: Store, pk: int | None) -> AsyncIterator[Communication]:
     """One communication now, then after each change: a status change at once, counters
     at most 4 times a second while they move. Ends when the communication is deleted.
     All watchers of a communication in the process share one read of it per change."""
-    async for _, row in stream_.of(store).watch(pk):
-        yield row
+    rows = stream_.of(store).watch(pk)
+    try:
+        async for _, row in rows:
+            yield row
+    finally:
+        await rows.aclose()
 
 
 async def watched(
@@ -58,16 +62,37 @@ async def watched(
 ) -> AsyncGenerator[T, None]:
     """A live view of one communication, each state as `present` makes it (which may refuse
     it), shared by the watchers that would get the same result (schema/sharing.py)."""
-    rows = stream_.of(info.context.store).watch(ids.communication_pk(id))
-    events = ((serial, partial(present, row)) async for serial, row in rows)
+    events = _Presented(stream_.of(info.context.store).watch(ids.communication_pk(id)), present)
     try:
-        # no `resume`: a watcher riding along keeps its watch (only the newest row waits)
+        # no `resume`: a watcher riding along keeps its watch, a few references (only the
+        # newest row waits), which `deliver` closes when its member is done with it
         async for item in sharing.deliver(info, events):
             yield item
     except Refused as refused:
         raise to_graphql_error(refused) from None
     except stream_.Behind as behind:
         raise _behind(behind) from None
+
+
+class _Presented(Generic[T]):
+    """A watch's rows as sharing's events (`deliver` closes them): an object rather than a
+    generator, so a watcher riding along keeps no frame of its own."""
+
+    __slots__ = ("present", "rows")
+
+    def __init__(self, rows: stream_.Watch, present: Callable[[Communication], T]) -> None:
+        self.rows = rows
+        self.present = present
+
+    def __aiter__(self) -> "_Presented[T]":
+        return self
+
+    async def __anext__(self) -> tuple[int, Callable[[], T]]:
+        serial, row = await self.rows.__anext__()
+        return serial, partial(self.present, row)
+
+    async def aclose(self) -> None:
+        await self.rows.aclose()
 
 
 def _behind(error: stream_.Behind) -> GraphQLError:

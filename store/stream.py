@@ -143,6 +143,13 @@ class Stream:
     @asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:
         """Keep the reader running (started on the first holder, stopped after the last)."""
+        await self._take()
+        try:
+            yield
+        finally:
+            await self._let_go()
+
+    async def _take(self) -> None:
         self._holders += 1
         self.idle.clear()
         try:
@@ -150,24 +157,27 @@ class Stream:
                 self._ready = asyncio.Event()
                 self._task = asyncio.create_task(self._run(), name="commpulse stream reader")
             await self._ready.wait()
-            yield
-        finally:
-            self._holders -= 1
-            if self._holders == 0 and self._task is not None:
-                # a holder that comes while this one waits for the reader to end starts a
-                # reader of its own, and its watched rows are its own: nothing here touches
-                # them. Rows watched before are gone already: each watcher holds the stream,
-                # and the last to leave a row cancels its timer and its read (watch)
-                task, self._task = self._task, None
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
-                # the reader stops at once, but a read of its in flight ends first (_finished);
-                # asyncio.wait, not gather: a holder cancelled meanwhile leaves the read alone
-                if self._reads:
-                    await asyncio.wait(self._reads)
-            if self._holders == 0 and self._task is None:
-                self.idle.set()
+        except BaseException:
+            await self._let_go()
+            raise
+
+    async def _let_go(self) -> None:
+        self._holders -= 1
+        if self._holders == 0 and self._task is not None:
+            # a holder that comes while this one waits for the reader to end starts a
+            # reader of its own, and its watched rows are its own: nothing here touches
+            # them. Rows watched before are gone already: each watcher holds the stream,
+            # and the last to leave a row cancels its timer and its read (watch)
+            task, self._task = self._task, None
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+            # the reader stops at once, but a read of its in flight ends first (_finished);
+            # asyncio.wait, not gather: a holder cancelled meanwhile leaves the read alone
+            if self._reads:
+                await asyncio.wait(self._reads)
+        if self._holders == 0 and self._task is None:
+            self.idle.set()
 
     async def _finished(self, read: Awaitable[T]) -> T:
         """A read of the reader's, run to its end even when the reader is stopped halfway.
@@ -285,46 +295,40 @@ class Stream:
 
     # --- watched communications ----------------------------------------------------------
 
-    async def watch(self, pk: int | None) -> AsyncGenerator[tuple[int, Communication], None]:
+    def watch(self, pk: int | None) -> "Watch":
         """One communication now, then again whenever it changed: `(serial, row)`, where the
         serial names that row for the whole process (so results made from it can be shared).
-        Raises NOT_FOUND first if there is no such communication; ends when it is deleted."""
-        if pk is None:
-            raise not_found(pk)
-        async with self.hold():
-            watched = self._watched.get(pk)
-            if watched is None:
-                watched = self._watched[pk] = _Watched(pk)
-                self._schedule(watched, urgent=True)
-            watched.watchers += 1
-            try:
-                await watched.loaded.wait()
-                if watched.row is None:
-                    raise not_found(pk)
-                seen = watched.serial
-                yield seen, watched.row
-                while True:
-                    while watched.serial == seen:
-                        await watched.changed.wait()
-                    if watched.row is None:
-                        return
-                    seen = watched.serial
-                    yield seen, watched.row
-            finally:
-                watched.watchers -= 1
-                if watched.watchers == 0:  # nothing of the row outlives its last watcher
-                    watched.closed = True
-                    del self._watched[pk]
-                    if watched.due is not None:
-                        watched.due.cancel()
-                    if watched.reading is not None:
-                        # a read in flight is waited for, not cancelled: cancelled halfway it
-                        # could leave its pooled connection neither in use nor back in the
-                        # pool, and left running it could outlive the store it reads (a test's,
-                        # closed after its last watcher): SQLAlchemy's "non-checked-in
-                        # connection" when the collector finds it. Shielded: this watcher's
-                        # own cancellation goes on at once, and the read still ends
-                        await asyncio.shield(watched.reading)
+        Raises NOT_FOUND first if there is no such communication; ends when it is deleted.
+        Close it (`aclose`) once done, unless it ended: it is not a generator."""
+        return Watch(self, pk)
+
+    async def _join(self, pk: int) -> _Watched:
+        await self._take()
+        watched = self._watched.get(pk)
+        if watched is None:
+            watched = self._watched[pk] = _Watched(pk)
+            self._schedule(watched, urgent=True)
+        watched.watchers += 1
+        return watched
+
+    async def _leave(self, watched: _Watched) -> None:
+        try:
+            watched.watchers -= 1
+            if watched.watchers == 0:  # nothing of the row outlives its last watcher
+                watched.closed = True
+                del self._watched[watched.pk]
+                if watched.due is not None:
+                    watched.due.cancel()
+                if watched.reading is not None:
+                    # a read in flight is waited for, not cancelled: cancelled halfway it
+                    # could leave its pooled connection neither in use nor back in the
+                    # pool, and left running it could outlive the store it reads (a test's,
+                    # closed after its last watcher): SQLAlchemy's "non-checked-in
+                    # connection" when the collector finds it. Shielded: this watcher's
+                    # own cancellation goes on at once, and the read still ends
+                    await asyncio.shield(watched.reading)
+        finally:
+            await self._let_go()
 
     def _schedule(self, watched: _Watched, urgent: bool) -> None:
         """Read the row now (urgent) or once the coalescing window since the last read ends."""
@@ -371,6 +375,53 @@ class Stream:
             again, watched.again = watched.again, None
             if again is not None:
                 self._schedule(watched, again)
+
+
+class Watch:
+    """`Stream.watch`: an object rather than a generator, so that a watch kept while its
+    watcher rides along (schema/sharing.py) costs a few references, not a chain of frames
+    (about 1.5 KiB each)."""
+
+    __slots__ = ("_done", "_pk", "_seen", "_stream", "_watched")
+
+    def __init__(self, stream: Stream, pk: int | None) -> None:
+        self._stream = stream
+        self._pk = pk
+        self._watched: _Watched | None = None  # joined, until closed
+        self._seen = 0  # the serial of the row it gave last
+        self._done = False
+
+    def __aiter__(self) -> "Watch":
+        return self
+
+    async def __anext__(self) -> tuple[int, Communication]:
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            watched = self._watched
+            if watched is None:
+                if self._pk is None:
+                    raise not_found(self._pk)
+                watched = self._watched = await self._stream._join(self._pk)
+                await watched.loaded.wait()
+                if watched.row is None:
+                    raise not_found(self._pk)
+            else:
+                while watched.serial == self._seen:
+                    await watched.changed.wait()
+                if watched.row is None:
+                    raise StopAsyncIteration
+            self._seen = watched.serial
+            return watched.serial, watched.row
+        except BaseException:  # ended, failed or cancelled: as a generator would, it is done
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        self._done = True
+        watched, self._watched = self._watched, None
+        if watched is not None:
+            await self._stream._leave(watched)
 
 
 def _position(change: Change) -> Position:

@@ -201,7 +201,7 @@ async def test_watchers_share_one_read_per_change(store: Store) -> None:
                 }
                 assert len({serial for [(serial, _)] in got}) == 1  # the same row for everyone
             for watcher in watchers:
-                await watcher.aclose()  # type: ignore[attr-defined]
+                await watcher.aclose()
     assert {row.status for [(_, row)] in first} == {"DRAFT"}
     # apply() reads the row itself twice per change; the watchers add about one each
     assert row_reads(seen) <= 1 + 2 * (2 + 2), seen
@@ -225,7 +225,7 @@ async def test_counters_are_read_at_most_once_per_window(store: Store) -> None:
             # the touches wait for the window; a status change is read at once, window or not
             await changes.apply(store, sending.id, Action.STOP, by=Trigger.PERSON, actor="t")
             [(_, row)] = await take(watcher, 1)
-        await watcher.aclose()  # type: ignore[attr-defined]
+        await watcher.aclose()
     assert (row.status, row.not_sent_count) == ("STOPPED", 50)
     claims_and_stop = sum("FOR UPDATE" in s or "UPDATE communication" in s for s in seen)
     assert claims_and_stop >= 6
@@ -262,4 +262,29 @@ async def test_a_watcher_coming_while_the_last_holder_leaves_is_served(store: St
         await changes.apply(store, made.id, action, by=Trigger.PERSON, actor="t")
         [(_, after)] = await take(watcher, 1)
         assert after.version == before.version + 1
-        await watcher.aclose()  # type: ignore[attr-defined]
+        await watcher.aclose()
+
+
+async def test_a_watch_lets_go_of_the_stream_however_it_ends(store: Store) -> None:
+    """A watch closed before its first row, closed after one, cancelled while it waits, or
+    refused: each lets go of its row and of the stream, whose reader then stops."""
+    made = await create(store, Kind.IN_APP)
+    stream = Stream(store)
+    unread = stream.watch(made.id)
+    await unread.aclose()
+    assert stream.idle.is_set()
+    closed, waiting = stream.watch(made.id), stream.watch(made.id)
+    await take(closed, 1)
+    await take(waiting, 1)
+    await closed.aclose()
+    assert not stream.idle.is_set()  # the other still watches
+    taking = asyncio.create_task(take(waiting, 1))
+    await asyncio.sleep(0)  # it waits for the next row
+    taking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await taking
+    assert stream.idle.is_set()
+    assert [row async for row in waiting] == []  # done: it does not watch again
+    with pytest.raises(Refused, match="no communication"):
+        await anext(stream.watch(None))
+    assert stream.idle.is_set()
