@@ -11,12 +11,27 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, func, tuple_
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    Executable,
+    Integer,
+    bindparam,
+    func,
+    literal,
+    text,
+    tuple_,
+)
+from sqlalchemy import (
+    column as sql_column,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from store import Store, audience
+from store import Store, audience, reading
 from store.communications import get
-from store.database import alone, horizon, write, write_alone
+from store.database import HORIZON, alone, write, write_alone
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
 from store.feed import Change, as_change
 from store.lifecycle import (
@@ -348,17 +363,60 @@ async def get_any(store: Store, communication_id: int) -> Communication:
 Position = tuple[int, int]  # (tx, seq): the stream's order
 
 
+# The stream's reads, one statement each (store/reading.py: one trip, no Session, no BEGIN
+# and ROLLBACK; made once, so on PostgreSQL sent to asyncpg directly). On PostgreSQL the
+# horizon comes from the same statement's snapshot (store/database.py HORIZON).
+_AFTER = {"tx": bindparam("tx", type_=BigInteger), "seq": bindparam("seq", type_=Integer)}
+_PAGE = {**_AFTER, "limit": bindparam("limit", type_=Integer)}
+_EVENT = ", ".join(f"page.{c.name}" for c in EVENT.c)
+_READS: dict[str, tuple[Executable, Executable]] = {
+    "postgresql": (
+        reading.kept(
+            text(
+                f"""WITH {HORIZON}
+                SELECT tx, seq FROM status_event, horizon WHERE tx < horizon.below
+                ORDER BY tx DESC, seq DESC LIMIT 1"""
+            ).columns(sql_column("tx", BigInteger), sql_column("seq", Integer))
+        ),
+        reading.kept(
+            text(
+                f"""WITH {HORIZON}
+                SELECT EXISTS (SELECT FROM status_event WHERE (tx, seq) > (:tx, :seq)
+                               AND tx >= horizon.below) AS waiting, {_EVENT}
+                FROM horizon LEFT JOIN LATERAL (
+                    SELECT * FROM status_event WHERE (tx, seq) > (:tx, :seq)
+                    AND tx < horizon.below ORDER BY tx, seq LIMIT :limit
+                ) AS page ON true"""
+            )
+            .bindparams(*_PAGE.values())
+            .columns(sql_column("waiting", Boolean), *(sql_column(c.name, c.type) for c in EVENT.c))
+        ),
+    ),
+    "sqlite": (  # writes are serial and tx is 0: plain seq order, nothing waits
+        reading.kept(
+            select(EVENT.c.tx, EVENT.c.seq).order_by(EVENT.c.tx.desc(), EVENT.c.seq.desc()).limit(1)
+        ),
+        reading.kept(
+            select(literal(False).label("waiting"), *EVENT.c)
+            .where(tuple_(EVENT.c.tx, EVENT.c.seq) > tuple_(*_AFTER.values()))
+            .order_by(EVENT.c.tx, EVENT.c.seq)
+            .limit(_PAGE["limit"])
+        ),
+    ),
+}
+_FIELDS = tuple(c.name for c in EVENT.c)
+_SEQ = 1 + _FIELDS.index("seq")  # None only in the row of a page with no change
+
+
+def _reads(store: Store) -> tuple[Executable, Executable]:
+    engine: AsyncEngine = store.sessions.kw["bind"]
+    return _READS["postgresql" if engine.dialect.name == "postgresql" else "sqlite"]
+
+
 async def head(store: Store) -> Position:
     """The position of the newest change a reader may rely on, (0, 0) when there is none."""
-    async with store.sessions() as session:
-        below = await horizon(session)
-        statement = select(StatusEvent.tx, StatusEvent.seq).order_by(
-            col(StatusEvent.tx).desc(), col(StatusEvent.seq).desc()
-        )
-        if below is not None:
-            statement = statement.where(col(StatusEvent.tx) < below)
-        found = (await session.exec(statement.limit(1))).first()
-    return (found[0], found[1] or 0) if found else (0, 0)
+    found = await reading.fetch(store, _reads(store)[0])
+    return (found[0][0], found[0][1] or 0) if found else (0, 0)
 
 
 async def changes_after(
@@ -370,33 +428,21 @@ async def changes_after(
     transactions can commit out of sequence order and a reader that went by `seq` alone
     could pass a change that commits later with a smaller number. So the stream is ordered
     by (tx, seq), where tx is the writing transaction's id, and a reader only reads changes
-    below the horizon: the oldest transaction still running in this database (see
-    store.database.horizon). No change can ever appear below the horizon later, so a
-    position once passed stays passed. The second value says
-    that changes beyond the horizon exist: read again shortly. On SQLite writes are serial
-    and tx is always 0, so this is plain `seq` order.
+    below the horizon: the oldest transaction of this database still running when the
+    read's snapshot was taken (see store.database.HORIZON). No change can ever appear below
+    the horizon later, so a position once passed stays passed. The second value says that
+    changes beyond the horizon exist: read again shortly. One statement, one round trip:
+    the horizon, the page below it and whether changes wait beyond it, all read with one
+    snapshot. On SQLite writes are serial and tx is always 0, so this is plain `seq` order.
     """
-    position = tuple_(col(StatusEvent.tx), col(StatusEvent.seq)) > tuple_(*after)
-    statement = (
-        select(*EVENT.c)
-        .where(position)
-        .order_by(col(StatusEvent.tx), col(StatusEvent.seq))
-        .limit(limit)
+    found = await reading.fetch(
+        store, _reads(store)[1], {"tx": after[0], "seq": after[1], "limit": limit}
     )
-    async with store.sessions() as session:
-        below = await horizon(session)
-        if below is not None:
-            statement = statement.where(col(StatusEvent.tx) < below)
-        found = await (await session.connection()).execute(statement)
-        rows = [Change(**row) for row in found.mappings()]
-        if below is None:
-            return rows, False
-        if len(rows) == limit:
-            return rows, False
-        waiting = await session.exec(
-            select(StatusEvent.seq).where(position, col(StatusEvent.tx) >= below).limit(1)
-        )
-        return rows, waiting.first() is not None
+    rows = [
+        Change(**dict(zip(_FIELDS, row[1:], strict=True))) for row in found if row[_SEQ] is not None
+    ]
+    waiting = bool(found) and bool(found[0][0])
+    return rows, waiting and len(rows) < limit
 
 
 async def history(

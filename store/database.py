@@ -369,37 +369,35 @@ async def current_tx(session: AsyncSession) -> int:
     return int((await session.exec(query)).one())
 
 
-# The oldest transaction still running in this database, as a full 64-bit id. Every
-# session's `backend_xid` in pg_stat_activity is readable without any extra privilege;
-# it holds the 32-bit id, widened here against the snapshot's xmax (running ids are always
-# within 2^31 of it). The xmax bounds the result too: a transaction being given its id
-# right now, not yet shown in pg_stat_activity, gets one at or above the xmax.
-_HORIZON = text(
-    """
-    SELECT least(xmax, min(xmax - ((xmax % 4294967296 - xid + 6442450944) % 4294967296
-                                   - 2147483648)))
-    FROM (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax) AS now
-    LEFT JOIN (SELECT backend_xid::text::bigint AS xid FROM pg_stat_activity
-               WHERE datname = current_database() AND backend_xid IS NOT NULL) AS running
-    ON true
-    GROUP BY xmax
-    """
-)
-
-
-async def horizon(session: AsyncSession) -> int | None:
-    """On PostgreSQL, a transaction id below which every change of this database has
-    committed (or rolled back), and below which none can appear later. None on SQLite.
-
-    It must come from a statement of its own, run before the read it guards: a read's
-    snapshot then sees everything that ended before the horizon was taken. Only this
-    database's transactions count, so a transaction left open in another database on the
-    same server (an idle psql session, another application) holds nothing back.
-    """
-    if _dialect(session) != "postgresql":
-        return None
-    connection = await session.connection()
-    return int((await connection.execute(_HORIZON)).scalar_one())
+# The horizon, as a common table expression `horizon(below)` for the statement that reads
+# below it (store/changes.py): a transaction id below which every change of this database
+# has committed (or rolled back), and below which none can appear later. It is taken from
+# that statement's own snapshot (`pg_current_snapshot()`, the one its SELECT reads with), so
+# the horizon and the read are one statement, one round trip, in no transaction of their
+# own:
+# - every id at or above the snapshot's xmax is unseen: the horizon is at most the xmax;
+# - every id below the xmax and not in the snapshot's list of running ones (`xip`) had
+#   ended when the snapshot was taken, so the read sees its changes;
+# - so the horizon is the oldest id of that list, leaving out only transactions of other
+#   databases, which write nothing here: those pg_stat_activity (read after the snapshot,
+#   and readable by every role) still shows running in another database. One that ended
+#   between the two is of no known database and holds the horizon back for this read only.
+# So a transaction left open in another database on the same server (an idle psql, another
+# application) holds nothing back, as when the horizon was a statement of its own. Ids are
+# 64-bit (xid8) here; pg_stat_activity's `backend_xid` is the same id's low 32 bits.
+HORIZON = """
+    horizon AS (
+        SELECT least(
+            pg_snapshot_xmax(now.s)::text::bigint,
+            (SELECT min(x::text::bigint) FROM pg_snapshot_xip(now.s) AS x
+             WHERE x::text::bigint % 4294967296 NOT IN (
+                 SELECT backend_xid::text::bigint FROM pg_stat_activity
+                 WHERE backend_xid IS NOT NULL
+                 AND datname IS DISTINCT FROM current_database()))
+        ) AS below
+        FROM (SELECT pg_current_snapshot() AS s) AS now
+    )
+"""
 
 
 def _dialect(session: AsyncSession) -> str:

@@ -183,9 +183,11 @@ class Stream:
         """A read of the reader's, run to its end even when the reader is stopped halfway.
 
         The reader is cancelled when its last holder leaves, often in the middle of a read
-        (a change's notice wakes it just as a dashboard closes). Cancelled inside a read,
-        SQLAlchemy's async session can lose its pooled connection, neither in use nor back in
-        the pool: SQLAlchemy's "non-checked-in connection" when the collector finds it.
+        (a change's notice wakes it just as a dashboard closes). Cancelled inside a read, a
+        read can lose its pooled connection (SQLAlchemy's async session did; a read of
+        store/reading.py gives it back through a greenlet that a cancel can cut short),
+        neither in use nor back in the pool: "non-checked-in connection" when the collector
+        finds it.
         Shielded, the read goes on to its end while the reader stops; `hold` waits for it,
         and `idle` is set only after it, so whoever closes the store can wait for that."""
         future = asyncio.ensure_future(read)

@@ -172,7 +172,14 @@ async def test_a_slow_consumer_is_dropped_and_resumes_with_its_cursor(store: Sto
             first = asyncio.ensure_future(anext(slow))
             await asyncio.sleep(0)  # it has joined the live stream
             await toggle(store, 8)
+            written = [c for c in await table(store) if c.position > start]
+            # once one that joins at the fifth change has the last three (never more than its
+            # queue), the reader has read all 8: `fast` catches up from the tail, and no read
+            # of the reader's can hand it more than its queue at once
+            async with subscribed(stream, written[4].position) as last:
+                assert await take(last, 3) == written[5:]
             others = await take(fast, 8)
+            assert others == written
             got = [await first]
             with pytest.raises(Behind, match="more than 3 changes behind"):
                 while True:
@@ -288,3 +295,21 @@ async def test_a_watch_lets_go_of_the_stream_however_it_ends(store: Store) -> No
     with pytest.raises(Refused, match="no communication"):
         await anext(stream.watch(None))
     assert stream.idle.is_set()
+
+
+async def test_each_read_of_the_stream_is_one_statement(store: Store) -> None:
+    """The stream's reads (its head; a page after a position, with whether changes wait
+    behind the horizon) are one statement each on both engines: on PostgreSQL the horizon
+    comes from the page's own statement, so there is no second one, and no transaction."""
+    before = await changes.head(store)
+    await toggle(store, 3)
+    with statements(store) as seen:
+        head = await changes.head(store)
+    assert len(seen) == 1 and head > before, seen
+    with statements(store) as seen:
+        found, _ = await changes.changes_after(store, before, limit=2)
+    assert len(seen) == 1, seen
+    with statements(store) as seen:
+        rest, waiting = await changes.changes_after(store, head)
+    assert len(seen) == 1 and rest == [] and not waiting, seen
+    assert found == (await table(store))[-3:-1]
