@@ -167,12 +167,16 @@ async def _stream_stopped(store: Store) -> None:
     that may run after the test: closed under that read, the engine leaves its connection
     to the collector ("non-checked-in connection"). A test still holding the stream at its
     end (a bug of the test) is not waited for beyond _STREAM_SAFETY."""
+    idle = stream.of(store).idle
+    if idle.is_set():
+        return
     # a generator left in a reference cycle (a result's error keeps its traceback's frames)
     # reaches the finalizer only when the collector runs: collect now, not in 10 seconds
+    # (only then: a collection at every test's end cost the suite a minute)
     gc.collect()
     with suppress(TimeoutError):
         async with asyncio.timeout(_STREAM_SAFETY):
-            await stream.of(store).idle.wait()
+            await idle.wait()
 
 
 _STREAM_SAFETY = 10  # seconds
