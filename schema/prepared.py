@@ -87,6 +87,17 @@ class _Known:
             return None
         return cost
 
+    async def _charged(
+        self, prepared: Prepared, variables: dict[str, Any] | None, context: Context
+    ) -> tuple[int, float] | None:
+        """Its cost and the budget left, taken up front as Cost takes it, if every check
+        passes and the rate and budget allow it; None, having taken nothing, else."""
+        cost = self._cost(prepared, variables, context)
+        if cost is None:
+            return None
+        left = await take_up_front(self.buckets, self.limits, context.actor, context.rate, cost)
+        return None if left is None else (cost, left)
+
     async def _execute(
         self, prepared: Prepared, variables: dict[str, Any] | None, context: Context
     ) -> ExecutionResult:
@@ -129,13 +140,10 @@ class Reads(_Known):
     ) -> tuple[Entry, float] | None:
         """The answer and the budget left, kept in the cache under `key` (if nothing changed
         since `stamp`); None, having taken nothing, for the full path to answer."""
-        cost = self._cost(prepared, variables, context)
-        if cost is None:
+        charged = await self._charged(prepared, variables, context)
+        if charged is None:
             return None
-        actor, rate = context.actor, context.rate
-        left = await take_up_front(self.buckets, self.limits, actor, rate, cost)
-        if left is None:
-            return None
+        (cost, left), actor, rate = charged, context.actor, context.rate
         try:
             result = await self._execute(prepared, variables, context)
         except Exception:
@@ -169,13 +177,10 @@ class Writes(_Known):
     ) -> dict[str, Any] | None:
         """The response, as strawberry's `process_result` makes it with `extensions.cost`;
         None, having run and taken nothing, for the full path to answer."""
-        cost = self._cost(prepared, variables, context)
-        if cost is None:
+        charged = await self._charged(prepared, variables, context)
+        if charged is None:
             return None
-        actor, rate = context.actor, context.rate
-        left = await take_up_front(self.buckets, self.limits, actor, rate, cost)
-        if left is None:
-            return None
+        (cost, left), actor, rate = charged, context.actor, context.rate
         try:
             result = await self._execute(prepared, variables, context)
         except Exception as error:  # it may have run: answered as strawberry answers it
