@@ -26,12 +26,11 @@ from sqlalchemy import (
 from sqlalchemy import (
     column as sql_column,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from store import Store, audience, reading
 from store.communications import get
-from store.database import HORIZON, alone, write, write_alone
+from store.database import HORIZON, alone, on_postgresql, write, write_alone
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
 from store.feed import Change, as_change
 from store.lifecycle import (
@@ -409,8 +408,7 @@ _SEQ = 1 + _FIELDS.index("seq")  # None only in the row of a page with no change
 
 
 def _reads(store: Store) -> tuple[Executable, Executable]:
-    engine: AsyncEngine = store.sessions.kw["bind"]
-    return _READS["postgresql" if engine.dialect.name == "postgresql" else "sqlite"]
+    return _READS["postgresql" if on_postgresql(store.sessions) else "sqlite"]
 
 
 async def head(store: Store) -> Position:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from store import Store, reading
 from store.coalesce import Coalesced
+from store.database import on_postgresql
 
 _SNAPSHOT = text("SELECT pg_current_snapshot()::text")
 
@@ -18,7 +19,7 @@ _SNAPSHOT = text("SELECT pg_current_snapshot()::text")
 async def mark(store: Store) -> str | None:
     """A value that differs once any write transaction has ended since it was read; None
     where the database cannot tell."""
-    if store.sessions.kw["bind"].dialect.name != "postgresql":
+    if not on_postgresql(store.sessions):
         return None
     return str((await reading.fetch(store, _SNAPSHOT))[0][0])  # one round trip, no BEGIN
 

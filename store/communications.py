@@ -21,7 +21,7 @@ from sqlmodel import col, select
 
 from store import Store, audience, reading
 from store.content import NAME_MAX, check_audience, check_content, check_name, has_audience
-from store.database import alone, write, write_alone
+from store.database import alone, on_postgresql, write, write_alone
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
 from store.feed import Change, Touch
 from store.lifecycle import DELETABLE, EDITABLE, Action, Kind, Origin, Status, statuses
@@ -403,7 +403,7 @@ async def page(
     if (arms is not None and not arms) or empty:
         rows: list[Communication] = []  # an empty list of kinds, say
     else:
-        postgres = store.sessions.kw["bind"].dialect.name == "postgresql"
+        postgres = on_postgresql(store.sessions)
         window, lower, upper = _bounds(flt, order, after, before)
         days = _days(window, order, arms)
         shape = Shape(

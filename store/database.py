@@ -309,10 +309,15 @@ async def write(factory: Sessions, work: Callable[[Connection], T]) -> T:
         return await connection.run_sync(work)
 
 
-def alone(factory: Sessions) -> bool:
-    """Whether `write_alone` runs there: on PostgreSQL."""
+def on_postgresql(factory: Sessions) -> bool:
+    """Whether the store's database is PostgreSQL (else SQLite)."""
     engine: AsyncEngine = factory.kw["bind"]
     return engine.dialect.name == "postgresql"
+
+
+def alone(factory: Sessions) -> bool:
+    """Whether `write_alone` runs there: on PostgreSQL."""
+    return on_postgresql(factory)
 
 
 async def write_alone(factory: Sessions, work: Callable[[Connection], T]) -> T:
