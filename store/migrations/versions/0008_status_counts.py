@@ -40,13 +40,15 @@ MOVED = (
 )
 
 
+INTO = "INSERT INTO status_count (kind, status, origin, slot, n)"
+ADDED = f"ON CONFLICT {KEY} DO UPDATE SET n = status_count.n + excluded.n"
+
+
 def _add(row: str, n: str, slot: str) -> str:
     """Add n to the count of `row`'s (kind, status, origin) in `slot`."""
     return (
-        f"INSERT INTO status_count (kind, status, origin, slot, n) "
-        f"SELECT {row}.kind, {row}.status, {row}.origin, {slot}, {n} "
-        f"WHERE {row}.deleted_at IS NULL "
-        f"ON CONFLICT {KEY} DO UPDATE SET n = status_count.n + excluded.n"
+        f"{INTO} SELECT {row}.kind, {row}.status, {row}.origin, {slot}, {n} "
+        f"WHERE {row}.deleted_at IS NULL {ADDED}"
     )
 
 
@@ -61,6 +63,17 @@ SQLITE = [
 ]
 
 _TX = "pg_current_xact_id()::text::bigint"
+
+
+def _add_all(rows: str, sign: str) -> str:
+    """Add the rows of the transition table `rows`, counted per (kind, status, origin) and
+    signed (`sign`: "" or "-"), to the writing transaction's own slot."""
+    return (
+        f"{INTO} SELECT kind, status, origin, {_TX}, {sign}count(*) FROM {rows} "
+        f"WHERE deleted_at IS NULL GROUP BY kind, status, origin {ADDED}"
+    )
+
+
 POSTGRESQL = [
     f"""CREATE FUNCTION status_count_compact() RETURNS void LANGUAGE plpgsql AS $$
     BEGIN
@@ -68,22 +81,15 @@ POSTGRESQL = [
             RETURN;  -- another transaction is folding: the rows wait for the next
         END IF;
         WITH gone AS (DELETE FROM status_count WHERE slot <> 0 RETURNING kind, status, origin, n)
-        INSERT INTO status_count (kind, status, origin, slot, n)
-        SELECT kind, status, origin, 0, sum(n) FROM gone GROUP BY kind, status, origin
-        ON CONFLICT {KEY} DO UPDATE SET n = status_count.n + excluded.n;
+        {INTO} SELECT kind, status, origin, 0, sum(n) FROM gone GROUP BY kind, status, origin
+        {ADDED};
     END $$""",
     f"""CREATE FUNCTION status_count_statement() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF TG_OP = 'INSERT' THEN
-            INSERT INTO status_count (kind, status, origin, slot, n)
-            SELECT kind, status, origin, {_TX}, count(*) FROM new_rows
-            WHERE deleted_at IS NULL GROUP BY kind, status, origin
-            ON CONFLICT {KEY} DO UPDATE SET n = status_count.n + excluded.n;
+            {_add_all("new_rows", "")};
         ELSE
-            INSERT INTO status_count (kind, status, origin, slot, n)
-            SELECT kind, status, origin, {_TX}, -count(*) FROM old_rows
-            WHERE deleted_at IS NULL GROUP BY kind, status, origin
-            ON CONFLICT {KEY} DO UPDATE SET n = status_count.n + excluded.n;
+            {_add_all("old_rows", "-")};
         END IF;
         IF random() < 1.0 / {FOLD_ONE_IN} THEN
             PERFORM status_count_compact();
@@ -92,12 +98,8 @@ POSTGRESQL = [
     END $$""",
     f"""CREATE FUNCTION status_count_row() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF OLD.deleted_at IS NULL THEN
-            {_add("OLD", "-1", _TX).replace(" WHERE OLD.deleted_at IS NULL", "")};
-        END IF;
-        IF NEW.deleted_at IS NULL THEN
-            {_add("NEW", "1", _TX).replace(" WHERE NEW.deleted_at IS NULL", "")};
-        END IF;
+        {_add("OLD", "-1", _TX)};
+        {_add("NEW", "1", _TX)};
         IF random() < 1.0 / {FOLD_ONE_IN} THEN
             PERFORM status_count_compact();
         END IF;
@@ -137,8 +139,7 @@ DAY_ORDERS = ("updated_at", "name")
 # the rows there are, counted once: the triggers, made first in the same transaction, count
 # every write after it (on PostgreSQL CREATE TRIGGER holds writers off until the commit)
 BACKFILL = (
-    "INSERT INTO status_count (kind, status, origin, slot, n) "
-    "SELECT kind, status, origin, 0, count(*) FROM communication "
+    f"{INTO} SELECT kind, status, origin, 0, count(*) FROM communication "
     "WHERE deleted_at IS NULL GROUP BY kind, status, origin"
 )
 
