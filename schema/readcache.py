@@ -201,40 +201,46 @@ class CachedReads(SchemaExtension):
             yield
             return
         yield
-        result = execution.result
-        document = execution.graphql_document
-        assert document is not None  # a key is made only for a parsed document
-        operation = selected(document, execution.operation_name)
-        if (
-            isinstance(result, ExecutionResult)
-            and not result.errors
-            and result.data is not None
-            and operation is not None
-        ):
+        assert execution.graphql_document is not None  # a key is made only for a parsed document
+        ran = self._ran_cleanly()
+        if ran is not None:
+            document, operation, data = ran
             schema = execution.schema._schema
             cost = requested(schema, document, operation, execution.variables)
-            actual = returned(result.data, OperationType.QUERY)
-            self.cache.put(key, Entry(stamp, result.data, cost, actual), store)
-            sent = (execution.query or "", execution._provided_operation_name)
-            self.cache.prepare(sent, Prepared(document, operation, execution.operation_name))
+            actual = returned(data, OperationType.QUERY)
+            self.cache.put(key, Entry(stamp, data, cost, actual), store)
+            self._prepare(document, operation)
 
     def _prepare_mutation(self) -> None:
-        """A mutation that ran cleanly here, every check passed: its document is kept for
-        server/reads.py to run the next time without strawberry (schema/prepared.py)."""
+        """A mutation that ran cleanly here, every check passed, is prepared as a query is."""
+        if self.execution_context.operation_type is not StrawberryOperationType.MUTATION:
+            return
+        ran = self._ran_cleanly()
+        if ran is not None:
+            self._prepare(ran[0], ran[1])
+
+    def _ran_cleanly(
+        self,
+    ) -> tuple[DocumentNode, OperationDefinitionNode, dict[str, Any]] | None:
+        """The document, its operation and the answer's data, if it ran without an error."""
         execution = self.execution_context
         result, document = execution.result, execution.graphql_document
         if (
-            execution.operation_type is not StrawberryOperationType.MUTATION
-            or document is None
+            document is None
             or not isinstance(result, ExecutionResult)
             or result.errors
             or result.data is None
         ):
-            return
+            return None
         operation = selected(document, execution.operation_name)
-        if operation is not None:
-            sent = (execution.query or "", execution._provided_operation_name)
-            self.cache.prepare(sent, Prepared(document, operation, execution.operation_name))
+        return None if operation is None else (document, operation, result.data)
+
+    def _prepare(self, document: DocumentNode, operation: OperationDefinitionNode) -> None:
+        """Keep the document for server/reads.py to run the next time without strawberry
+        (schema/prepared.py)."""
+        execution = self.execution_context
+        sent = (execution.query or "", execution._provided_operation_name)
+        self.cache.prepare(sent, Prepared(document, operation, execution.operation_name))
 
 
 def key_of(query: str, name: str | None, variables: Any, role: object) -> Key:
