@@ -19,15 +19,20 @@ checked afterwards: the history must hold one row per transition counted.
 Beside each figure, where /proc can tell: the server's CPU time per write, and how much
 of it the event loop's thread spent (one thread: at 1,000 writes a second it has 1 ms for
 each), and the CPU the subscribers' client process spent per write, on the same machine.
+BENCH_PROFILE=DIR records a py-spy profile of the server for each figure (BENCH_PYSPY: py-spy's
+options, "--nonblocking" unless set; "--gil" samples only the thread holding the GIL).
 """
 
 import argparse
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -68,33 +73,85 @@ def creates(_target: Target) -> list[str]:
 
 _FOLLOWER = """
 import asyncio, json, sys
-import websockets
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, Message, Pong, Request
 
-async def follow(url, token):
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
-        await ws.send(json.dumps({"type": "connection_init",
-                                  "payload": {"Authorization": "Bearer " + token}}))
-        await ws.recv()
-        await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                  "payload": {"query": sys.argv[3]}}))
-        print("subscribed", flush=True)
-        async for _ in ws:
-            pass
+url, token, query, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+host, _, rest = url.removeprefix("ws://").partition("/")
+received = [0]
+
+async def follow():
+    reader, writer = await asyncio.open_connection(*host.split(":"))
+    ws = WSConnection(ConnectionType.CLIENT)
+    writer.write(ws.send(Request(host=host, target="/" + rest,
+                                 subprotocols=["graphql-transport-ws"])))
+    init = {"type": "connection_init", "payload": {"Authorization": "Bearer " + token}}
+    subscribe = {"id": "1", "type": "subscribe", "payload": {"query": query}}
+    while True:  # wsproto for the handshake and the two messages sent
+        ws.receive_data(await reader.read(65536))
+        if any(isinstance(event, AcceptConnection) for event in ws.events()):
+            break
+    writer.write(ws.send(Message(data=json.dumps(init))))
+    writer.write(ws.send(Message(data=json.dumps(subscribe))))
+    print("subscribed", flush=True)
+    # then the frames received are only counted: a server's frames are unmasked, with a
+    # 2, 4 or 10 byte header (RFC 6455, 5.2), and a ping (opcode 9) is answered
+    buffer, at = b"", 0
+    while data := await reader.read(1 << 20):
+        buffer = buffer[at:] + data
+        at, end = 0, len(buffer)
+        while end - at >= 2:
+            size, head = buffer[at + 1] & 127, 2
+            if size == 126:
+                size, head = int.from_bytes(buffer[at + 2 : at + 4]), 4
+            elif size == 127:
+                size, head = int.from_bytes(buffer[at + 2 : at + 10]), 10
+            if end - at < head + size:
+                break
+            opcode = buffer[at] & 15
+            if opcode == 1:
+                received[0] += 1
+            elif opcode == 9:
+                writer.write(ws.send(Pong(payload=buffer[at + head : at + head + size])))
+            at += head + size
+
+async def report():
+    loop = asyncio.get_running_loop()
+    while await loop.run_in_executor(None, sys.stdin.readline):
+        print(received[0], flush=True)
 
 async def main():
-    await asyncio.gather(*(follow(sys.argv[1], sys.argv[2]) for _ in range(int(sys.argv[4]))))
+    tasks = [asyncio.ensure_future(follow()) for _ in range(count)]
+    await report()
 
 asyncio.run(main())
 """
 
 
+@dataclass
+class Followers:
+    """The subscribers' process, which tells how many result frames it has received."""
+
+    process: subprocess.Popen[str]
+
+    def received(self) -> int:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        return int(self.process.stdout.readline())
+
+
 @contextlib.contextmanager
-def subscribers(target: Target, count: int) -> Iterator[int]:
-    """`count` websockets following every status change, in a process of their own."""
+def subscribers(target: Target, count: int) -> Iterator[Followers]:
+    """`count` websockets following every status change, in a process of their own, which
+    costs little for each frame (it counts them; wsproto makes what it sends): the
+    `websockets` client took about 10 us of this machine's CPU a frame, 1 ms of the 2 that
+    a write may have at 1,000 a second with 100 subscribers."""
     url = target.url.replace("http://", "ws://", 1)
     process = subprocess.Popen(
         [sys.executable, "-c", _FOLLOWER, url, target.token or "", FOLLOW, str(count)],
         cwd=ROOT,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -103,7 +160,7 @@ def subscribers(target: Target, count: int) -> Iterator[int]:
         for _ in range(count):
             if process.stdout.readline().strip() != "subscribed":
                 raise SystemExit("the subscribers could not subscribe")
-        yield process.pid
+        yield Followers(process)
     finally:
         process.terminate()
         process.wait()
@@ -139,16 +196,42 @@ def _cpu(stat: str) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@contextlib.contextmanager
+def _profiled(server: int | None, bodies: list[str]) -> Iterator[None]:
+    """py-spy recording the server meanwhile, when BENCH_PROFILE names a directory (py-spy
+    from the venv: the test extra has it), one raw profile per figure."""
+    directory = os.environ.get("BENCH_PROFILE")
+    if not directory or server is None:
+        yield
+        return
+    name = "creates" if "createInAppMessage" in bodies[0] else "transitions"
+    output = Path(directory) / f"{name}-{server}.txt"
+    spy = Path(sys.executable).parent / "py-spy"
+    args = ["record", "-p", str(server), "-r", "200", "-f", "raw", "-o", str(output)]
+    args += os.environ.get("BENCH_PYSPY", "--nonblocking").split()  # e.g. "--gil"
+    profiler = subprocess.Popen(
+        [str(spy), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield
+    finally:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
+        profiler.wait()
+
+
 def _measured(
     target: Target,
     bodies: list[str],
     args: argparse.Namespace,
     server: int | None,
-    client: int | None,
+    followers: Followers | None,
 ) -> tuple[float, str]:
     """The rate of `bodies` sent (`load`), and the CPU per operation of the server, its
-    event loop's thread and the subscribers' process, as far as /proc tells."""
+    event loop's thread and the subscribers' process, as far as /proc tells; and the result
+    frames the subscribers received for each (each subscriber gets every change)."""
     seconds = args.seconds
+    client = None if followers is None else followers.process.pid
+    received = 0 if followers is None else followers.received()
     stats = {
         "server": f"/proc/{server}/stat",
         "its event loop": f"/proc/{server}/task/{server}/stat",
@@ -159,13 +242,21 @@ def _measured(
     if client is None:
         stats.pop("subscribers' client", None)
     before = {name: _cpu(path) for name, path in stats.items()}
-    rate = load(target, bodies, seconds, args.connections)
+    with _profiled(server, bodies):
+        rate = load(target, bodies, seconds, args.connections)
     parts = []
     for name, path in stats.items():
         start, end = before[name], _cpu(path)
         if start is not None and end is not None and rate:
             parts.append(f"{name} {(end - start) * 1000 / (rate * seconds):.2f}")
-    return rate, f"; CPU ms each: {', '.join(parts)}" if parts else ""
+    figure = f"; CPU ms each: {', '.join(parts)}" if parts else ""
+    if followers is not None and rate:
+        last, now = -1, followers.received()
+        while now != last:  # until the last frame has come
+            time.sleep(0.5)
+            last, now = now, followers.received()
+        figure += f"; frames received each: {(now - received) / (rate * seconds):.1f}"
+    return rate, figure
 
 
 def main() -> None:

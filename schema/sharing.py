@@ -119,12 +119,23 @@ class Outbox:
     """One member's payloads on their way to its socket: written at once while the socket
     has room, else queued, at most `limit` of them. One more, and the queue is dropped and
     `error` says the member fell behind; a send that fails (the socket is gone) sets it too.
-    Posting never waits: the member goes on with its events whatever its socket does."""
+    Posting never waits: the member goes on with its events whatever its socket does.
 
-    __slots__ = ("error", "limit", "send", "stopped", "waiting", "writing")
+    `write`, where the socket offers it, puts a payload on the socket at once and says
+    whether it did: the way nearly every payload goes (no coroutine, no ASGI message); when
+    it cannot (the socket is full, closing, or speaks an extension), the payload takes
+    `send`, the ASGI way, which waits for room or fails as the socket does."""
 
-    def __init__(self, send: Callable[[str], Awaitable[None]], limit: int) -> None:
+    __slots__ = ("error", "limit", "send", "stopped", "waiting", "write", "writing")
+
+    def __init__(
+        self,
+        send: Callable[[str], Awaitable[None]],
+        limit: int,
+        write: Callable[[str], bool] | None = None,
+    ) -> None:
         self.send = send
+        self.write = write
         self.limit = limit
         self.writing: asyncio.Future[None] | None = None  # a send waiting for room
         # made on the first payload that has to wait: an empty deque is 0.7 KiB, and most
@@ -136,7 +147,9 @@ class Outbox:
     def post(self, payload: str) -> None:
         if self.error is not None:
             return
-        if self.writing is None:
+        if self.writing is None:  # nothing waits before it
+            if self.write is not None and self.write(payload):
+                return
             self.writing = eager(self._write(payload))
         elif self.waiting is None:
             self.waiting = deque((payload,))

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol, cast
 
@@ -49,6 +50,8 @@ from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_operation_type
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
+from wsproto.connection import ConnectionState
+from wsproto.frame_protocol import FrameProtocol
 
 from schema.context import Context
 from schema.idempotency import OPERATION_EXTENSIONS
@@ -122,11 +125,12 @@ def _share(
     variables: object,
     operation_name: str | None,
     send: Callable[[str], Awaitable[None]],
+    write: Callable[[str], bool] | None,
 ) -> Shared:
     context: Context = handler.context
     group = (query, json.dumps(variables, sort_keys=True), operation_name, context.role)
     frames = cast(View, handler.view).frames
-    shared = Shared(group, frames, Outbox(send, frames.outbox))
+    shared = Shared(group, frames, Outbox(send, frames.outbox, write))
     handler.shared[operation_id] = shared
     return shared
 
@@ -137,6 +141,37 @@ def _share(
 @functools.lru_cache(maxsize=32)
 def _frame(operation_id: str, kind: str, payload: str) -> str:
     return f'{{"id":{json.dumps(operation_id)},"type":"{kind}","payload":{payload}}}'
+
+
+# A server's unmasked text frames, with no extension, as wsproto writes them: one socket's
+# are every other socket's
+_FRAMES = FrameProtocol(client=False, extensions=[])
+
+
+@functools.lru_cache(maxsize=32)
+def _wire(operation_id: str, kind: str, payload: str) -> bytes:
+    """`_frame` as a websocket frame, for a socket's `TEXT_FRAMES` writer."""
+    return bytes(_FRAMES.send_data(_frame(operation_id, kind, payload), fin=True))
+
+
+TEXT_FRAMES = "commpulse.text_frames"  # the scope's extension: WSProtoProtocol.write_text
+
+
+def _writer(
+    handler: Any, operation_id: str, kind: str, sends: Callable[[], bool]
+) -> Callable[[str], bool] | None:
+    """An outbox's `write` for an operation's results, when its socket can take a frame
+    made once for all the group's members (`TEXT_FRAMES`); `sends` says whether the
+    operation still sends its results (else one is dropped, as `send` drops it)."""
+    extensions = handler.websocket.ws.scope.get("extensions") or {}
+    write_text: Callable[[bytes], bool] | None = extensions.get(TEXT_FRAMES)
+    if write_text is None:
+        return None
+
+    def write(payload: str) -> bool:
+        return not sends() or write_text(_wire(operation_id, kind, payload))
+
+    return write
 
 
 async def _post(handler: Any, message: Any, kind: str) -> bool:
@@ -193,12 +228,21 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, Shared | None]):
         self.connection_init_timeout_task = None
 
     async def run_operation(self, operation: Operation[Context, Shared | None]) -> None:
+        def sends() -> bool:
+            return not operation.completed and self.operations.get(operation.id) is operation
+
         async def send(payload: str) -> None:
-            if not operation.completed and self.operations.get(operation.id) is operation:
+            if sends():
                 await _send(self, _frame(operation.id, "next", payload))
 
         shared = _share(
-            self, operation.id, operation.query, operation.variables, operation.operation_name, send
+            self,
+            operation.id,
+            operation.query,
+            operation.variables,
+            operation.operation_name,
+            send,
+            _writer(self, operation.id, "next", sends),
         )
         try:
             while True:
@@ -269,11 +313,15 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, Shared | None]):
             await self._run_once(operation_id, query, operation_name, variables)
             return
 
+        def sends() -> bool:
+            return operation_id in self.tasks
+
         async def send(payload: str) -> None:
-            if operation_id in self.tasks:
+            if sends():
                 await _send(self, _frame(operation_id, "data", payload))
 
-        shared = _share(self, operation_id, query, variables, operation_name, send)
+        write = _writer(self, operation_id, "data", sends)
+        shared = _share(self, operation_id, query, variables, operation_name, send, write)
         try:
             while True:
                 self.root_value = shared  # read by strawberry before its first await
@@ -385,31 +433,65 @@ class App(Starlette):
 CORK = 1024  # bytes a socket holds back in a turn, at most: past that they leave at once
 
 
+class _Turn:
+    """The sockets of one event loop that hold frames back in this turn, flushed together
+    when it ends: one callback for the turn, not one for every socket (an event goes to
+    every subscriber in the same turn)."""
+
+    __slots__ = ("loop", "scheduled", "sockets")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.sockets: list[_Corked] = []
+        self.scheduled = False
+
+    def hold(self, socket: "_Corked") -> None:
+        self.sockets.append(socket)
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        sockets, self.sockets, self.scheduled = self.sockets, [], False
+        for socket in sockets:
+            socket.flush()
+
+
+_TURNS = threading.local()  # this thread's loop's `_Turn` (a test client runs one per thread)
+
+
+def _turn(loop: asyncio.AbstractEventLoop) -> _Turn:
+    turn: _Turn | None = getattr(_TURNS, "turn", None)
+    if turn is None or turn.loop is not loop:
+        turn = _TURNS.turn = _Turn(loop)
+    return turn
+
+
 class _Corked:
     """A socket's transport whose writes in one turn of the event loop leave in one write.
 
     A group commit lands several changes at once, and the stream hands them to every
     subscriber in the same turn: written one by one, that is a send() per frame per socket
     (py-spy: most of a frame's cost, the loopback's work done in the sender's system call);
-    here a socket's frames of a turn go out together, in order, when the turn ends, or as
-    soon as CORK bytes wait: a burst (a read of hundreds of changes) would otherwise hold
-    every frame of every socket in the process until the turn ends, where written at once
-    they wait in the kernel's buffers (tests/e2e/test_fanout.py: RSS grew 7-17 MiB instead
-    of 3 while 200 subscribers got 2,000 changes; 2-7 with a cork of 1 KiB, about 6 of
-    bench.writes' frames)."""
+    here a socket's frames of a turn go out together, in order, when the turn ends (`_Turn`),
+    or as soon as CORK bytes wait: a burst (a read of hundreds of changes) would otherwise
+    hold every frame of every socket in the process until the turn ends, where written at
+    once they wait in the kernel's buffers (tests/e2e/test_fanout.py: RSS grew 7-17 MiB
+    instead of 3 while 200 subscribers got 2,000 changes; 2-7 with a cork of 1 KiB, about 6
+    of bench.writes' frames)."""
 
-    __slots__ = ("_loop", "_pending", "_size", "_transport")
+    __slots__ = ("_pending", "_size", "_transport", "_turn")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
-        self._loop = loop
+        self._turn = _turn(loop)
         self._pending: list[bytes] | None = None
         self._size = 0
 
     def write(self, data: bytes) -> None:
         if self._pending is None:
             self._pending, self._size = [data], len(data)
-            self._loop.call_soon(self.flush)
+            self._turn.hold(self)
         else:
             self._pending.append(data)
             self._size += len(data)
@@ -420,6 +502,9 @@ class _Corked:
         pending, self._pending = self._pending, None
         if pending and not self._transport.is_closing():
             self._transport.write(b"".join(pending) if len(pending) > 1 else pending[0])
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
 
     def close(self) -> None:
         self.flush()
@@ -540,6 +625,25 @@ class WSProtoProtocol(_Corking, WSProtocol):
         *("writable", "ping_interval", "ping_timeout", "ping_timer", "pong_timer"),
         *("pending_ping_payload", "ping_sent_at", "last_ping_rtt", "buffer", "scope"),
     )
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        if not self.config.ws_per_message_deflate:  # no extension to apply to a frame
+            extensions = cast(dict[str, object], self.scope["extensions"])
+            extensions[TEXT_FRAMES] = self.write_text
+
+    def write_text(self, frame: bytes) -> bool:
+        """Write a text frame made already (`_wire`) at once, if the socket is open and has
+        room; False leaves it to the ASGI send, which waits for room or fails as it must."""
+        if (
+            self.close_sent
+            or self.disconnected
+            or not self.writable.is_set()
+            or self.conn.state is not ConnectionState.OPEN
+        ):
+            return False
+        self.transport.write(frame)
+        return True
 
     def start_keepalive(self) -> None:
         # uvicorn calls this once, right after writing the handshake's answer (accepted);

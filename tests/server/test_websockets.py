@@ -120,3 +120,18 @@ async def test_writers_wait_while_the_socket_is_full() -> None:
     assert not any(w.done() for w in writers) and not gate.is_set()
     gate.set()
     assert await asyncio.gather(*writers) == [True, True]
+
+
+async def test_every_socket_written_in_a_turn_is_flushed_when_it_ends() -> None:
+    """The sockets an event reaches in one turn each get their frames, once, when it ends;
+    one that filled its cork meanwhile gets the rest of the turn's then too."""
+    (first, one), (second, two) = _corked(), _corked()
+    first.write(b"a")
+    second.write(b"b" * CORK)  # leaves at once
+    second.write(b"c")
+    first.write(b"d")
+    assert one.written == [] and two.written == [b"b" * CORK]
+    await _turn_ended()
+    assert one.written == [b"ad"] and two.written == [b"b" * CORK, b"c"]
+    await _turn_ended()
+    assert one.written == [b"ad"] and two.written == [b"b" * CORK, b"c"]
