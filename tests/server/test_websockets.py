@@ -1,11 +1,19 @@
 """The websocket transport under `commpulse serve`: a socket's writes of one turn of the event
 loop leave in one write, in order, and none is lost or sent after the socket closed; what a
-socket receives reaches the app in order, and a writer waits while the socket is full."""
+socket receives reaches the app in order, and a writer waits while the socket is full; a
+frame made once for many sockets reaches each client as its message, and is left to the ASGI
+send while a socket is full, closing or compressing."""
 
 import asyncio
 from typing import Any, cast
 
-from server.websockets import CORK, _Corked, _Gate, _Inbox
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, Request, TextMessage
+from wsproto.extensions import PerMessageDeflate
+
+from server.websockets import CORK, TEXT_FRAMES, WSProtoProtocol, _Corked, _Gate, _Inbox, _wire
 
 
 class Transport:
@@ -135,3 +143,86 @@ async def test_every_socket_written_in_a_turn_is_flushed_when_it_ends() -> None:
     assert one.written == [b"ad"] and two.written == [b"b" * CORK, b"c"]
     await _turn_ended()
     assert one.written == [b"ad"] and two.written == [b"b" * CORK, b"c"]
+
+
+class _Socket(Transport):
+    """A transport that can pause its protocol's writing, as a full socket does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paused = False
+
+    def get_extra_info(self, name: str) -> Any:
+        return ("127.0.0.1", 4000) if name in ("peername", "sockname") else None
+
+    def set_write_buffer_limits(self, *_: Any) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def _accepted(deflate: bool) -> tuple[Any, _Socket, WSConnection, asyncio.Event]:
+    """A server protocol as `commpulse serve` makes it, its socket, the client's end, and
+    an event that ends the app; the handshake answered."""
+    accepted, ended = asyncio.Event(), asyncio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        accepted.set()
+        await ended.wait()
+
+    config = Config(app, ws="wsproto", ws_per_message_deflate=deflate, lifespan="off")
+    protocol = WSProtoProtocol(config, ServerState(), {}, asyncio.get_running_loop())
+    socket = _Socket()
+    protocol.connection_made(cast(asyncio.Transport, socket))
+    client = WSConnection(ConnectionType.CLIENT)
+    offer = [PerMessageDeflate()] if deflate else []
+    protocol.data_received(client.send(Request(host="test", target="/", extensions=offer)))
+    await accepted.wait()
+    await _turn_ended()
+    client.receive_data(b"".join(socket.written))
+    assert any(isinstance(event, AcceptConnection) for event in client.events())
+    socket.written.clear()
+    return protocol, socket, client, ended
+
+
+async def test_a_frame_made_once_reaches_the_client_as_the_message() -> None:
+    """A text frame made once (`_wire`) and handed to a socket is the message the client
+    reads, as the ASGI send would have written it."""
+    protocol, socket, client, ended = await _accepted(deflate=False)
+    write_text = protocol.scope["extensions"][TEXT_FRAMES]
+    assert write_text(_wire("1", "next", '{"data":{"n":1}}'))
+    assert write_text(_wire("1", "next", '{"data":{"n":2}}'))
+    await _turn_ended()
+    client.receive_data(b"".join(socket.written))
+    assert [e.data for e in client.events() if isinstance(e, TextMessage)] == [
+        '{"id":"1","type":"next","payload":{"data":{"n":1}}}',
+        '{"id":"1","type":"next","payload":{"data":{"n":2}}}',
+    ]
+    ended.set()
+
+
+async def test_a_full_or_closed_socket_leaves_the_frame_to_the_asgi_send() -> None:
+    """While the socket is full, or once it is closing, a frame is not written: the caller
+    takes the ASGI way, which waits for room or fails."""
+    protocol, _, _, ended = await _accepted(deflate=False)
+    write_text = protocol.scope["extensions"][TEXT_FRAMES]
+    protocol.pause_writing()
+    assert not write_text(_wire("1", "next", "{}"))
+    protocol.resume_writing()
+    assert write_text(_wire("1", "next", "{}"))
+    await protocol.send({"type": "websocket.close", "code": 1000})
+    assert not write_text(_wire("1", "next", "{}"))
+    ended.set()
+
+
+async def test_a_compressing_socket_offers_no_frames_made_once() -> None:
+    """With permessage-deflate on, every frame is compressed for its socket: no writer."""
+    protocol, _, _, ended = await _accepted(deflate=True)
+    assert TEXT_FRAMES not in protocol.scope["extensions"]
+    ended.set()
