@@ -157,21 +157,42 @@ def _wire(operation_id: str, kind: str, payload: str) -> bytes:
 TEXT_FRAMES = "commpulse.text_frames"  # the scope's extension: WSProtoProtocol.write_text
 
 
-def _writer(
-    handler: Any, operation_id: str, kind: str, sends: Callable[[], bool]
-) -> Callable[[str], bool] | None:
-    """An outbox's `write` for an operation's results, when its socket can take a frame
-    made once for all the group's members (`TEXT_FRAMES`); `sends` says whether the
-    operation still sends its results (else one is dropped, as `send` drops it)."""
+class _Written:
+    """An outbox's `write` for one operation's results (`Outbox.write`), on a socket that
+    takes a frame made once for all the group's members (`TEXT_FRAMES`): a result the
+    operation no longer sends (`handler.sends(key)`) is dropped, as its `send` drops it.
+    Slots, not a closure: one for every subscriber, for its life."""
+
+    __slots__ = ("handler", "key", "kind", "operation_id", "write_text")
+
+    def __init__(
+        self,
+        handler: "_Sending",
+        key: Any,
+        operation_id: str,
+        kind: str,
+        write_text: Callable[[bytes], bool],
+    ) -> None:
+        self.handler, self.key, self.operation_id, self.kind = handler, key, operation_id, kind
+        self.write_text = write_text
+
+    def __call__(self, payload: str) -> bool:
+        if not self.handler.sends(self.key):
+            return True
+        return self.write_text(_wire(self.operation_id, self.kind, payload))
+
+
+class _Sending(Protocol):
+    websocket: Any
+
+    def sends(self, key: Any) -> bool: ...
+
+
+def _written(handler: _Sending, key: Any, operation_id: str, kind: str) -> _Written | None:
+    """`_Written` for an operation's results, if its socket offers `TEXT_FRAMES`."""
     extensions = handler.websocket.ws.scope.get("extensions") or {}
     write_text: Callable[[bytes], bool] | None = extensions.get(TEXT_FRAMES)
-    if write_text is None:
-        return None
-
-    def write(payload: str) -> bool:
-        return not sends() or write_text(_wire(operation_id, kind, payload))
-
-    return write
+    return None if write_text is None else _Written(handler, key, operation_id, kind, write_text)
 
 
 async def _post(handler: Any, message: Any, kind: str) -> bool:
@@ -227,12 +248,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, Shared | None]):
         # cancellation's traceback, and the frames in it, for the connection's life
         self.connection_init_timeout_task = None
 
-    async def run_operation(self, operation: Operation[Context, Shared | None]) -> None:
-        def sends() -> bool:
-            return not operation.completed and self.operations.get(operation.id) is operation
+    def sends(self, operation: Operation[Context, Shared | None]) -> bool:
+        """Whether the operation still sends its results."""
+        return not operation.completed and self.operations.get(operation.id) is operation
 
+    async def run_operation(self, operation: Operation[Context, Shared | None]) -> None:
         async def send(payload: str) -> None:
-            if sends():
+            if self.sends(operation):
                 await _send(self, _frame(operation.id, "next", payload))
 
         shared = _share(
@@ -242,7 +264,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, Shared | None]):
             operation.variables,
             operation.operation_name,
             send,
-            _writer(self, operation.id, "next", sends),
+            _written(self, operation, operation.id, "next"),
         )
         try:
             while True:
@@ -281,6 +303,10 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, Shared | None]):
             with contextlib.suppress(asyncio.CancelledError):
                 await deadline
 
+    def sends(self, operation_id: str) -> bool:
+        """Whether the operation still sends its results."""
+        return operation_id in self.tasks
+
     async def _close_unless_initialised(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
         if not self.connection_acknowledged:
@@ -313,14 +339,11 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, Shared | None]):
             await self._run_once(operation_id, query, operation_name, variables)
             return
 
-        def sends() -> bool:
-            return operation_id in self.tasks
-
         async def send(payload: str) -> None:
-            if sends():
+            if self.sends(operation_id):
                 await _send(self, _frame(operation_id, "data", payload))
 
-        write = _writer(self, operation_id, "data", sends)
+        write = _written(self, operation_id, operation_id, "data")
         shared = _share(self, operation_id, query, variables, operation_name, send, write)
         try:
             while True:
