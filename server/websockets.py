@@ -154,7 +154,9 @@ def _wire(operation_id: str, kind: str, payload: str) -> bytes:
     return bytes(_FRAMES.send_data(_frame(operation_id, kind, payload), fin=True))
 
 
-TEXT_FRAMES = "commpulse.text_frames"  # the scope's extension: WSProtoProtocol.write_text
+# The scope's extension naming the socket's protocol when it takes such frames
+# (`WSProtoProtocol.write_text`): the protocol itself, which the scope adds no object for
+TEXT_FRAMES = "commpulse.text_frames"
 
 
 class _Written:
@@ -163,23 +165,18 @@ class _Written:
     operation no longer sends (`handler.sends(key)`) is dropped, as its `send` drops it.
     Slots, not a closure: one for every subscriber, for its life."""
 
-    __slots__ = ("handler", "key", "kind", "operation_id", "write_text")
+    __slots__ = ("handler", "key", "kind", "operation_id", "socket")
 
     def __init__(
-        self,
-        handler: "_Sending",
-        key: Any,
-        operation_id: str,
-        kind: str,
-        write_text: Callable[[bytes], bool],
+        self, handler: "_Sending", key: Any, operation_id: str, kind: str, socket: "WSProtoProtocol"
     ) -> None:
         self.handler, self.key, self.operation_id, self.kind = handler, key, operation_id, kind
-        self.write_text = write_text
+        self.socket = socket
 
     def __call__(self, payload: str) -> bool:
         if not self.handler.sends(self.key):
             return True
-        return self.write_text(_wire(self.operation_id, self.kind, payload))
+        return self.socket.write_text(_wire(self.operation_id, self.kind, payload))
 
 
 class _Sending(Protocol):
@@ -191,8 +188,8 @@ class _Sending(Protocol):
 def _written(handler: _Sending, key: Any, operation_id: str, kind: str) -> _Written | None:
     """`_Written` for an operation's results, if its socket offers `TEXT_FRAMES`."""
     extensions = handler.websocket.ws.scope.get("extensions") or {}
-    write_text: Callable[[bytes], bool] | None = extensions.get(TEXT_FRAMES)
-    return None if write_text is None else _Written(handler, key, operation_id, kind, write_text)
+    socket: WSProtoProtocol | None = extensions.get(TEXT_FRAMES)
+    return None if socket is None else _Written(handler, key, operation_id, kind, socket)
 
 
 async def _post(handler: Any, message: Any, kind: str) -> bool:
@@ -653,7 +650,7 @@ class WSProtoProtocol(_Corking, WSProtocol):
         super().handle_connect(event)
         if not self.config.ws_per_message_deflate:  # no extension to apply to a frame
             extensions = cast(dict[str, object], self.scope["extensions"])
-            extensions[TEXT_FRAMES] = self.write_text
+            extensions[TEXT_FRAMES] = self
 
     def write_text(self, frame: bytes) -> bool:
         """Write a text frame made already (`_wire`) at once, if the socket is open and has

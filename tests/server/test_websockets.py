@@ -195,7 +195,7 @@ async def test_a_frame_made_once_reaches_the_client_as_the_message() -> None:
     """A text frame made once (`_wire`) and handed to a socket is the message the client
     reads, as the ASGI send would have written it."""
     protocol, socket, client, ended = await _accepted(deflate=False)
-    write_text = protocol.scope["extensions"][TEXT_FRAMES]
+    write_text = protocol.scope["extensions"][TEXT_FRAMES].write_text
     assert write_text(_wire("1", "next", '{"data":{"n":1}}'))
     assert write_text(_wire("1", "next", '{"data":{"n":2}}'))
     await _turn_ended()
@@ -211,7 +211,7 @@ async def test_a_full_or_closed_socket_leaves_the_frame_to_the_asgi_send() -> No
     """While the socket is full, or once it is closing, a frame is not written: the caller
     takes the ASGI way, which waits for room or fails."""
     protocol, _, _, ended = await _accepted(deflate=False)
-    write_text = protocol.scope["extensions"][TEXT_FRAMES]
+    write_text = protocol.scope["extensions"][TEXT_FRAMES].write_text
     protocol.pause_writing()
     assert not write_text(_wire("1", "next", "{}"))
     protocol.resume_writing()
