@@ -98,8 +98,8 @@ class Settings(BaseSettings):
     )
     database_pool_size: Count = setting(
         "COMMPULSE_DATABASE_POOL_SIZE",
-        20,
-        "PostgreSQL connections each instance keeps open (up to 10 more open under load)",
+        30,
+        "PostgreSQL connections each instance opens at most, each kept open once opened",
     )
     broadcast_url: BrokerUrl = setting(
         "COMMPULSE_BROADCAST_URL",

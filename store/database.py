@@ -45,19 +45,19 @@ async def reachable(engine: AsyncEngine) -> None:
         raise DatabaseUnavailable(f"cannot reach the database at {where}: {reason}") from None
 
 
-def create_engine(url: str, pool_size: int = 20, max_overflow: int = 10) -> AsyncEngine:
-    """An engine for `url`. On PostgreSQL, `pool_size` connections stay open and up to
-    `max_overflow` more are opened under load, each closed when it is given back. With 32
-    clients writing (bench/writes.py), a pool of 10 kept opening and closing those: py-spy
-    put their handshakes and statements prepared again at 5% of the event loop's samples,
-    and a status change's write at 19% of them, against 12% with the connections kept.
-    SQLite's pool is SQLAlchemy's default."""
+def create_engine(url: str, pool_size: int = 30) -> AsyncEngine:
+    """An engine for `url`. On PostgreSQL, at most `pool_size` connections, each kept open
+    once opened: a request finding them all in use waits for one. (Connections opened past
+    a smaller pool, as SQLAlchemy's overflow, are closed as they come back: with 32 clients
+    writing (bench/writes.py) 20 kept and 10 of overflow opened and closed connections all
+    the time, their handshakes and statements prepared again at 5-10% of the event loop's
+    samples (py-spy), for the same 30 at most.) SQLite's pool is SQLAlchemy's default."""
     if url.startswith("postgresql"):
         engine = create_async_engine(
             url,
             connect_args={"timeout": CONNECT_TIMEOUT},
             pool_size=pool_size,
-            max_overflow=max_overflow,
+            max_overflow=0,
         )
     else:
         # A session ends its own transaction (commit, or rollback on close), so the pool's
@@ -328,23 +328,6 @@ async def write_alone(factory: Sessions, work: Callable[[Connection], T]) -> T:
     async with engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
         return await autocommit.run_sync(work)
-
-
-_PER_LOOP: "weakref.WeakKeyDictionary[Any, dict[str, tuple[asyncio.AbstractEventLoop, Any]]]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def per_loop(engine: AsyncEngine, name: str, make: Callable[[], T]) -> T:
-    """One `make()` per engine, name and event loop: an asyncio lock or semaphore cannot
-    move between loops (tests run one per module)."""
-    loop = asyncio.get_running_loop()
-    kept = _PER_LOOP.setdefault(engine.sync_engine, {})
-    held = kept.get(name)
-    if held is None or held[0] is not loop:
-        held = kept[name] = (loop, make())
-    found: T = held[1]
-    return found
 
 
 @asynccontextmanager

@@ -35,13 +35,12 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy import Engine, Executable, Row, Select, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.util.concurrency import greenlet_spawn
 
 from store import Store, tables
-from store.database import on_sqlite_file, per_loop, sqlite_file_engine
+from store.database import on_sqlite_file, sqlite_file_engine
 from store.tables import Communication, filled
 
 ROWS: Select[Any] = select(*tables.COLUMNS)  # whole rows, for `communications()`
@@ -228,7 +227,7 @@ async def fetch(
     plan = _plan(statement, engine.dialect) if _direct(engine) else None
     if plan is not None:
         return await _fetch_asyncpg(engine, plan, values or {})
-    async with _gate(engine), engine.connect() as connection:
+    async with engine.connect() as connection:
         # one SELECT needs no transaction of its own: without BEGIN and ROLLBACK around it
         # a read is one round trip, not three, and sees every commit that ended before it
         await connection.execution_options(isolation_level="AUTOCOMMIT")
@@ -251,26 +250,16 @@ async def _fetch_asyncpg(
     """A kept statement on a pooled connection's asyncpg driver: two hand-offs to the
     pool (its checkout and checkin may wait on the network), none for the statement."""
     arguments = plan.arguments(values)
-    async with _gate(engine):
-        pooled = await engine.raw_connection()
-        try:
-            records = await pooled.driver_connection.fetch(plan.sql, *arguments)  # type: ignore[union-attr]
-        except BaseException:
-            if pooled.driver_connection.is_closed():  # type: ignore[union-attr]
-                pooled.invalidate()  # as SQLAlchemy does on a disconnect: not back in the pool
-            raise
-        finally:
-            await greenlet_spawn(pooled.close)
+    pooled = await engine.raw_connection()
+    try:
+        records = await pooled.driver_connection.fetch(plan.sql, *arguments)  # type: ignore[union-attr]
+    except BaseException:
+        if pooled.driver_connection.is_closed():  # type: ignore[union-attr]
+            pooled.invalidate()  # as SQLAlchemy does on a disconnect: not back in the pool
+        raise
+    finally:
+        await greenlet_spawn(pooled.close)
     return [plan.row(record) for record in records]
-
-
-def _gate(engine: AsyncEngine) -> asyncio.Semaphore:
-    """Reads at once on one engine: as many as the pool keeps open. Past that, a read waits
-    for one of those connections rather than opening one more that the pool closes on
-    return: under 32 clients py-spy found 11% of a read in asyncpg's connect (TLS attempt,
-    .pgpass, codecs), for connections used once. Writes still may open more."""
-    size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 5
-    return per_loop(engine, "reads", lambda: asyncio.Semaphore(max(1, size)))
 
 
 async def communications(
