@@ -44,13 +44,19 @@ cluster: $(VENV)/.installed  ## two instances (CLUSTER_PORTS) sharing PostgreSQL
 	@echo "  curl -H \"Authorization: Bearer \$$(cat $(CLUSTER_TOKEN))\" -H 'Content-Type: application/json' \\"
 	@echo "       -d '{\"query\": \"{ statusCounts { kind status count } }\"}' http://$(HOST):$(firstword $(CLUSTER_PORTS))/graphql"
 	@echo "  websockets: connection_init payload {\"Authorization\": \"Bearer <token>\"}"
-	@# Ctrl-C stops both, and waits for them. The trap signals the servers only: `kill 0` signalled this
-	@# shell too, which ran the trap again, and again, until sh crashed.
+	@# Ctrl-C stops both, and waits for them; each server gets one signal. The terminal sends
+	@# SIGINT to the whole process group, the servers included, so on INT this shell only waits:
+	@# uvicorn takes a SIGINT after any first signal as a forced exit, which skips the lifespan's
+	@# shutdown, and the SIGTERM this trap used to send could be handled before the SIGINT. A
+	@# TERM sent to this shell (or to make, which passes it on) is passed to the servers, not
+	@# with `kill 0`: that signalled this shell too, which ran the trap again until sh crashed.
+	@# (sh starts them with SIGINT ignored, until uvicorn's handler: a Ctrl-C before they serve is
+	@# lost on them, and the next one stops them.)
 	pids=; for port in $(CLUSTER_PORTS); do \
 	  COMMPULSE_AUTH=on COMMPULSE_DATABASE_URL=$(CLUSTER_DATABASE_URL) \
 	  COMMPULSE_BROADCAST_URL=$(CLUSTER_BROADCAST_URL) \
 	    $(BIN)/commpulse serve --host $(HOST) --port $$port & pids="$$pids $$!"; \
-	done; trap 'kill $$pids 2>/dev/null; wait' INT TERM EXIT; wait
+	done; trap wait INT; trap 'kill $$pids 2>/dev/null; wait' TERM; wait
 
 migrate: $(VENV)/.installed  ## bring COMMPULSE_DATABASE_URL to the newest schema revision
 	$(BIN)/commpulse migrate

@@ -87,16 +87,32 @@ class _Known:
             return None
         return cost
 
-    async def _charged(
+    async def _ran(
         self, prepared: Prepared, variables: dict[str, Any] | None, context: Context
-    ) -> tuple[int, float] | None:
-        """Its cost and the budget left, taken up front as Cost takes it, if every check
-        passes and the rate and budget allow it; None, having taken nothing, else."""
+    ) -> tuple[int, float, ExecutionResult | Exception] | None:
+        """Its cost, the budget left (taken up front, as Cost takes it) and graphql-core's
+        result, or what the execution raised, if every check passes and the rate and
+        budget allow it; None, having run and taken nothing, else."""
         cost = self._cost(prepared, variables, context)
         if cost is None:
             return None
         left = await take_up_front(self.buckets, self.limits, context.actor, context.rate, cost)
-        return None if left is None else (cost, left)
+        if left is None:
+            return None
+        try:
+            return cost, left, await self._execute(prepared, variables, context)
+        except Exception as error:
+            return cost, left, error
+
+    async def _settled(
+        self, operation: OperationType, cost: int, left: float, data: Any, context: Context
+    ) -> tuple[int, float]:
+        """What the answer cost, and the budget left once what it did not use went back
+        (or what it used beyond `cost` was taken), as Cost settles it."""
+        actual = returned(data, operation)
+        if actual != cost:
+            left = await settle(self.buckets, self.limits, context.actor, actual - cost)
+        return actual, left
 
     async def _execute(
         self, prepared: Prepared, variables: dict[str, Any] | None, context: Context
@@ -140,20 +156,14 @@ class Reads(_Known):
     ) -> tuple[Entry, float] | None:
         """The answer and the budget left, kept in the cache under `key` (if nothing changed
         since `stamp`); None, having taken nothing, for the full path to answer."""
-        charged = await self._charged(prepared, variables, context)
-        if charged is None:
+        ran = await self._ran(prepared, variables, context)
+        if ran is None:
             return None
-        (cost, left), actor, rate = charged, context.actor, context.rate
-        try:
-            result = await self._execute(prepared, variables, context)
-        except Exception:
-            result = ExecutionResult(None, None)  # no answer: the full path runs it again
-        if result.errors or result.data is None:
-            await give_back(self.buckets, self.limits, actor, rate, cost)
-            return None
-        actual = returned(result.data, OperationType.QUERY)
-        if actual != cost:  # what the answer did not use goes back, as Cost gives it
-            left = await settle(self.buckets, self.limits, actor, actual - cost)
+        cost, left, result = ran
+        if isinstance(result, Exception) or result.errors or result.data is None:
+            await give_back(self.buckets, self.limits, context.actor, context.rate, cost)
+            return None  # no answer: the full path runs it again
+        actual, left = await self._settled(OperationType.QUERY, cost, left, result.data, context)
         entry = Entry(stamp, result.data, cost, actual)
         self.cache.put(key, entry, context.store)
         return entry, left
@@ -177,23 +187,17 @@ class Writes(_Known):
     ) -> dict[str, Any] | None:
         """The response, as strawberry's `process_result` makes it with `extensions.cost`;
         None, having run and taken nothing, for the full path to answer."""
-        charged = await self._charged(prepared, variables, context)
-        if charged is None:
+        ran = await self._ran(prepared, variables, context)
+        if ran is None:
             return None
-        (cost, left), actor, rate = charged, context.actor, context.rate
-        try:
-            result = await self._execute(prepared, variables, context)
-        except Exception as error:  # it may have run: answered as strawberry answers it
-            result = ExecutionResult(None, [GraphQLError(str(error), original_error=error)])
-        else:
-            errors = result.errors or []
-            if result.data is None and errors and all(e.path is None for e in errors):
-                await give_back(self.buckets, self.limits, actor, rate, cost)
-                return None  # refused before any resolver ran
+        cost, left, result = ran
+        if isinstance(result, Exception):  # it may have run: answered as strawberry answers it
+            result = ExecutionResult(None, [GraphQLError(str(result), original_error=result)])
+        elif result.data is None and result.errors and all(e.path is None for e in result.errors):
+            await give_back(self.buckets, self.limits, context.actor, context.rate, cost)
+            return None  # refused before any resolver ran
         errors = result.errors or []
-        actual = returned(result.data, OperationType.MUTATION)
-        if actual != cost:  # what the answer did not use goes back, as Cost gives it
-            left = await settle(self.buckets, self.limits, actor, actual - cost)
+        actual, left = await self._settled(OperationType.MUTATION, cost, left, result.data, context)
         answer: dict[str, Any] = {"data": result.data}
         if errors:
             self.schema.process_errors(errors)

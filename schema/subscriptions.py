@@ -45,18 +45,6 @@ async def stream(store: Store, after: Position | None, wanted: Wanted) -> AsyncI
         yield change
 
 
-async def watch(store: Store, pk: int | None) -> AsyncIterator[Communication]:
-    """One communication now, then after each change: a status change at once, counters
-    at most 4 times a second while they move. Ends when the communication is deleted.
-    All watchers of a communication in the process share one read of it per change."""
-    rows = stream_.of(store).watch(pk)
-    try:
-        async for _, row in rows:
-            yield row
-    finally:
-        await rows.aclose()
-
-
 async def watched(
     info: Info, id: strawberry.ID, present: Callable[[Communication], T]
 ) -> AsyncGenerator[T, None]:

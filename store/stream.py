@@ -167,20 +167,22 @@ class Stream:
             # a holder that comes while this one waits for the reader to end starts a
             # reader of its own, and its watched rows are its own: nothing here touches
             # them. Rows watched before are gone already: each watcher holds the stream,
-            # and the last to leave a row cancels its timer and its read (watch)
+            # and the last to leave a row cancels its timer (watch)
             task, self._task = self._task, None
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
-            # the reader stops at once, but a read of its in flight ends first (_finished);
-            # asyncio.wait, not gather: a holder cancelled meanwhile leaves the read alone
+            # the reader stops at once, but a read in flight, the reader's or a watched
+            # row's, ends first (_finished); asyncio.wait, not gather: a holder cancelled
+            # meanwhile leaves the read alone
             if self._reads:
                 await asyncio.wait(self._reads)
         if self._holders == 0 and self._task is None:
             self.idle.set()
 
     async def _finished(self, read: Awaitable[T]) -> T:
-        """A read of the reader's, run to its end even when the reader is stopped halfway.
+        """A read of the stream's (the reader's, or a watched row's), run to its end even
+        when the reader is stopped halfway or the row's last watcher leaves.
 
         The reader is cancelled when its last holder leaves, often in the middle of a read
         (a change's notice wakes it just as a dashboard closes). Cancelled inside a read, a
@@ -314,23 +316,15 @@ class Stream:
         return watched
 
     async def _leave(self, watched: _Watched) -> None:
-        try:
-            watched.watchers -= 1
-            if watched.watchers == 0:  # nothing of the row outlives its last watcher
-                watched.closed = True
-                del self._watched[watched.pk]
-                if watched.due is not None:
-                    watched.due.cancel()
-                if watched.reading is not None:
-                    # a read in flight is waited for, not cancelled: cancelled halfway it
-                    # could leave its pooled connection neither in use nor back in the
-                    # pool, and left running it could outlive the store it reads (a test's,
-                    # closed after its last watcher): SQLAlchemy's "non-checked-in
-                    # connection" when the collector finds it. Shielded: this watcher's
-                    # own cancellation goes on at once, and the read still ends
-                    await asyncio.shield(watched.reading)
-        finally:
-            await self._let_go()
+        watched.watchers -= 1
+        if watched.watchers == 0:
+            # nothing of the row outlives its last watcher but a read in flight, left to
+            # end (_finished): the stream's last holder waits for it
+            watched.closed = True
+            del self._watched[watched.pk]
+            if watched.due is not None:
+                watched.due.cancel()
+        await self._let_go()
 
     def _schedule(self, watched: _Watched, urgent: bool) -> None:
         """Read the row now (urgent) or once the coalescing window since the last read ends."""
@@ -360,7 +354,8 @@ class Stream:
         watched.last = asyncio.get_running_loop().time()
         try:
             try:
-                row: Communication | None = await communications.get(self.store, watched.pk)
+                read = communications.get(self.store, watched.pk)
+                row: Communication | None = await self._finished(read)
             except Refused:
                 row = None
         except Exception as error:

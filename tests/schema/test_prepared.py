@@ -119,3 +119,21 @@ async def test_a_known_query_over_the_rate_is_left_to_the_full_path(store: Store
     budget = await known.left("cost")
     assert await known.run(PAGE, first=2) is None
     assert await known.left("cost") == budget
+
+
+async def test_a_known_query_whose_execution_raises_is_left_to_the_full_path(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read has no effects to repeat: nothing is answered here and what was taken goes
+    back, for the full path to run it and answer with its masked error."""
+    await create(store, Kind.IN_APP, name="one")
+    known = Known(store)
+    await known.full(PAGE, first=1)
+
+    def raising(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("schema.prepared.execute", raising)
+    rate, budget = await known.left("rate"), await known.left("cost")
+    assert await known.run(PAGE, first=2) is None
+    assert (await known.left("rate"), await known.left("cost")) == (rate, budget)

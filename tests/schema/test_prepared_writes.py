@@ -6,6 +6,7 @@ having run and taken nothing."""
 import itertools
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strawberry.http import process_result
@@ -155,3 +156,24 @@ async def test_a_known_mutation_beyond_the_role_is_left_to_the_full_path(store: 
     assert await known.budget() == before
     refused = await known.full(PUBLISH, id=ids.communication_id(other.id))
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_known_mutation_whose_execution_raises_is_answered_here(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It may have run, so it is not left to the full path: the error is answered here,
+    masked, and the cost taken up front is settled against an answer with no data."""
+    pages = [await create(store, Kind.LANDING_PAGE, name="page") for _ in range(2)]
+    known = Known(store)
+    await known.full(PUBLISH, id=ids.communication_id(pages[0].id))
+
+    def raising(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug with a secret in it")
+
+    monkeypatch.setattr("schema.prepared.execute", raising)
+    before = await known.budget()
+    here = await known.run(PUBLISH, id=ids.communication_id(pages[1].id))
+    assert here is not None and here["data"] is None
+    assert [e["message"] for e in here["errors"]] == ["Unexpected error"]
+    assert here["extensions"]["cost"]["actual"] == 0
+    assert before - await known.budget() == 0
