@@ -34,7 +34,15 @@ SMALL = 1_000
 PAGES = 300  # pages read per filter and order and size
 SIZE = 20  # the API's default page
 START = datetime(2025, 1, 1, tzinfo=UTC)
-SPACING = 30  # seconds between two rows' created_at
+SPACING = 30  # seconds between two rows' created_at in the large database
+
+
+def _spacing(size: int, rows: int) -> int:
+    """Seconds between two rows' created_at in a database of `size` rows beside one of
+    `rows`: both span the same year, so a created window holds rows in each (at 30 s
+    apart, the 1,000 rows spanned 8 hours, and a window of days 30 to 60 held none)."""
+    return SPACING * rows // size
+
 
 PAIRS = [(kind, status) for kind in Kind for status in statuses(kind)]
 
@@ -58,7 +66,7 @@ ORDERS: dict[str, Order] = {
 }
 
 
-def _fill(dialect: str, rows: int) -> str:
+def _fill(dialect: str, rows: int, spacing: int) -> str:
     """One INSERT ... SELECT of `rows` communications, each (kind, status) in turn."""
     numbers = (
         "generate_series(1::bigint, CAST(:rows AS bigint)) AS n(i)"  # i * 7919 overflows int4
@@ -67,12 +75,12 @@ def _fill(dialect: str, rows: int) -> str:
         "SELECT i FROM n) AS n"
     )
     if dialect == "postgresql":
-        created = f"timestamptz '{START.isoformat()}' + i * interval '{SPACING} seconds'"
+        created = f"timestamptz '{START.isoformat()}' + i * interval '{spacing} seconds'"
         updated = f"{created} + (i * 7919 % 86400) * interval '1 second'"
     else:
         start = START.strftime("%Y-%m-%d %H:%M:%S")
-        created = f"datetime('{start}', '+' || (i * {SPACING}) || ' seconds')"
-        updated = f"datetime('{start}', '+' || (i * {SPACING} + i * 7919 % 86400) || ' seconds')"
+        created = f"datetime('{start}', '+' || (i * {spacing}) || ' seconds')"
+        updated = f"datetime('{start}', '+' || (i * {spacing} + i * 7919 % 86400) || ' seconds')"
     kinds = " ".join(f"WHEN {n} THEN '{k}'" for n, (k, _) in enumerate(PAIRS))
     states = " ".join(f"WHEN {n} THEN '{s}'" for n, (_, s) in enumerate(PAIRS))
     pair = f"(i % {len(PAIRS)})"
@@ -88,9 +96,9 @@ def _fill(dialect: str, rows: int) -> str:
     )
 
 
-async def _filled(engine: AsyncEngine, rows: int) -> None:
+async def _filled(engine: AsyncEngine, rows: int, spacing: int) -> None:
     async with engine.begin() as conn:
-        await conn.execute(text(_fill(engine.dialect.name, rows)), {"rows": rows})
+        await conn.execute(text(_fill(engine.dialect.name, rows, spacing)), {"rows": rows})
     if engine.dialect.name == "postgresql":
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -100,10 +108,10 @@ async def _filled(engine: AsyncEngine, rows: int) -> None:
             await conn.execute(text("ANALYZE"))
 
 
-def _after(order: Order, rng: random.Random, rows: int) -> tuple[object, int]:
+def _after(order: Order, rng: random.Random, rows: int, spacing: int) -> tuple[object, int]:
     """The key of a random row, as a cursor names it."""
     i = rng.randint(1, rows)
-    when = START + timedelta(seconds=i * SPACING)
+    when = START + timedelta(seconds=i * spacing)
     return {
         "created_at": (when, i),
         "updated_at": (when + timedelta(seconds=i * 7919 % 86400), i),
@@ -121,7 +129,7 @@ async def _p99s(
     took: dict[int, list[float]] = {SMALL: [], rows: []}
     for n in range(PAGES):
         for store, size in ((small, SMALL), (large, rows)):
-            after = _after(order, rng, size) if n else None
+            after = _after(order, rng, size, _spacing(size, rows)) if n else None
             started = time.perf_counter()
             await communications.page(store, flt, order, first=SIZE, after=after)
             took[size].append(time.perf_counter() - started)
@@ -131,10 +139,10 @@ async def _p99s(
 
 
 @asynccontextmanager
-async def _database(server: str | None, rows: int) -> AsyncIterator[Store]:
+async def _database(server: str | None, rows: int, spacing: int) -> AsyncIterator[Store]:
     async with scratch(server) as parts:
         started = time.perf_counter()
-        await _filled(parts.engine, rows)
+        await _filled(parts.engine, rows, spacing)
         print(f"filled {rows:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
         yield parts.store
 
@@ -165,7 +173,11 @@ async def _counts(small: Store, large: Store, rows: int) -> None:
 
 
 async def main(rows: int, server: str | None, counts_only: bool) -> None:
-    async with _database(server, SMALL) as small, _database(server, rows) as large:
+    small_spacing = _spacing(SMALL, rows)
+    async with (
+        _database(server, SMALL, small_spacing) as small,
+        _database(server, rows, SPACING) as large,
+    ):
         if not counts_only:
             await _pages(small, large, rows)
         print(f"{'counts':<30}{'p99 1K':>10}{'p99 large':>11}{'ratio':>8}")
