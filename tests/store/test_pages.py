@@ -15,6 +15,7 @@ from store.database import write
 from store.lifecycle import Kind, Origin, Status, statuses
 from store.tables import Communication
 from store.writes import insert_row
+from tests import factories
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 KINDS = [Kind.EMAIL, Kind.SMS, Kind.IN_APP, Kind.LANDING_PAGE]
@@ -43,7 +44,8 @@ FILTERS = st.builds(
     kinds=st.none() | st.lists(st.sampled_from(KINDS), max_size=2, unique=True),
     statuses=st.none() | st.lists(st.sampled_from(list(Status)), min_size=1, max_size=2),
     origins=st.none() | st.lists(st.sampled_from(list(Origin)), min_size=1, max_size=1),
-    search=st.none() | st.text(alphabet="abc", min_size=1, max_size=2),
+    # up to 4 characters, and an upper-case one that only the case-insensitive match finds
+    search=st.none() | st.text(alphabet="abcB", min_size=1, max_size=4),
     created_after=st.none() | MOMENTS,
     created_before=st.none() | MOMENTS,
 )
@@ -56,7 +58,7 @@ def admitted(row: Communication, flt: Filter) -> bool:
         and (flt.kinds is None or row.kind in flt.kinds)
         and (flt.statuses is None or row.status in flt.statuses)
         and (flt.origins is None or row.origin in flt.origins)
-        and (flt.search is None or flt.search in row.name)
+        and (flt.search is None or flt.search.lower() in row.name.lower())
         and (flt.created_after is None or row.created_at >= flt.created_after)
         and (flt.created_before is None or row.created_at < flt.created_before)
     )
@@ -152,3 +154,37 @@ async def test_a_window_keeps_the_last_instant_of_a_day_and_drops_the_next(store
     for order in (Order("name", False), Order("updated_at", True)):
         page = await communications.page(store, window, order, first=10)
         assert sorted(row.name for row in page.rows) == ["first", "last"], order
+
+
+async def test_a_search_in_name_order_follows_renames_and_deletes(store: Store) -> None:
+    """A search in name order follows a rename, in the row's new place, and leaves a
+    row deleted, outright or as a draft; it stays a case-insensitive substring (names
+    lowercase at the start: one order in any collation)."""
+    made = [
+        await factories.create(store, Kind.IN_APP, name=name)
+        for name in ("spring Sale", "autumn", "x")
+    ]
+    by_name = Order("name", False)
+
+    async def names(search: str) -> list[str]:
+        page = await communications.page(store, Filter(search=search), by_name, first=10)
+        return [row.name for row in page.rows]
+
+    assert await names("RING s") == ["spring Sale"]
+    assert await names("AUTUMN") == ["autumn"]
+    for row, name in ((made[1], "autumnal Spring"), (made[2], "a spring")):
+        await communications.update_draft(
+            store, row.id, expected_version=None, given={"name": name}
+        )
+    assert await names("spring") == ["a spring", "autumnal Spring", "spring Sale"]
+    assert await names("autumn") == ["autumnal Spring"]
+    assert await names("x") == []
+
+    def gone(connection: Connection) -> None:
+        for table, column in (("status_event", "communication_id"), ("communication", "id")):
+            connection.execute(text(f"DELETE FROM {table} WHERE {column} = :i"), {"i": made[0].id})
+
+    await write(store.sessions, gone)
+    assert await names("spring") == ["a spring", "autumnal Spring"]
+    await communications.delete_draft(store, made[2].id, expected_version=None)
+    assert await names("spring") == ["autumnal Spring"]
