@@ -32,7 +32,7 @@ from queue import SimpleQueue
 from threading import Thread
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Engine, Executable, Row, Select, select
+from sqlalchemy import Engine, Executable, Select, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -64,22 +64,32 @@ class _SQLiteReads:
             self.jobs.put(None)
         self.engine.dispose()
 
-    async def fetch(self, statement: Executable, values: Mapping[str, Any]) -> Sequence[Row[Any]]:
+    async def fetch(
+        self, statement: Executable, values: Mapping[str, Any], plan: "_Plan | None"
+    ) -> Sequence[Sequence[Any]]:
+        """Its rows; with a `plan`, run on the sqlite3 connection itself, past SQLAlchemy's
+        execution and result (py-spy: most of a page's time in the reads' threads)."""
         if not self.started:  # on the first read: a test that only watches starts none
             self.started = True
             for number in range(THREADS):  # daemons: a read left waiting never holds up exit
                 Thread(target=self._serve, name=f"sqlite-reads-{number}", daemon=True).start()
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[Sequence[Row[Any]]] = loop.create_future()
-        self.jobs.put((loop, done, statement, values))
+        done: asyncio.Future[Sequence[Sequence[Any]]] = loop.create_future()
+        self.jobs.put((loop, done, statement, values, plan))
         return await done
 
     def _serve(self) -> None:
         while (job := self.jobs.get()) is not None:
-            loop, done, statement, values = job
+            loop, done, statement, values, plan = job
             try:
                 with self.engine.connect() as connection:
-                    rows = connection.execute(statement, values).all()
+                    if plan is None:
+                        rows: Sequence[Sequence[Any]] = connection.execute(statement, values).all()
+                    else:
+                        driver = connection.connection.dbapi_connection
+                        assert driver is not None
+                        records = driver.execute(plan.sql, plan.arguments(values)).fetchall()
+                        rows = [plan.row(record) for record in records]
             except BaseException as error:  # handed to the reader, raised there
                 _hand_back(loop, done, None, error)
             else:
@@ -87,14 +97,18 @@ class _SQLiteReads:
 
 
 _Job = tuple[
-    asyncio.AbstractEventLoop, "asyncio.Future[Sequence[Row[Any]]]", Executable, Mapping[str, Any]
+    asyncio.AbstractEventLoop,
+    "asyncio.Future[Sequence[Sequence[Any]]]",
+    Executable,
+    Mapping[str, Any],
+    "_Plan | None",
 ]
 
 
 def _hand_back(
     loop: asyncio.AbstractEventLoop,
-    done: "asyncio.Future[Sequence[Row[Any]]]",
-    rows: Sequence[Row[Any]] | None,
+    done: "asyncio.Future[Sequence[Sequence[Any]]]",
+    rows: Sequence[Sequence[Any]] | None,
     error: BaseException | None,
 ) -> None:
     def settle() -> None:
@@ -134,22 +148,23 @@ def engines(store: Store) -> list[Engine]:
 
 S = TypeVar("S", bound=Executable)
 KEPT_MAX = 1_024  # statements kept with their asyncpg form: a page's shapes are bounded too
-# by id: the statement, its plan, whether one was tried (None: it cannot have one)
-_KEPT: "OrderedDict[int, tuple[Executable, _Plan | None, bool]]" = OrderedDict()
+# by id: the statement, and its plan for each dialect it ran on (None: it cannot have one)
+_KEPT: "OrderedDict[int, tuple[Executable, dict[str, _Plan | None]]]" = OrderedDict()
 
 
 def kept(statement: S) -> S:
     """`statement`, marked as made once and run many times (a module's constant, a page's
-    statement per shape): on PostgreSQL it is compiled for asyncpg on its first run. Kept
-    by identity, with the statement itself (an id is not reused while it is kept)."""
-    _KEPT.setdefault(id(statement), (statement, None, False))
+    statement per shape): it is compiled for the driver on its first run on each engine
+    (asyncpg, or sqlite3 in the reads' threads). Kept by identity, with the statement
+    itself (an id is not reused while it is kept)."""
+    _KEPT.setdefault(id(statement), (statement, {}))
     while len(_KEPT) > KEPT_MAX:
         _KEPT.popitem(last=False)
     return statement
 
 
 class _Plan(NamedTuple):
-    """A kept statement as asyncpg runs it: its SQL, its parameters in order with the
+    """A kept statement as its driver runs it: its SQL, its parameters in order with the
     values they default to and how each is bound, and how each column is read."""
 
     sql: str
@@ -177,10 +192,11 @@ def _plan(statement: Executable, dialect: Dialect) -> "_Plan | None":
     found = _KEPT.get(id(statement))
     if found is None:
         return None
-    if not found[2]:
-        found = _KEPT[id(statement)] = (statement, _compiled(statement, dialect), True)
+    plans = found[1]
+    if dialect.name not in plans:
+        plans[dialect.name] = _compiled(statement, dialect)
     _KEPT.move_to_end(id(statement))
-    return found[1]
+    return plans[dialect.name]
 
 
 def _compiled(statement: Executable, dialect: Dialect) -> "_Plan | None":
@@ -223,7 +239,8 @@ async def fetch(
     engine: AsyncEngine = store.sessions.kw["bind"]
     reads = _sqlite(engine)
     if reads is not None:
-        return await reads.fetch(statement, values or {})
+        sqlite = _plan(statement, reads.engine.dialect) if _unwatched(reads.engine) else None
+        return await reads.fetch(statement, values or {}, sqlite)
     plan = _plan(statement, engine.dialect) if _direct(engine) else None
     if plan is not None:
         return await _fetch_asyncpg(engine, plan, values or {})
@@ -236,12 +253,15 @@ async def fetch(
 
 def _direct(engine: AsyncEngine) -> bool:
     """Whether kept statements go to asyncpg directly: on PostgreSQL, while nobody listens
-    for the statements SQLAlchemy runs (traces' spans, a test watching what is sent), who
-    would not see them."""
-    events = engine.sync_engine.dispatch
-    return engine.dialect.name == "postgresql" and not (
-        events.before_cursor_execute or events.after_cursor_execute
-    )
+    for the statements SQLAlchemy runs (`_unwatched`)."""
+    return engine.dialect.name == "postgresql" and _unwatched(engine.sync_engine)
+
+
+def _unwatched(engine: Engine) -> bool:
+    """Whether nobody listens for the statements SQLAlchemy runs on `engine` (traces'
+    spans, a test watching what is sent), who would not see those sent to the driver."""
+    events = engine.dispatch
+    return not (events.before_cursor_execute or events.after_cursor_execute)
 
 
 async def _fetch_asyncpg(
