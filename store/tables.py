@@ -50,8 +50,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: Any) -> datetime | None:
             if not isinstance(value, str):
                 return usual(value)
-            read = datetime.fromisoformat(value)
-            return read.replace(tzinfo=UTC) if read.tzinfo is None else read.astimezone(UTC)
+            return self.process_result_value(datetime.fromisoformat(value), dialect)
 
         return process
 
