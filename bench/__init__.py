@@ -4,6 +4,7 @@ import contextlib
 import itertools
 import os
 import socket
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -25,6 +26,21 @@ async def postgres_execute(server: str, statement: str) -> None:
         await connection.execute(statement)
     finally:
         await connection.close()
+
+
+def py_spy(pid: int, name: str) -> list[str] | None:
+    """The command that records process `pid` with py-spy (from the venv: the test extra has
+    it) into BENCH_PROFILE/NAME-PID.txt, when BENCH_PROFILE names a directory; BENCH_PYSPY
+    gives py-spy's options ("--nonblocking" unless set: sampling does not pause the server,
+    so the figures stay as they are; "--gil" samples only the thread holding the GIL)."""
+    directory = os.environ.get("BENCH_PROFILE")
+    if not directory:
+        return None
+    output = Path(directory) / f"{name}-{pid}.txt"
+    spy = Path(sys.executable).parent / "py-spy"
+    options = os.environ.get("BENCH_PYSPY", "--nonblocking").split()
+    record = ["record", "-p", str(pid), "-r", "200", "-f", "raw", "-o", str(output)]
+    return [str(spy), *record, *options]
 
 
 # on a shared machine each user may keep to a range of ports: COMMPULSE_BENCH_PORTS=9100-9199

@@ -36,7 +36,8 @@ every `--every` seconds.
 
 COMMPULSE_BENCH_PORTS=FIRST-LAST keeps every server in those ports; BENCH_TRACEMALLOC=DIR
 prints, for each figure, where the first server's memory for the idle subscribers was allocated
-(bench/tracemem.py); BENCH_PROFILE=DIR records py-spy profiles; BENCH_PIDS prints the pids.
+(bench/tracemem.py); BENCH_PROFILE=DIR records py-spy profiles (BENCH_PYSPY: its options);
+BENCH_PIDS prints the pids.
 """
 
 import argparse
@@ -65,7 +66,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench import free_port, gclog, throwaway_database, tracemem
+from bench import free_port, gclog, py_spy, throwaway_database, tracemem
 from schema import ids
 from server.cli import WEBSOCKETS
 from server.runtime import runtime
@@ -765,17 +766,12 @@ async def _last_but_one(server: Server) -> str:
 
 
 async def _profile(server: Server, kind: str) -> asyncio.subprocess.Process | None:
-    """py-spy recording a server while the changes go out, when BENCH_PROFILE names a
-    directory (py-spy from PyPI, in the venv)."""
-    directory = os.environ.get("BENCH_PROFILE")
-    if not directory:
+    """py-spy recording a server while the changes go out (`py_spy`)."""
+    command = py_spy(server.pid, kind)
+    if command is None:
         return None
-    output = Path(directory) / f"{kind}-{server.pid}.txt"
-    spy = Path(sys.executable).parent / "py-spy"
-    args = ["record", "-p", str(server.pid), "-r", "200", "-f", "raw", "-o", str(output)]
-    args.append("--nonblocking")  # sampling does not pause it: the figures stay as they are
     profiler = await asyncio.create_subprocess_exec(
-        spy, *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )
     await asyncio.sleep(1)  # attached
     return profiler

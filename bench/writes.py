@@ -37,6 +37,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import py_spy
 from bench.requests import TYPENAME, Target, _uvicorn, bare, body, commpulse, load
 
 ROOT = Path(__file__).parents[1]
@@ -198,20 +199,13 @@ def _cpu(stat: str) -> float | None:
 
 @contextlib.contextmanager
 def _profiled(server: int | None, bodies: list[str]) -> Iterator[None]:
-    """py-spy recording the server meanwhile, when BENCH_PROFILE names a directory (py-spy
-    from the venv: the test extra has it), one raw profile per figure."""
-    directory = os.environ.get("BENCH_PROFILE")
-    if not directory or server is None:
+    """py-spy recording the server meanwhile (`py_spy`), one raw profile per figure."""
+    name = "creates" if "createInAppMessage" in bodies[0] else "transitions"
+    command = None if server is None else py_spy(server, name)
+    if command is None:
         yield
         return
-    name = "creates" if "createInAppMessage" in bodies[0] else "transitions"
-    output = Path(directory) / f"{name}-{server}.txt"
-    spy = Path(sys.executable).parent / "py-spy"
-    args = ["record", "-p", str(server), "-r", "200", "-f", "raw", "-o", str(output)]
-    args += os.environ.get("BENCH_PYSPY", "--nonblocking").split()  # e.g. "--gil"
-    profiler = subprocess.Popen(
-        [str(spy), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    profiler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield
     finally:
