@@ -7,7 +7,8 @@ events): more than the query itself. Here:
 - a statement is Core (compiled once per shape: SQLAlchemy caches the compiled form);
 - on SQLite it runs whole, fetch included, in one trip to a small pool of threads of its
   own, over plain sqlite3 connections to the same file. WAL: a read sees every commit that
-  ended before it began, as the server's own connections do. An in-memory database, which
+  ended before it began, as the server's own connections do. A `kept` statement goes to
+  the sqlite3 connection itself there, as on PostgreSQL below. An in-memory database, which
   another connection cannot see, takes the engine's own connections;
 - on PostgreSQL asyncpg is asynchronous already: a pooled connection in autocommit, no
   Session. A statement made once and run again and again (`kept`: a row by id, a page's
