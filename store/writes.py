@@ -24,6 +24,7 @@ for the rest of the transaction, and on SQLite the transaction holds the file fr
 start: two writers to one communication never interleave.
 """
 
+import functools
 from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, TypeVar
@@ -47,7 +48,9 @@ from sqlalchemy.orm import configure_mappers
 from sqlalchemy.sql.elements import ClauseElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from store import reading
 from store.feed import Change
+from store.reading import kept
 from store.tables import COLUMNS, COMMUNICATION, Communication, StatusEvent, filled
 
 T = TypeVar("T")
@@ -91,12 +94,25 @@ _COMPARE_AND_SET = {
     for t in (False, True)
     for o in (False, True)
 }
-_GET = select(*_ALL).where(COMMUNICATION.c.id == bindparam("w_id"))
+_GET = kept(select(*_ALL).where(COMMUNICATION.c.id == bindparam("w_id")))
 _INSERT = insert(COMMUNICATION).returning(*_ALL)
 _RECORD = {
     "postgresql": insert(EVENT).values(tx=_TX).returning(EVENT.c.seq, EVENT.c.tx),
     "sqlite": insert(EVENT).values(tx=0).returning(EVENT.c.seq, EVENT.c.tx),
 }
+
+
+@functools.cache
+def _setting(statement: Any, keys: tuple[str, ...]) -> Any:
+    """`statement` (an INSERT or a guarded UPDATE) setting these columns, each from the
+    execution's value `s_<column>`, kept: one per shape, compiled once, where the columns
+    named by the values themselves made SQLAlchemy build the statement's shape per call."""
+    c = statement.table.c
+    return kept(statement.values({k: bindparam(f"s_{k}", type_=c[k].type) for k in keys}))
+
+
+def _set(values: dict[str, Any]) -> dict[str, Any]:
+    return {f"s_{k}": v for k, v in values.items()}
 
 
 async def run(session: AsyncSession, step: Callable[[Connection], T]) -> T:
@@ -123,24 +139,34 @@ def compare_and_set(
     computed = {k: v for k, v in values.items() if isinstance(v, ClauseElement)}
     if computed:
         statement = statement.values(**computed)
-    bound = {k: v for k, v in values.items() if k not in computed}
+        bound = {k: v for k, v in values.items() if k not in computed}
+    else:
+        statement = _setting(statement, tuple(values)) if values else statement
+        bound = _set(values)
     bound |= {"w_id": communication_id}
     bound |= {"w_status": statuses[0]} if one else {"w_statuses": statuses}
     if version is not None:
         bound["w_version"] = version
-    found = connection.execute(statement, bound).mappings().first()
-    return None if found is None else filled(found)
+    return _row(reading.execute(connection, statement, bound))
+
+
+def _row(rows: Any) -> Communication | None:
+    return filled(zip(reading.COLUMNS, rows[0], strict=True)) if rows else None
 
 
 def read(connection: Connection, communication_id: int) -> Communication | None:
     """The row as it is, deleted or not."""
-    found = connection.execute(_GET, {"w_id": communication_id}).mappings().first()
-    return None if found is None else filled(found)
+    return _row(reading.execute(connection, _GET, {"w_id": communication_id}))
 
 
 def insert_row(connection: Connection, values: dict[str, Any]) -> Communication:
     """A new communication with these columns (the others take their defaults)."""
-    return filled(connection.execute(_INSERT, values).mappings().one())
+    # the columns' defaults, named: one statement for every create, kept (store.reading)
+    given = {**_DEFAULTS, **values}
+    statement = _setting(_INSERT, tuple(sorted(given)))
+    row = _row(reading.execute(connection, statement, _set(given)))
+    assert row is not None
+    return row
 
 
 def record(
@@ -167,8 +193,8 @@ def record(
         "version": row.version,
         "at": at,
     }
-    statement = _RECORD[connection.dialect.name]
-    seq, tx = connection.execute(statement, fields).one()
+    statement = _setting(_RECORD[connection.dialect.name], tuple(fields))
+    ((seq, tx),) = reading.execute(connection, statement, _set(fields))
     return Change(tx=tx, seq=seq, **fields)
 
 
