@@ -202,3 +202,24 @@ async def test_every_action_moves_as_the_lifecycle_says(
     assert [(s.to_status, s.version) for s in history][-1] == (status, version)
     for before, step in itertools.pairwise(history):
         assert step.from_status == before.to_status
+
+
+async def test_a_row_inserted_without_some_columns_takes_the_models_defaults(
+    store: Store,
+) -> None:
+    """Columns left out of an INSERT (content, whose default is made per row, and the
+    counters) come back as the model's defaults, whichever way the INSERT is run."""
+    values = {k: v for k, v in _new("defaults").items() if k != "content"}
+    row = await write(store.sessions, lambda connection: insert_row(connection, values))
+    assert row.content == {} and row.version == 1 and row.sent_count == 0
+    found = await communications.get(store, row.id)
+    assert found.content == {} and found.pending_count == 0 and not found.synthetic_audience
+
+
+async def test_a_taken_slug_is_refused_as_before(store: Store) -> None:
+    """A second landing page with a slug in use is refused as invalid, on the writer's own
+    connection too (a database error from the driver is SQLAlchemy's error, as it was)."""
+    await factories.create(store, Kind.LANDING_PAGE, name="first", slug="taken")
+    with pytest.raises(Refused) as refused:
+        await factories.create(store, Kind.LANDING_PAGE, name="second", slug="taken")
+    assert refused.value.code is ErrorCode.INVALID_INPUT and refused.value.field == ["slug"]
