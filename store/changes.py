@@ -30,7 +30,7 @@ from sqlmodel import col, select
 
 from store import Store, audience, reading
 from store.communications import get
-from store.database import HORIZON, alone, on_postgresql, write, write_alone
+from store.database import HORIZON, alone, on_postgresql, write
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
 from store.feed import Change, as_change
 from store.lifecycle import (
@@ -212,20 +212,17 @@ async def _move_alone(
                 assert known[1] == value  # a column's value is the same for every kind
                 values[column] = (known[0] | {kind}, value)
 
-    def move(connection: Connection) -> tuple[Communication, Change] | str | None:
-        return move_alone(
-            connection,
-            communication_id,
-            arms,
-            values=values,
-            version=expected_version,
-            action=action,
-            actor=actor,
-            at=now,
-            reason=reason,
-        )
-
-    return await write_alone(store.sessions, move)
+    return await move_alone(
+        store,
+        communication_id,
+        arms,
+        values=values,
+        version=expected_version,
+        action=action,
+        actor=actor,
+        at=now,
+        reason=reason,
+    )
 
 
 @cache

@@ -21,7 +21,7 @@ from sqlmodel import col, select
 
 from store import Store, audience, reading
 from store.content import NAME_MAX, check_audience, check_content, check_name, has_audience
-from store.database import alone, on_postgresql, write, write_alone
+from store.database import alone, on_postgresql, write
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
 from store.feed import Change, Touch
 from store.lifecycle import DELETABLE, EDITABLE, Action, Kind, Origin, Status, statuses
@@ -127,12 +127,9 @@ async def create(
             audience.insert(connection, pk, ids)
         return row, record(connection, row, Action.CREATE, None, actor=actor, at=now)
 
-    def make_alone(connection: Connection) -> tuple[Communication, Change]:
-        return insert_alone(connection, values, action=Action.CREATE, actor=actor, at=now)
-
     if alone(store.sessions) and copy_audience_of is None and size is None and not ids:
         made: tuple[Communication, Change] = await _flush_unique(
-            write_alone(store.sessions, make_alone)
+            insert_alone(store, values, action=Action.CREATE, actor=actor, at=now)
         )
     else:
         made = await _flush_unique(write(store.sessions, make))

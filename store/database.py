@@ -316,18 +316,9 @@ def on_postgresql(factory: Sessions) -> bool:
 
 
 def alone(factory: Sessions) -> bool:
-    """Whether `write_alone` runs there: on PostgreSQL."""
+    """Whether a whole write may be one statement run in no transaction of its own, as a
+    read is (store/writes.py `move_alone`, `insert_alone`): on PostgreSQL."""
     return on_postgresql(factory)
-
-
-async def write_alone(factory: Sessions, work: Callable[[Connection], T]) -> T:
-    """Run `work`, one statement that is a whole write (store/writes.py `move_alone`), as a
-    transaction of its own on PostgreSQL: with autocommit, no BEGIN and no COMMIT go to the
-    server, so a status change is one round trip. Only where `alone` says so."""
-    engine: AsyncEngine = factory.kw["bind"]
-    async with engine.connect() as connection:
-        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        return await autocommit.run_sync(work)
 
 
 @asynccontextmanager

@@ -312,13 +312,31 @@ async def _fetch_asyncpg(
     pooled = await engine.raw_connection()
     try:
         records = await pooled.driver_connection.fetch(plan.sql, *arguments)  # type: ignore[union-attr]
-    except BaseException:
+    except BaseException as error:
         if pooled.driver_connection.is_closed():  # type: ignore[union-attr]
             pooled.invalidate()  # as SQLAlchemy does on a disconnect: not back in the pool
+        if isinstance(error, Exception):
+            raise _as_sqlalchemy(engine, pooled, plan.sql, arguments, error) from error
         raise
     finally:
         await greenlet_spawn(pooled.close)
     return [plan.row(record) for record in records]
+
+
+def _as_sqlalchemy(
+    engine: AsyncEngine, pooled: Any, sql: str, arguments: list[Any], error: Exception
+) -> Exception:
+    """asyncpg's error as SQLAlchemy raises it for the same statement (an IntegrityError
+    for a unique violation, say: a write that runs here, `writes.insert_alone`, names a
+    taken slug that way), translated by SQLAlchemy's asyncpg adapter itself."""
+    dbapi = engine.dialect.loaded_dbapi
+    try:
+        pooled.dbapi_connection._handle_exception(error)  # raises the DB-API's error
+    except dbapi.Error as translated:
+        return DBAPIError.instance(sql, arguments, translated, dbapi.Error)
+    except Exception as other:  # not asyncpg's: as it came
+        return other
+    return error
 
 
 async def communications(

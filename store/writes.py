@@ -15,9 +15,9 @@ of a transaction of its own calls them through `run`.
 On PostgreSQL a status change that marks no recipient, and a create with no audience,
 are one statement each (`move_alone`, `insert_alone`): the row read, the compare-and-set
 and the history row in one `UPDATE ... RETURNING` with CTEs, run in no transaction of its
-own (store.database.write_alone), so one round trip where there were five, and no
-connection held between trips. SQLite cannot put an UPDATE in a CTE, and has no round
-trips to save: its writer's thread runs the steps one after another.
+own, as a read runs (`reading.fetch`, on asyncpg itself), so one round trip where there
+were five, and no connection held between trips. SQLite cannot put an UPDATE in a CTE,
+and has no round trips to save: its writer's thread runs the steps one after another.
 
 All but those run inside the caller's transaction. The compare-and-set takes the row (PostgreSQL)
 for the rest of the transaction, and on SQLite the transaction holds the file from its
@@ -25,7 +25,7 @@ start: two writers to one communication never interleave.
 """
 
 import functools
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -48,7 +48,7 @@ from sqlalchemy.orm import configure_mappers
 from sqlalchemy.sql.elements import ClauseElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store import reading
+from store import Store, reading
 from store.feed import Change
 from store.reading import kept
 from store.tables import COLUMNS, COMMUNICATION, Communication, StatusEvent, filled
@@ -282,7 +282,8 @@ def _recorded(source: Any, from_status: Any) -> Any:
 
 
 def _change(
-    found: Any,
+    seq: int,
+    tx: int,
     row: Communication,
     action: str,
     from_status: str | None,
@@ -292,8 +293,8 @@ def _change(
 ) -> Change:
     assert row.id is not None
     return Change(
-        tx=found["tx"],
-        seq=found["seq"],
+        tx=tx,
+        seq=seq,
         communication_id=row.id,
         kind=row.kind,
         action=action,
@@ -309,8 +310,8 @@ def _change(
 _MOVING: dict[tuple[tuple[Arm, ...], Sets, bool], Any] = {}
 
 
-def move_alone(
-    connection: Connection,
+async def move_alone(
+    store: Store,
     communication_id: int,
     arms: tuple[Arm, ...],
     *,
@@ -330,17 +331,27 @@ def move_alone(
     key = (arms, sets, version is not None)
     statement = _MOVING.get(key)
     if statement is None:
-        statement = _MOVING[key] = _moving(arms, sets, version is not None)
+        statement = _MOVING[key] = kept(_moving(arms, sets, version is not None))
     bound: dict[str, Any] = {f"v_{column}": value for column, (_, value) in values.items()}
     bound |= {"w_id": communication_id, "w_now": at, "w_version": version}
     bound |= {"e_action": action, "e_actor": actor, "e_reason": reason, "e_at": at}
-    found = connection.execute(statement, bound).mappings().first()
+    found = await _alone(store, statement, bound)
     if found is None:
         return None
-    if found["seq"] is None:
-        return str(found["seen_status"])
-    row = filled((column.name, found[column.name]) for column in _ALL)
-    return row, _change(found, row, action, found["seen_status"], actor, reason, at)
+    seen, *columns, seq, tx = found
+    if seq is None:
+        return str(seen)
+    row = filled(zip(reading.COLUMNS, columns, strict=True))
+    return row, _change(seq, tx, row, action, seen, actor, reason, at)
+
+
+async def _alone(store: Store, statement: Any, values: dict[str, Any]) -> Sequence[Any] | None:
+    """The one row of a statement that is a whole write, run as a read is
+    (`reading.fetch`): in no transaction of its own, no BEGIN and no COMMIT, so one round
+    trip; and, kept, on asyncpg itself, where SQLAlchemy's async layer cost about a seventh
+    of a PostgreSQL transition (py-spy --gil)."""
+    rows = await reading.fetch(store, statement, values)
+    return rows[0] if rows else None
 
 
 def _inserting(columns: tuple[str, ...]) -> Any:
@@ -350,7 +361,7 @@ def _inserting(columns: tuple[str, ...]) -> Any:
     made = insert(COMMUNICATION).values(values).returning(*_ALL).cte("made")
     event = _recorded(made, null())
     every = [made.c[column.name] for column in _ALL]
-    return select(*every, event.c.seq, event.c.tx).select_from(made.join(event, true()))
+    return kept(select(*every, event.c.seq, event.c.tx).select_from(made.join(event, true())))
 
 
 _INSERTING: dict[tuple[str, ...], Any] = {}
@@ -361,8 +372,8 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-def insert_alone(
-    connection: Connection, values: dict[str, Any], *, action: str, actor: str, at: datetime
+async def insert_alone(
+    store: Store, values: dict[str, Any], *, action: str, actor: str, at: datetime
 ) -> tuple[Communication, Change]:
     """A new communication with these columns and its history row, in one statement
     (PostgreSQL): `insert_row` and `record` at once."""
@@ -374,6 +385,8 @@ def insert_alone(
         statement = _INSERTING[columns] = _inserting(columns)
     bound = {f"c_{name}": value for name, value in values.items()}
     bound |= {"e_action": action, "e_actor": actor, "e_reason": None, "e_at": at}
-    found = connection.execute(statement, bound).mappings().one()
-    row = filled((column.name, found[column.name]) for column in _ALL)
-    return row, _change(found, row, action, None, actor, None, at)
+    found = await _alone(store, statement, bound)
+    assert found is not None
+    *columns_, seq, tx = found
+    row = filled(zip(reading.COLUMNS, columns_, strict=True))
+    return row, _change(seq, tx, row, action, None, actor, None, at)
