@@ -273,8 +273,9 @@ def execute(
 async def fetch(
     store: Store, statement: Executable, values: Mapping[str, Any] | None = None
 ) -> Sequence[Sequence[Any]]:
-    """Every row of a Core statement that reads, with `values` for its bound parameters
-    (a statement made once with `bindparam` skips building the expression per call)."""
+    """Every row of a Core statement that reads, or that is a whole write in one statement
+    (store/writes.py `move_alone`), with `values` for its bound parameters (a statement
+    made once with `bindparam` skips building the expression per call)."""
     engine: AsyncEngine = store.sessions.kw["bind"]
     reads = _sqlite(engine)
     if reads is not None:
