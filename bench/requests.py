@@ -56,7 +56,7 @@ from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
 from bench import database_name, free_port, postgres_execute
-from server.cli import WEBSOCKETS
+from server.cli import HTTP, WEBSOCKETS
 from server.settings import Settings
 
 ROOT = Path(__file__).parents[1]
@@ -448,7 +448,8 @@ def _commpulse_env(url: str) -> dict[str, str]:
         # fewer results than the scenarios' distinct bodies (about 1,000, sent round-robin):
         # "a different variable each time" is a miss every time, as it should be
         "COMMPULSE_READ_CACHE": str(READ_CACHE),
-        # websockets served as `commpulse serve` serves them (uvicorn reads UVICORN_*)
+        # HTTP and websockets served as `commpulse serve` serves them (uvicorn reads UVICORN_*)
+        "UVICORN_HTTP": HTTP,
         "UVICORN_WS": WEBSOCKETS[Settings.from_env().ws_implementation],
         "UVICORN_WS_PER_MESSAGE_DEFLATE": str(Settings.from_env().ws_per_message_deflate),
     }

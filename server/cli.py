@@ -26,6 +26,7 @@ WEBSOCKETS = {
     "wsproto": "server.websockets:WSProtoProtocol",
     "websockets-sansio": "server.websockets:SansIOProtocol",
 }
+HTTP = "server.websockets:HttpProtocol"  # uvicorn's httptools, its responses' writes corked too
 
 
 async def _migrate(settings: Settings, create: bool) -> str:
@@ -129,6 +130,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
+        http=HTTP,
         ws=WEBSOCKETS[settings.ws_implementation],
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=settings.ws_per_message_deflate,

@@ -13,7 +13,16 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request, TextMessage
 from wsproto.extensions import PerMessageDeflate
 
-from server.websockets import CORK, TEXT_FRAMES, WSProtoProtocol, _Corked, _Gate, _Inbox, _wire
+from server.websockets import (
+    CORK,
+    TEXT_FRAMES,
+    HttpProtocol,
+    WSProtoProtocol,
+    _Corked,
+    _Gate,
+    _Inbox,
+    _wire,
+)
 
 
 class Transport:
@@ -226,3 +235,32 @@ async def test_a_compressing_socket_offers_no_frames_made_once() -> None:
     protocol, _, _, ended = await _accepted(deflate=True)
     assert TEXT_FRAMES not in protocol.scope["extensions"]
     ended.set()
+
+
+async def test_a_responses_head_and_body_leave_in_one_write() -> None:
+    """An HTTP response, which uvicorn writes as its head and then its body, reaches the
+    socket as one write, whole; the next request on the connection is answered too."""
+    answered = asyncio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+        )
+        await send({"type": "http.response.body", "body": b"ok"})
+        answered.set()
+
+    config = Config(app, http="httptools", lifespan="off")
+    config.load()
+    protocol = HttpProtocol(config, ServerState(), {}, asyncio.get_running_loop())
+    socket = _Socket()
+    protocol.connection_made(cast(asyncio.Transport, socket))
+    for _ in range(2):
+        answered.clear()
+        socket.written.clear()
+        protocol.data_received(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        await answered.wait()
+        await _turn_ended()
+        [response] = socket.written
+        assert response.startswith(b"HTTP/1.1 200 OK\r\n") and response.endswith(b"\r\n\r\nok")
+    protocol.connection_lost(None)
