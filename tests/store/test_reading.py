@@ -6,12 +6,15 @@ sees them."""
 from datetime import UTC, datetime
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import bindparam, event, inspect
+from sqlalchemy.dialects import sqlite
 from sqlmodel import col
 
 from store import Store, communications, reading
 from store.lifecycle import Kind
-from store.tables import Communication, filled
+from store.tables import Communication, UTCDateTime, filled
 from tests.factories import create, engine_of
 
 SHAPE = communications.Shape(
@@ -85,3 +88,28 @@ async def test_a_filled_row_is_made_as_the_orm_makes_one(store: Store) -> None:
     assert (ours.__pydantic_extra__, ours.__pydantic_private__) == (None, None)
     assert type(inspect(ours)) is type(inspect(theirs))
     assert inspect(ours).transient and inspect(ours).object is ours
+
+
+@given(
+    when=st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()
+    ),
+    written=st.sampled_from(["as the store writes it", "with its offset", "with a T"]),
+)
+def test_a_datetime_on_sqlite_reads_back_as_the_same_instant_in_utc(
+    when: datetime, written: str
+) -> None:
+    """SQLite keeps datetimes as text: the store's own (naive UTC, `process_bind_param`)
+    and text naming an offset, as another writer may leave, both read as the instant they
+    name, aware in UTC."""
+    dialect = sqlite.dialect()
+    utc = when.astimezone(UTC)
+    text = {
+        "as the store writes it": utc.replace(tzinfo=None).isoformat(" "),
+        "with its offset": when.isoformat(" "),
+        "with a T": utc.replace(tzinfo=None).isoformat(),
+    }[written]
+    read = UTCDateTime().result_processor(dialect, None)
+    assert read is not None
+    found = read(text)
+    assert found == utc and found.tzinfo is UTC
