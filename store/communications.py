@@ -58,7 +58,7 @@ class Page:
     keys: list[tuple[Any, int]] = field(default_factory=list)
 
 
-_BY_ID = reading.kept(reading.ROWS.where(col(Communication.id) == bindparam("id")))
+_BY_ID = reading.kept(reading.ROWS.where(col(Communication.id) == bindparam("id")), quick=True)
 
 
 async def get(store: Store, communication_id: int | None) -> Communication:
@@ -530,15 +530,22 @@ def _page_statement(shape: Shape) -> Any:
             where += [key > position, sort >= value]
     descending = shape.descending != shape.backward  # walking backward flips the order
     c = COMMUNICATION.c
+    arms: list[list[ColumnElement[bool]]] | None = None
     if shape.days:
         arms = [[c.created_day == bindparam(f"day_{n}")] for n in range(shape.days)]
     elif shape.arms is not None:
         arms = [[c.kind == k, c.status == s, c.origin == o] for k, s, o in shape.arms]
-    else:
+    statement: Any
+    if arms is None:
         ordering = [sort.desc(), pk.desc()] if descending else [sort.asc(), pk.asc()]
-        return reading.kept(reading.ROWS.where(*where).order_by(*ordering).limit(shape.limit))
-    merged = _merged(arms, where, shape.field, descending, shape.limit, postgres=shape.postgres)
-    return reading.kept(merged)
+        statement = reading.ROWS.where(*where).order_by(*ordering).limit(shape.limit)
+    else:
+        statement = _merged(
+            arms, where, shape.field, descending, shape.limit, postgres=shape.postgres
+        )
+    # quick (`reading.kept`): it walks an index's ranges, one per arm or day, and tests each
+    # row it meets; a search may test the whole table's rows before it has a page
+    return reading.kept(statement, quick=not shape.search)
 
 
 def _merged(

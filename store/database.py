@@ -67,7 +67,7 @@ def create_engine(url: str, pool_size: int = 30) -> AsyncEngine:
         connect = {"async_creator": partial(_connect_sqlite, path)} if on_file else {}
         engine = create_async_engine(url, pool_reset_on_return=None, **connect)
     if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
     return engine
 
 
@@ -130,7 +130,7 @@ async def _connect_sqlite(path: str) -> aiosqlite.Connection:
     return await connection
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -289,7 +289,7 @@ def on_sqlite_file(engine: AsyncEngine) -> bool:
 def sqlite_file_engine(url: URL, **options: Any) -> Engine:
     """A synchronous engine on the SQLite file of `url`, with the server's pragmas."""
     engine = sqlalchemy.create_engine(url.set(drivername="sqlite"), **options)
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", sqlite_pragmas)
     return engine
 
 

@@ -3,17 +3,22 @@ on PostgreSQL straight from asyncpg, the rows SQLAlchemy gives for it, values bo
 columns read the same way; when something listens for the statements SQLAlchemy runs, it
 sees them."""
 
+import asyncio
+import contextlib
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import bindparam, event, inspect
+from sqlalchemy import bindparam, event, func, inspect, select, table
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col
 
 from store import Store, communications, reading
-from store.lifecycle import Kind
+from store.lifecycle import Kind, Origin, Status
 from store.tables import Communication, UTCDateTime, filled
 from tests.factories import create, engine_of
 
@@ -113,3 +118,53 @@ def test_a_datetime_on_sqlite_reads_back_as_the_same_instant_in_utc(
     assert read is not None
     found = read(text)
     assert found == utc and found.tzinfo is UTC
+
+
+async def test_a_quick_read_while_another_process_locks_the_file_waits_without_stopping_the_loop(
+    tmp_path: Path,
+) -> None:
+    """On SQLite a quick read (a row by id, a page) runs on the event loop's own thread,
+    where it must never wait: while another process holds the file's lock, it waits in the
+    reads' threads instead, the loop going on meanwhile, and reads what that process wrote
+    once it lets go."""
+    path = tmp_path / "locked.db"
+    with contextlib.closing(sqlite3.connect(path)) as setup:
+        setup.executescript(
+            "PRAGMA journal_mode=WAL; CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);"
+        )
+    engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+    reads = reading._sqlite(engine)
+    assert reads is not None
+    count = reading.kept(select(func.count()).select_from(table("t")), quick=True)
+    plan = reading._plan(count, reads.engine.dialect)
+    assert plan is not None and plan.quick
+    # as a process that crashed leaves it for the next to recover; only then, since each
+    # process's connection to a file in WAL mode keeps others from an exclusive lock
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.executescript(
+        "PRAGMA locking_mode=EXCLUSIVE; BEGIN IMMEDIATE; INSERT INTO t VALUES (2);"
+    )
+    read = asyncio.create_task(reads.fetch(count, {}, plan))
+    ticks = 0
+    while ticks < 100:  # the loop goes on while the read waits for the lock
+        await asyncio.sleep(0)
+        ticks += 1
+    assert not read.done()
+    locker.execute("COMMIT")
+    locker.close()
+    assert await read == [[2]]
+    assert await reads.fetch(count, {}, plan) == [[2]]  # and on the loop's thread again
+    # which would have waited for the lock, had it been told to: the loop with it
+    assert reads._here().execute("PRAGMA busy_timeout").fetchone() == (0,)
+    await engine.dispose()
+
+
+def test_every_page_but_a_search_is_quick() -> None:
+    """A page walks an index's ranges and reads about as many rows as it returns, so it may
+    run on the loop's thread; a search may test every row of the table first, so it may not."""
+    dialect = sqlite.dialect()
+    for search in (False, True):
+        for arms in (None, ((Kind.EMAIL, Status.DRAFT, Origin.CAMPAIGN),)):
+            shape = SHAPE._replace(search=search, arms=arms, postgres=False)
+            plan = reading._plan(communications._page_statement(shape), dialect)
+            assert plan is not None and plan.quick is not search
