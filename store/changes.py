@@ -388,15 +388,22 @@ _READS: dict[str, tuple[Executable, Executable]] = {
             .columns(sql_column("waiting", Boolean), *(sql_column(c.name, c.type) for c in EVENT.c))
         ),
     ),
-    "sqlite": (  # writes are serial and tx is 0: plain seq order, nothing waits
+    # writes are serial and tx is 0: plain seq order, nothing waits. Both walk the (tx, seq)
+    # index for at most a page, so they run on the event loop's thread (`reading.kept`):
+    # the tail reads once for every change written
+    "sqlite": (
         reading.kept(
-            select(EVENT.c.tx, EVENT.c.seq).order_by(EVENT.c.tx.desc(), EVENT.c.seq.desc()).limit(1)
+            select(EVENT.c.tx, EVENT.c.seq)
+            .order_by(EVENT.c.tx.desc(), EVENT.c.seq.desc())
+            .limit(1),
+            quick=True,
         ),
         reading.kept(
             select(literal(False).label("waiting"), *EVENT.c)
             .where(tuple_(EVENT.c.tx, EVENT.c.seq) > tuple_(*_AFTER.values()))
             .order_by(EVENT.c.tx, EVENT.c.seq)
-            .limit(_PAGE["limit"])
+            .limit(_PAGE["limit"]),
+            quick=True,
         ),
     ),
 }

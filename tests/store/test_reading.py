@@ -17,7 +17,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col
 
-from store import Store, communications, reading
+from store import Store, changes, communications, reading
 from store.lifecycle import Kind, Origin, Status
 from store.tables import Communication, UTCDateTime, filled
 from tests.factories import create, engine_of
@@ -168,3 +168,12 @@ def test_every_page_but_a_search_is_quick() -> None:
             shape = SHAPE._replace(search=search, arms=arms, postgres=False)
             plan = reading._plan(communications._page_statement(shape), dialect)
             assert plan is not None and plan.quick is not search
+
+
+def test_the_streams_reads_on_sqlite_are_quick() -> None:
+    """The tail reads the changes after its position once for every change written: along
+    the (tx, seq) index, a page at most, on the loop's thread."""
+    dialect = sqlite.dialect()
+    for statement in changes._READS["sqlite"]:
+        plan = reading._plan(statement, dialect)
+        assert plan is not None and plan.quick
