@@ -1,0 +1,163 @@
+"""A page with a search in name order, read from the grams of names (name_gram, kept by
+triggers: migration 0009) instead of testing each row after the cursor.
+
+A name that holds the search holds each of the search's grams, so its rows are in every
+one of the grams' lists (name_gram's primary key: gram, name, id). The page's statement
+walks those lists in name order from the cursor, leapfrogging: from the current name it
+looks up, in each list, the first name at or past it; when all lists agree that name
+holds every gram, and its rows are counted with the page's full conditions (the search's
+LIKE among them); else the walk jumps to the furthest of the names found, since no name
+before it is in that list. It stops once it has counted a page of rows, or a list runs
+out. Each step costs one index seek a gram, so a page costs about the same at any size,
+where testing each row after a cursor read the rest of the table when the search matched
+nothing there (bench/large_lists.py: 'campaign 7' after a cursor late in name order).
+
+The grams only ever let a row through that the search's LIKE then tests: a gram of the
+search must be in a matching name's grams, never more than that.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+
+from store import reading
+from store.tables import COMMUNICATION, NameGram
+
+GRAM = 3  # migration 0009's
+GRAMS_MAX = 6  # a search's grams the walk seeks in, spread over it (see `of`)
+NAME_GRAM = NameGram.__table__  # type: ignore[attr-defined]
+ZERO, ONE = literal_column("0", Integer), literal_column("1", Integer)
+
+
+def of(search: str) -> list[str]:
+    """The grams of `search` a name that holds it must hold in name_gram: at most
+    GRAMS_MAX distinct ones, spread from its first to its last, or none when it has no
+    gram to look up (shorter than GRAM, say). `search` is as the LIKE matches it (stripped).
+
+    The database lowers the names for name_gram and the LIKE (lower() on both sides), and
+    this must agree with it: a gram made here that the database would lower otherwise could
+    miss a row. So a gram is made only of characters whose lowering is certain: ASCII
+    letters, which every lower() folds to a-z, and characters Python leaves as they are
+    (digits, spaces, punctuation, lower-case and uncased letters), which the assumption is
+    every lower() leaves too, one character to one. That holds for SQLite's lower() (ASCII
+    only) and PostgreSQL's under a libc locale; under an ICU or Turkish locale (I to a dotless i)
+    it does not. An upper-case non-ASCII letter ('Ä': SQLite keeps it, PostgreSQL and
+    Python lower it) breaks the slices that hold it; fewer grams only means more names tested.
+    """
+    folded = [_folded(c) for c in search]
+    found: list[str] = []
+    for start in range(len(folded) - GRAM + 1):
+        window = folded[start : start + GRAM]
+        if all(c is not None for c in window):
+            gram = "".join(c for c in window if c is not None)
+            if gram not in found:
+                found.append(gram)
+    if len(found) <= GRAMS_MAX:
+        return found
+    last = len(found) - 1
+    return [found[round(n * last / (GRAMS_MAX - 1))] for n in range(GRAMS_MAX)]
+
+
+def _folded(c: str) -> str | None:
+    if "A" <= c <= "Z":
+        return c.lower()
+    return c if c.lower() == c else None
+
+
+def values(grams: Sequence[str]) -> dict[str, str]:
+    return {f"gram_{n}": gram for n, gram in enumerate(grams)}
+
+
+def page(
+    grams: int,
+    where: list[ColumnElement[bool]],
+    start: ColumnElement[Any] | None,
+    end: ColumnElement[Any] | None,
+    descending: bool,
+    limit: int,
+) -> Select[Any]:
+    """The first `limit` rows, in (name, id) order (descending: reversed), that `where`
+    admits among the names holding each of `grams` grams (bound as gram_0, gram_1, ...),
+    from the name `start` (None: the first) up to the name `end` (None: the last). `where`
+    holds every condition of the page, its cursors' (name, id) bounds among them; `start`
+    and `end` only bound the walk."""
+    name = NAME_GRAM.c.name
+
+    def furthest(at: Any, strict: Any, walk: Any = None) -> Any:
+        """The furthest of each list's first name at `at` or past it (past it when
+        `strict`), or NULL once a list has none."""
+        firsts = [
+            select(
+                select(name)
+                .where(
+                    NAME_GRAM.c.gram == bindparam(f"gram_{n}", type_=String),
+                    *(() if at is None else (name <= at if descending else name >= at,)),
+                    *(() if strict is None else (or_(strict == ZERO, name != at),)),
+                )
+                .order_by(name.desc() if descending else name)
+                .limit(1)
+                .correlate(*(() if walk is None else (walk,)))
+                .scalar_subquery()
+                .label("first")
+            )
+            for n in range(grams)
+        ]
+        found = union_all(*firsts).subquery("found") if grams > 1 else firsts[0].subquery("found")
+        pick = func.min if descending else func.max
+        return (
+            select(pick(found.c.first)).having(func.count(found.c.first) == grams).scalar_subquery()
+        )
+
+    seed = select(
+        (literal(None, String) if start is None else start).label("at"),
+        furthest(start, None).label("far"),
+        ZERO.label("strict"),
+        cast(ZERO, BigInteger).label("got"),  # as count() is on PostgreSQL
+    ).cte("walk", recursive=True)
+    walk = seed.alias("w")
+    hit = and_(walk.c.strict == ZERO, walk.c.far == walk.c.at)
+    at = case((hit, walk.c.at), else_=walk.c.far)
+    strict = case((hit, ONE), else_=ZERO)
+    counted = (
+        select(func.count())
+        .select_from(COMMUNICATION)
+        .where(COMMUNICATION.c.name == walk.c.at, *where)
+        .scalar_subquery()
+    )
+    reached = [walk.c.far.is_not(None), walk.c.got < limit]
+    if end is not None:
+        reached.append(walk.c.far >= end if descending else walk.c.far <= end)
+    steps = seed.union_all(
+        select(
+            at,
+            furthest(at, strict, walk),
+            strict,
+            walk.c.got + case((hit, counted), else_=ZERO),
+        ).where(*reached)
+    )
+    c = COMMUNICATION.c
+    ordering = [c.name.desc(), c.id.desc()] if descending else [c.name, c.id]
+    return (
+        reading.ROWS.select_from(steps)
+        .join(COMMUNICATION, c.name == steps.c.at)
+        .where(steps.c.strict == ZERO, steps.c.far == steps.c.at, *where)
+        .order_by(*ordering)
+        .limit(limit)
+    )
