@@ -130,6 +130,7 @@ def page(
         furthest(start, None).label("far"),
         ZERO.label("strict"),
         cast(ZERO, BigInteger).label("got"),  # as count() is on PostgreSQL
+        ZERO.label("step"),
     ).cte("walk", recursive=True)
     walk = seed.alias("w")
     hit = and_(walk.c.strict == ZERO, walk.c.far == walk.c.at)
@@ -150,10 +151,14 @@ def page(
             furthest(at, strict, walk),
             strict,
             walk.c.got + case((hit, counted), else_=ZERO),
+            walk.c.step + ONE,
         ).where(*reached)
     )
+    # in the walk's order, which is the names' (name_gram's index, in the same collation),
+    # then by id: ordered by name, PostgreSQL read communication in name order and looked
+    # for each row in the walk, the whole table for a page that the walk ends early
     c = COMMUNICATION.c
-    ordering = [c.name.desc(), c.id.desc()] if descending else [c.name, c.id]
+    ordering = [steps.c.step, c.id.desc() if descending else c.id]
     return (
         reading.ROWS.select_from(steps)
         .join(COMMUNICATION, c.name == steps.c.at)
