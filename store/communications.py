@@ -532,17 +532,19 @@ def _page_statement(shape: Shape) -> Any:
     pk = col(Communication.id)
     key = tuple_(sort, pk)
     where = _window(shape.search, shape.created_after, shape.created_before)
+    window = list(where)
     # each row-value bound comes with the same bound on the sort column alone, which the
     # planner can join to a range of the filter's (createdAfter, say): without it, SQLite
     # takes one of the two as the index range and reads the other's rows one by one
-    edges: dict[bool, Any] = {}  # the bound from above (True) and from below, if any
+    edges: dict[bool, tuple[Any, Any]] = {}  # the bound from above (True) and from below
     for bound, is_after in (("after", True), ("before", False)):
         if not (shape.after if is_after else shape.before):
             continue
         columns = COMMUNICATION.c
         value = bindparam(f"{bound}_value", type_=columns[shape.field].type)
-        position = tuple_(value, bindparam(f"{bound}_id", type_=columns.id.type))
-        edges[shape.descending == is_after] = value
+        pk_value = bindparam(f"{bound}_id", type_=columns.id.type)
+        position = tuple_(value, pk_value)
+        edges[shape.descending == is_after] = (value, pk_value)
         if shape.descending == is_after:
             where += [key < position, sort <= value]
         else:
@@ -551,7 +553,8 @@ def _page_statement(shape: Shape) -> Any:
     c = COMMUNICATION.c
     if shape.grams:
         start, end = edges.get(descending), edges.get(not descending)
-        return reading.kept(grams.page(shape.grams, where, start, end, descending, shape.limit))
+        walk = grams.page(shape.grams, window, start, end, descending, shape.limit)
+        return reading.kept(walk)
     if shape.days:
         arms = [[c.created_day == bindparam(f"day_{n}")] for n in range(shape.days)]
     elif shape.arms is not None:

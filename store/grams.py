@@ -25,9 +25,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    and_,
     bindparam,
-    case,
     cast,
     func,
     literal,
@@ -41,7 +39,7 @@ from store import reading
 from store.tables import COMMUNICATION, NameGram
 
 GRAM = 3  # migration 0009's
-GRAMS_MAX = 6  # a search's grams the walk seeks in, spread over it (see `of`)
+GRAMS_MAX = 3  # a search's grams the walk seeks in, spread over it (see `of`)
 NAME_GRAM = NameGram.__table__  # type: ignore[attr-defined]
 ZERO, ONE = literal_column("0", Integer), literal_column("1", Integer)
 
@@ -88,29 +86,43 @@ def values(grams: Sequence[str]) -> dict[str, str]:
 def page(
     grams: int,
     where: list[ColumnElement[bool]],
-    start: ColumnElement[Any] | None,
-    end: ColumnElement[Any] | None,
+    start: tuple[Any, Any] | None,
+    end: tuple[Any, Any] | None,
     descending: bool,
     limit: int,
 ) -> Select[Any]:
     """The first `limit` rows, in (name, id) order (descending: reversed), that `where`
-    admits among the names holding each of `grams` grams (bound as gram_0, gram_1, ...),
-    from the name `start` (None: the first) up to the name `end` (None: the last). `where`
-    holds every condition of the page, its cursors' (name, id) bounds among them; `start`
-    and `end` only bound the walk."""
-    name = NAME_GRAM.c.name
+    (the search's LIKE among its conditions) admits among the names holding each of `grams`
+    grams (bound as gram_0, gram_1, ...), after the cursor `start` and before `end`, each a
+    (name, id) or None (from the first name, to the last).
 
-    def furthest(at: Any, strict: Any, walk: Any = None) -> Any:
-        """The furthest of each list's first name at `at` or past it (past it when
-        `strict`), or NULL once a list has none."""
+    Each step of the walk holds a candidate, `at`: the furthest of each list's first name
+    past the last candidate (at or past `start` for the first), since no name before it is
+    in every list. The next step counts the rows of that name `where` admits (`found`, in
+    `name`) and looks for the next candidate past it, both from `at` alone: a candidate is
+    tested by the exact conditions, one index seek, not by looking it up in every list
+    again, which would cost a seek a gram per name found."""
+    name = NAME_GRAM.c.name
+    c = COMMUNICATION.c
+    # the rows of a name the walk found, past the cursors: the walk's names are within the
+    # cursors' names, so only a cursor's own name has rows on both sides of it. Written so
+    # that it is no range of an index: a range past the cursor led PostgreSQL to read the
+    # communications after the cursor and look each up in the walk, not the other way
+    within = list(where)
+    for edge, ahead in ((start, not descending), (end, descending)):
+        if edge is not None:
+            within.append(or_(c.name != edge[0], c.id > edge[1] if ahead else c.id < edge[1]))
+
+    def furthest(past: Any, strict: bool, walk: Any = None) -> Any:
+        """The furthest of each list's first name past `past` (or at it, not `strict`; the
+        first of each list for None), or NULL once a list has none."""
+        beyond = () if past is None else ((name < past if strict else name <= past),)
+        if not descending:
+            beyond = () if past is None else ((name > past if strict else name >= past),)
         firsts = [
             select(
                 select(name)
-                .where(
-                    NAME_GRAM.c.gram == bindparam(f"gram_{n}", type_=String),
-                    *(() if at is None else (name <= at if descending else name >= at,)),
-                    *(() if strict is None else (or_(strict == ZERO, name != at),)),
-                )
+                .where(NAME_GRAM.c.gram == bindparam(f"gram_{n}", type_=String), *beyond)
                 .order_by(name.desc() if descending else name)
                 .limit(1)
                 .correlate(*(() if walk is None else (walk,)))
@@ -126,43 +138,39 @@ def page(
         )
 
     seed = select(
-        (literal(None, String) if start is None else start).label("at"),
-        furthest(start, None).label("far"),
-        ZERO.label("strict"),
-        cast(ZERO, BigInteger).label("got"),  # as count() is on PostgreSQL
+        furthest(None if start is None else start[0], strict=False).label("at"),
+        literal(None, String).label("name"),
+        cast(ZERO, BigInteger).label("found"),  # bigint, as count() is on PostgreSQL
+        cast(ZERO, BigInteger).label("got"),
         ZERO.label("step"),
     ).cte("walk", recursive=True)
     walk = seed.alias("w")
-    hit = and_(walk.c.strict == ZERO, walk.c.far == walk.c.at)
-    at = case((hit, walk.c.at), else_=walk.c.far)
-    strict = case((hit, ONE), else_=ZERO)
-    counted = (
+    found = (
         select(func.count())
         .select_from(COMMUNICATION)
-        .where(COMMUNICATION.c.name == walk.c.at, *where)
+        .where(c.name == walk.c.at, *within)
         .scalar_subquery()
     )
-    reached = [walk.c.far.is_not(None), walk.c.got < limit]
+    going = [walk.c.at.is_not(None), walk.c.got + walk.c.found < limit]
     if end is not None:
-        reached.append(walk.c.far >= end if descending else walk.c.far <= end)
+        going.append(walk.c.at >= end[0] if descending else walk.c.at <= end[0])
     steps = seed.union_all(
         select(
-            at,
-            furthest(at, strict, walk),
-            strict,
-            walk.c.got + case((hit, counted), else_=ZERO),
+            furthest(walk.c.at, strict=True, walk=walk),
+            walk.c.at,
+            found,
+            walk.c.got + walk.c.found,  # a step behind: `found` once a step, not twice
             walk.c.step + ONE,
-        ).where(*reached)
+        ).where(*going)
     )
     # in the walk's order, which is the names' (name_gram's index, in the same collation),
     # then by id: ordered by name, PostgreSQL read communication in name order and looked
     # for each row in the walk, the whole table for a page that the walk ends early
-    c = COMMUNICATION.c
     ordering = [steps.c.step, c.id.desc() if descending else c.id]
     return (
         reading.ROWS.select_from(steps)
-        .join(COMMUNICATION, c.name == steps.c.at)
-        .where(steps.c.strict == ZERO, steps.c.far == steps.c.at, *where)
+        .join(COMMUNICATION, c.name == steps.c.name)
+        .where(steps.c.found > ZERO, *within)
         .order_by(*ordering)
         .limit(limit)
     )

@@ -219,7 +219,7 @@ def test_a_searchs_grams_leave_out_letters_whose_lowering_is_uncertain() -> None
     the first and the last; a search shorter than a gram has none."""
     assert grams.of("CaMp") == ["cam", "amp"]
     assert grams.of("xÄyzw") == ["yzw"]
-    assert grams.of("ä%_/ ß") == ["ä%_", "%_/", "_/ ", "/ ß"]
+    assert grams.of("ä%_/ ß") == ["ä%_", "_/ ", "/ ß"]  # thinned to GRAMS_MAX
     assert grams.of("ab") == [] and grams.of("ÄÖÜ") == []
     many = grams.of("abcdefghijklmnop")
     assert len(many) == grams.GRAMS_MAX and many[0] == "abc" and many[-1] == "nop"

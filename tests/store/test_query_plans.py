@@ -85,7 +85,7 @@ def walks_the_grams(plan: str) -> bool:
     sqlite = "SEARCH name_gram USING PRIMARY KEY (gram=? AND name" in plan
     postgresql = (
         re.search(r"Index Only Scan (Backward )?using name_gram_pkey", plan) is not None
-        and re.search(r"Index Cond: \(+\(name\)::text = \(walk\.at\)::text\)", plan) is not None
+        and re.search(r"Index Cond: \(+\(name\)::text = \(walk\.name\)::text\)", plan) is not None
     )
     by_name = "SEARCH communication USING INDEX ix_communication_name_id (name=?)" in plan
     by_name |= "Index Scan using ix_communication_name_id on communication" in plan
