@@ -3,17 +3,17 @@ triggers: migration 0009) instead of testing each row after the cursor.
 
 A name that holds the search holds each of the search's grams, so its rows are in every
 one of the grams' lists (name_gram's primary key: gram, name, id). The page's statement
-walks those lists in name order from the cursor, leapfrogging: from the current name it
-looks up, in each list, the first name at or past it; when all lists agree that name
-holds every gram, and its rows are counted with the page's full conditions (the search's
-LIKE among them); else the walk jumps to the furthest of the names found, since no name
-before it is in that list. It stops once it has counted a page of rows, or a list runs
-out. Each step costs one index seek a gram, so a page costs about the same at any size,
-where testing each row after a cursor read the rest of the table when the search matched
-nothing there (bench/large_lists.py: 'campaign 7' after a cursor late in name order).
+walks those lists in name order from the cursor, leapfrogging: the next candidate is the
+furthest of each list's first name past the last one, since no name before it is in
+every list; a candidate's rows are then counted by the page's own conditions (the
+search's LIKE among them), one seek by name. It stops once it has counted a page of rows,
+or a list runs out. A step costs one index seek a gram and one by name, so a page costs
+about the same at any size, where testing each row after a cursor read the rest of the
+table when the search matched nothing there (bench/large_lists.py: 'campaign 7' after a
+cursor late in name order).
 
-The grams only ever let a row through that the search's LIKE then tests: a gram of the
-search must be in a matching name's grams, never more than that.
+The grams only ever let through names that the LIKE then tests: a name holding the search
+holds each gram made by `of`, so the walk never passes over one.
 """
 
 from collections.abc import Sequence
@@ -55,9 +55,10 @@ def of(search: str) -> list[str]:
     letters, which every lower() folds to a-z, and characters Python leaves as they are
     (digits, spaces, punctuation, lower-case and uncased letters), which the assumption is
     every lower() leaves too, one character to one. That holds for SQLite's lower() (ASCII
-    only) and PostgreSQL's under a libc locale; under an ICU or Turkish locale (I to a dotless i)
-    it does not. An upper-case non-ASCII letter ('Ä': SQLite keeps it, PostgreSQL and
-    Python lower it) breaks the slices that hold it; fewer grams only means more names tested.
+    only) and PostgreSQL's under a libc locale (its ILIKE lowers both sides with lower() in
+    a UTF-8 database); under an ICU or a Turkish locale ('I' to a dotless i) it does not.
+    An upper-case non-ASCII letter ('Ä': SQLite keeps it, PostgreSQL and Python lower it)
+    breaks the slices that hold it: fewer grams only means more candidates tested.
     """
     folded = [_folded(c) for c in search]
     found: list[str] = []
@@ -97,11 +98,11 @@ def page(
     (name, id) or None (from the first name, to the last).
 
     Each step of the walk holds a candidate, `at`: the furthest of each list's first name
-    past the last candidate (at or past `start` for the first), since no name before it is
-    in every list. The next step counts the rows of that name `where` admits (`found`, in
-    `name`) and looks for the next candidate past it, both from `at` alone: a candidate is
-    tested by the exact conditions, one index seek, not by looking it up in every list
-    again, which would cost a seek a gram per name found."""
+    past the last candidate (at or past `start`'s name for the first). The next step counts
+    the rows of that name `where` admits (`found`, with the name in `name`) and finds the
+    next candidate past it, both from `at` alone: a candidate is tested by the exact
+    conditions, one seek by name, not by looking it up in every list again, which cost a
+    seek a gram more per name found."""
     name = NAME_GRAM.c.name
     c = COMMUNICATION.c
     # the rows of a name the walk found, past the cursors: the walk's names are within the

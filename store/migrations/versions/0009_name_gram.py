@@ -9,7 +9,8 @@ Create Date: 2026-11-28 12:00:00
 A row of name_gram is (gram, name, id): one distinct 3-character slice of lower(name) of a
 live communication (deleted_at NULL), with that communication's name and id, so that its
 primary key lists the rows holding a gram in name order. lower() is the database's own, in
-the trigger as in the search's LIKE, so the grams always agree with the final test.
+the trigger as in the search's test (lower() LIKE lower() on SQLite; PostgreSQL's ILIKE
+lowers both sides with lower() in a UTF-8 database), so the grams agree with that test.
 
 Every write path keeps it, whoever writes: an INSERT of a live row adds its grams; an UPDATE
 that changes the name or the id, or deletes or revives the row (deleted_at), removes the old
