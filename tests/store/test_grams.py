@@ -29,7 +29,9 @@ MIGRATION = importlib.import_module("store.migrations.versions.0009_name_gram")
 # ASCII letters both cases; letters SQLite leaves and PostgreSQL and Python lower ('Ä', 'İ',
 # the Kelvin sign) or that lower to themselves ('ä', 'ß', a dotless i); uncased ones; LIKE's
 ALPHABET = "aAbB äÄßİ\u0131\u212a日%_/"
-NAMES = st.text(alphabet=ALPHABET, min_size=1, max_size=7)
+# and a few names drawn again and again, so that rows share a name, and a cursor's name has
+# rows on both sides of it
+NAMES = st.text(alphabet=ALPHABET, min_size=1, max_size=7) | st.sampled_from(["aAb_", "xÄbb"])
 STEPS = st.lists(
     st.one_of(
         st.tuples(st.just("create"), NAMES),
@@ -121,49 +123,59 @@ async def test_a_search_in_name_order_pages_what_its_test_admits(
     store: Store, steps: list[Any], searches: list[str], pick: int, size: int
 ) -> None:
     """After creates, renames, deletes, revivals and erasures through the store and around
-    it, a search paged forward from the start, and backward from any row, in either name
-    order, gives the rows its test admits over the whole table; name_gram holds exactly
-    the live names' grams."""
+    it, a search paged forward from the start, backward from any row, and forward from one
+    row up to another, in either name order, gives the rows its test admits over the whole
+    table; name_gram holds exactly the live names' grams."""
     await _empty(store)
     ids: list[int] = []
     for step in steps:
         with contextlib.suppress(Refused):  # a rename or delete of a row no longer a draft
             await _do(store, ids, step)
     assert await kept_grams(store) == await fresh_grams(store)
-    names = [name for (name,) in await reading.fetch(store, text("SELECT name FROM communication"))]
-    if names:  # a slice of a name, so that some searches find rows
-        name = names[pick % len(names)]
-        searches = [*searches, name[pick % len(name) :][:4]]
+    ordered = [  # every row, as the database orders (name, id)
+        tuple(row)
+        for row in await reading.fetch(
+            store,
+            select(COMMUNICATION.c.name, COMMUNICATION.c.id).order_by(
+                COMMUNICATION.c.name, COMMUNICATION.c.id
+            ),
+        )
+    ]
+    low = ordered[pick % len(ordered)] if ordered else None
+    high = ordered[max(pick % len(ordered), (pick * 7 + 3) % len(ordered))] if ordered else None
+    for row in (low, high) if ordered else ():  # the cursors' names and slices: found rows
+        assert row is not None
+        searches = [*searches, row[0], row[0][pick % len(row[0]) :][:4]]
     for search in searches:
         for descending in (False, True):
             order = Order("name", descending)
             expected = await matching(store, search, descending)
             assert await paged(store, search, order, size) == expected, search
-            rows = await reading.fetch(
-                store,
-                select(COMMUNICATION.c.name, COMMUNICATION.c.id).order_by(COMMUNICATION.c.id),
+            if low is None or high is None:
+                continue
+            key, end = (high, low) if descending else (low, high)
+            earlier = await _earlier(store, descending, key)
+            before = [i for i in expected if i in earlier]
+            assert await paged_back(store, search, order, size, key) == before, search
+            # forward from one row's cursor up to a later one's: the walk ends at the second
+            short = await _earlier(store, descending, end)
+            between = [i for i in expected if i not in earlier and i != key[1] and i in short]
+            page = await communications.page(
+                store, Filter(search=search), order, first=100, after=key, before=end
             )
-            if rows:
-                key = tuple(rows[pick % len(rows)])
-                at = next((n for n, i in enumerate(expected) if i == key[1]), None)
-                before = await _before(store, search, descending, key, expected, at)
-                assert await paged_back(store, search, order, size, key) == before, search
+            assert [row.id for row in page.rows] == between, search
 
 
-async def _before(
-    store: Store, search: str, descending: bool, key: Any, expected: list[int], at: int | None
-) -> list[int]:
-    """The rows of `expected` before the cursor `key`, as the database orders (name, id)."""
-    if at is not None:
-        return expected[:at]
+async def _earlier(store: Store, descending: bool, key: Any) -> set[int]:
+    """The ids of the rows before the cursor `key` in name order, as the database orders
+    (name, id), live or not."""
     op = ">" if descending else "<"
     ahead = await reading.fetch(
         store,
         text(f"SELECT id FROM communication WHERE (name, id) {op} (:n, :i)"),
         {"n": key[0], "i": key[1]},
     )
-    earlier = {row[0] for row in ahead}
-    return [i for i in expected if i in earlier]
+    return {row[0] for row in ahead}
 
 
 async def _empty(store: Store) -> None:
