@@ -102,7 +102,8 @@ async def _filled(engine: AsyncEngine, rows: int, spacing: int) -> None:
     if engine.dialect.name == "postgresql":
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text("VACUUM ANALYZE communication"))
+            # name_gram too (migration 0009): its index-only scans need its visibility map
+            await conn.execute(text("VACUUM ANALYZE communication, name_gram"))
     else:
         async with engine.begin() as conn:
             await conn.execute(text("ANALYZE"))

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from store import Store, audience, reading
+from store import Store, audience, grams, reading
 from store.content import NAME_MAX, check_audience, check_content, check_name, has_audience
 from store.database import alone, on_postgresql, write
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
@@ -403,6 +403,7 @@ async def page(
         postgres = on_postgresql(store.sessions)
         window, lower, upper = _bounds(flt, order, after, before)
         days = _days(window, order, arms)
+        walked = _grams(window, order, arms)
         shape = Shape(
             order.field,
             order.descending,
@@ -416,10 +417,12 @@ async def page(
             size + 1,
             postgres,
             days=0 if days is None else len(days),
+            grams=len(walked),
         )
         values = {
             **_window_values(window),
             **{f"day_{n}": day for n, day in enumerate(days or ())},
+            **grams.values(walked),
             "after_value": lower[0] if lower else None,
             "after_id": lower[1] if lower else None,
             "before_value": upper[0] if upper else None,
@@ -464,6 +467,19 @@ def _days(
     return list(range(first, last + 1)) if last - first < DAYS_MAX else None
 
 
+def _grams(flt: Filter, order: Order, arms: list[tuple[Kind, Status, Origin]] | None) -> list[str]:
+    """The grams a page with a search in name order walks (store/grams.py), or none: then
+    it walks the name index (or `_arms`' ranges) and tests the search row by row. A search
+    with a kind, status, origin or created window too keeps that path: which of the two
+    reads less depends on which is rarer, the search or the rest, which a page cannot
+    tell before it reads; the walk would test the rest row by row after each name found."""
+    if order.field != "name" or not flt.search or arms is not None:
+        return []
+    if flt.created_after is not None or flt.created_before is not None:
+        return []
+    return grams.of(flt.search.strip())
+
+
 def _bounds(
     flt: Filter, order: Order, after: Key | None, before: Key | None
 ) -> tuple[Filter, Key | None, Key | None]:
@@ -504,6 +520,7 @@ class Shape(NamedTuple):
     limit: int
     postgres: bool
     days: int = 0  # the days of a created window read one range each, or none (see _days)
+    grams: int = 0  # the search's grams a page in name order walks, or none (see _grams)
 
 
 @functools.lru_cache(maxsize=512)
@@ -515,21 +532,29 @@ def _page_statement(shape: Shape) -> Any:
     pk = col(Communication.id)
     key = tuple_(sort, pk)
     where = _window(shape.search, shape.created_after, shape.created_before)
+    window = list(where)
     # each row-value bound comes with the same bound on the sort column alone, which the
     # planner can join to a range of the filter's (createdAfter, say): without it, SQLite
     # takes one of the two as the index range and reads the other's rows one by one
+    edges: dict[bool, tuple[Any, Any]] = {}  # the bound from above (True) and from below
     for bound, is_after in (("after", True), ("before", False)):
         if not (shape.after if is_after else shape.before):
             continue
         columns = COMMUNICATION.c
         value = bindparam(f"{bound}_value", type_=columns[shape.field].type)
-        position = tuple_(value, bindparam(f"{bound}_id", type_=columns.id.type))
+        pk_value = bindparam(f"{bound}_id", type_=columns.id.type)
+        position = tuple_(value, pk_value)
+        edges[shape.descending == is_after] = (value, pk_value)
         if shape.descending == is_after:
             where += [key < position, sort <= value]
         else:
             where += [key > position, sort >= value]
     descending = shape.descending != shape.backward  # walking backward flips the order
     c = COMMUNICATION.c
+    if shape.grams:  # a search walking its grams (store/grams.py): not quick, as any search
+        start, end = edges.get(descending), edges.get(not descending)
+        walk = grams.page(shape.grams, window, start, end, descending, shape.limit)
+        return reading.kept(walk)
     arms: list[list[ColumnElement[bool]]] | None = None
     if shape.days:
         arms = [[c.created_day == bindparam(f"day_{n}")] for n in range(shape.days)]

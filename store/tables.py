@@ -181,6 +181,21 @@ class StatusCount(SQLModel, table=True):
     n: int = Field(default=0, sa_type=BigInteger)
 
 
+class NameGram(SQLModel, table=True):
+    """A live communication's name holds `gram`: one row per distinct 3-character slice of
+    lower(name), with the communication's name and id, so that the primary key lists the
+    rows holding a gram in name order. Kept by triggers on `communication` (migration
+    0009) for every writer; read by a page with a search in name order (store/grams.py).
+    On SQLite the table has no rowid: the primary key is the table."""
+
+    __tablename__ = "name_gram"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    gram: str = Field(primary_key=True)
+    name: str = Field(primary_key=True)
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+
+
 class StatusEvent(SQLModel, table=True):
     """A status change. Streams read these in (tx, seq) order: see store/changes.py."""
 
