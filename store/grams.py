@@ -117,9 +117,12 @@ def page(
     def furthest(past: Any, strict: bool, walk: Any = None) -> Any:
         """The furthest of each list's first name past `past` (or at it, not `strict`; the
         first of each list for None), or NULL once a list has none."""
-        beyond = () if past is None else ((name < past if strict else name <= past),)
-        if not descending:
-            beyond = () if past is None else ((name > past if strict else name >= past),)
+        if past is None:
+            beyond: tuple[Any, ...] = ()
+        elif descending:
+            beyond = (name < past if strict else name <= past,)
+        else:
+            beyond = (name > past if strict else name >= past,)
         firsts = [
             select(
                 select(name)
