@@ -289,3 +289,38 @@ async def test_the_scheduler_starts_a_communication_and_every_instance_streams_i
                 walks.append(entries(walk))
     expected = [(email["id"], a) for a in ("SCHEDULE", "START", "FINISH")]
     assert all(walk == expected for walk in walks), walks
+
+
+SEARCH = """
+query Search($search: String!, $after: String) {
+  communications(filter: {search: $search}, orderBy: {field: NAME, direction: ASC},
+                 first: 1, after: $after) {
+    edges { cursor node { ... on CommunicationBase { id name } } }
+  }
+}
+"""
+DELETE = "mutation($id: ID!) { deleteCommunication(id: $id) { deletedId userErrors { code } } }"
+
+
+async def test_a_search_by_name_on_every_instance_finds_what_one_instance_wrote(
+    deployment: Deployment,
+) -> None:
+    """Communications made through one instance are found by a search ordered by name on
+    every instance, a page at a time from each cursor (the walk of the names' grams, which
+    the database's triggers keep for every writer); one deleted drops out everywhere."""
+    word = uuid.uuid4().hex[:8]
+    async with http_session(deployment.first, deployment.admin) as http:
+        made = [await create_in_app(http, f"{word} {n} Search") for n in (2, 1, 3)]
+        gone = made[2]["id"]
+        assert (await execute(http, DELETE, id=gone))["deleteCommunication"]["deletedId"] == gone
+    for server in deployment.servers:
+        async with http_session(server, deployment.admin) as http:
+            names, after = [], None
+            while True:
+                found = await execute(http, SEARCH, search=f"{word} ", after=after)
+                edges = found["communications"]["edges"]
+                if not edges:
+                    break
+                names.append(edges[0]["node"]["name"])
+                after = edges[0]["cursor"]
+        assert names == [f"{word} 1 Search", f"{word} 2 Search"], server
