@@ -7,7 +7,8 @@
 Each scenario runs in all three: a change made through one instance reaches subscribers on
 every instance; a stream resumes from a cursor on another instance with nothing missed or
 repeated; revoking a token closes its websockets on every instance; the scheduler starts
-a communication and every instance streams it. The servers of a configuration are shared
+a communication and every instance streams it; a search by name on every instance finds
+what one instance wrote. The servers of a configuration are shared
 by the module's tests, which make their own communications and tokens and never rely on
 an empty database.
 """
