@@ -20,11 +20,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, func, or_, tuple_, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
 
 from store import Store, changes
 from store.changes import Position
+from store.database import on_postgresql
 from store.errors import ErrorCode, Refused, invalid
 from store.feed import Change
 from store.lifecycle import Kind, Status
@@ -338,10 +339,9 @@ async def due(store: Store) -> list[int]:
 
 async def lag(store: Store, endpoint: WebhookEndpoint) -> int:
     """How many wanted changes wait after the endpoint's cursor (committed or not)."""
-    statement = select(func.count()).where(
-        tuple_(col(StatusEvent.tx), col(StatusEvent.seq))
-        > tuple_(endpoint.cursor_tx, endpoint.cursor_seq)
-    )
+    postgresql = on_postgresql(store.sessions)
+    after = changes.after_position(endpoint.cursor_tx, endpoint.cursor_seq, postgresql=postgresql)
+    statement = select(func.count()).where(after)
     if endpoint.kinds is not None:
         statement = statement.where(col(StatusEvent.kind).in_(endpoint.kinds))
     if endpoint.statuses is not None:

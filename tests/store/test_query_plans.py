@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from store import Store, changes, communications, deliveries, reading
+from store import Store, changes, communications, deliveries, reading, webhooks
 from store.communications import Filter, Order
 from store.lifecycle import Action, Kind, Origin, Status, Trigger
+from store.tables import WebhookEndpoint, utcnow
 from tests import factories
 
 FILTERS = {
@@ -180,6 +181,28 @@ async def test_the_looks_for_expired_leases_use_an_index(store: Store) -> None:
 
     for plan in await plans(store, read):
         assert "SCAN recipient" not in plan and "Seq Scan on recipient" not in plan, plan
+
+
+async def test_a_read_of_the_stream_starts_at_its_position(store: Store) -> None:
+    """The stream's read, and a webhook's lag, walk the (tx, seq) index from the position
+    on, not every change after the first of its tx: SQLite's planner takes only the first
+    column of a row value as the range, so `(tx, seq) > (?, ?)` read the whole history."""
+    for _ in range(3):
+        await factories.create(store, Kind.EMAIL)
+    endpoint = WebhookEndpoint(
+        url="https://example.com/", secret="whsec_x", cursor_tx=0, cursor_seq=1, created_at=utcnow()
+    )
+
+    async def read() -> None:
+        await changes.changes_after(store, (0, 1))
+        await webhooks.lag(store, endpoint)
+
+    found = await plans(store, read)
+    assert len(found) == 2
+    for plan in found:
+        assert served_by_an_index(plan), plan
+        # SQLite: "(tx=? AND seq>?)"; PostgreSQL: "Index Cond: (ROW(tx, seq) > ROW($1, $2))"
+        assert re.search(r"seq>\?|ROW\(tx, seq\) > ROW", plan), plan
 
 
 async def test_status_counts_and_a_total_read_the_kept_counts(store: Store) -> None:
