@@ -82,6 +82,15 @@ async def test_members_woken_together_ride_along() -> None:
     assert got == [["row 1", "row 2", "row 3"]] * MEMBERS
 
 
+async def turn_ends() -> None:
+    """Once this turn of the event loop has ended: what a group published in it has been
+    carried to its passengers (`Group.carry`, called soon when the first was published)."""
+    loop = asyncio.get_running_loop()
+    ended = loop.create_future()
+    loop.call_soon(ended.set_result, None)
+    await ended
+
+
 def _member(frames: Frames, sent: list[str]) -> Shared:
     async def send(payload: str) -> None:
         sent.append(payload)
@@ -116,6 +125,8 @@ async def test_one_rider_at_a_time_takes_over() -> None:
 
     group.join(c)  # it runs again from its last event and publishes for the one left riding
     group.published(2, "two")
+    assert sent["d"] == []  # carried when the turn ends
+    await turn_ends()
     assert not riders[2].released.done()
     assert sent["d"] == ["two"]
     assert sent["b"] == sent["c"] == []  # they send their own, from their own executions
@@ -144,11 +155,53 @@ async def test_one_rider_makes_an_event_its_executor_could_not() -> None:
 
     group.join(b)  # it runs again from its last event, makes the missed one, publishes it
     group.published(2, "two")
+    await turn_ends()
     assert [r.released.done() for r in riders] == [True, False, False]
     assert sent["c"] == sent["d"] == ["two"]
 
     group.published(3, None)  # `b` could not make the next one either: `c` makes it
     assert [r.released.done() for r in riders] == [True, True, False]
     group.published(4, "four")  # `e` published the one after first: `d` makes both itself
+    await turn_ends()
     assert [r.released.done() for r in riders] == [True, True, True]
     assert sent["d"] == ["two"]
+
+
+async def test_what_a_turn_publishes_reaches_each_passenger_in_one_write() -> None:
+    """A read of the stream lands several changes in one turn: each passenger's socket gets
+    them in one write, in order, once; a passenger already sent some gets only the rest."""
+    frames = Frames()
+    group = frames.group("group")
+    writes: dict[str, list[tuple[str, ...]]] = {name: [] for name in "abc"}
+
+    def member(name: str) -> Shared:
+        async def send(payload: str) -> None:
+            writes[name].append((payload,))
+
+        def write(payload: str) -> bool:
+            writes[name].append((payload,))
+            return True
+
+        def write_all(payloads: tuple[str, ...]) -> bool:
+            writes[name].append(payloads)
+            return True
+
+        return Shared("group", frames, Outbox(send, 10, write, write_all))
+
+    a, b, c = (member(name) for name in "abc")
+    for each in (a, b, c):
+        group.join(each)
+    group.published(1, "one")
+    for each in (a, b, c):
+        group.sent(each, 1)
+    riders = {name: _ride(group, each) for name, each in (("b", b), ("c", c))}
+    riders["c"].last = 2  # `c` was sent the second already (it made it itself, say)
+
+    for key, payload in ((2, "two"), (3, "three"), (4, "four")):
+        group.published(key, payload)
+    assert writes["b"] == writes["c"] == []
+    await turn_ends()
+    assert writes["b"] == [("two", "three", "four")]
+    assert writes["c"] == [("three",), ("four",)]
+    assert riders["b"].last == riders["c"].last == 4
+    assert writes["a"] == []  # it executes for itself, and sends its own
