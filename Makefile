@@ -81,6 +81,7 @@ test: $(VENV)/.installed-test node_modules/.installed  ## lint, type-check and r
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.requests
 	$(BIN)/python -m bench.writes
+	$(BIN)/python -m bench.stop_million --engines sqlite,postgres
 	$(BIN)/python -m bench.fanout 1000 5000 10000
 	$(BIN)/python -m bench.release 1000 5000
 

@@ -1,6 +1,6 @@
 """How fast a stop turns a 1,000,000-recipient campaign's audience into not-sent events.
 
-    python -m bench.stop_million [recipients] [--postgres URL]
+    python -m bench.stop_million [recipients] [--postgres URL | --engines sqlite,postgres]
 
 Prints recipients per second for `stopCommunication`'s store function, and for a bare
 baseline measured in the same run on an identical campaign: one UPDATE of the same rows
@@ -10,6 +10,8 @@ events from the start and one from near the end, to show they are there and cost
 Machines here are shared and noisy, so the ratio is the figure to quote.
 On SQLite files by default; with --postgres (a server URL, e.g.
 postgresql://postgres@127.0.0.1:5432/postgres) in a database made and dropped here.
+`--engines sqlite,postgres` (`make bench`) runs both, PostgreSQL at bench/requests.py's
+COMMPULSE_BENCH_POSTGRES, and skips it when that server cannot be reached.
 """
 
 import argparse
@@ -19,6 +21,7 @@ import time
 from sqlalchemy import text
 
 from bench import scratch_store
+from bench.requests import POSTGRES, _postgres_reachable
 from store import Store, changes, communications, deliveries
 from store.lifecycle import Action, Kind, Origin, Trigger
 
@@ -81,5 +84,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipients", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--postgres", help="a PostgreSQL server URL; a SQLite file without it")
+    parser.add_argument("--engines", help="sqlite,postgres: each in turn (`make bench`)")
     given = parser.parse_args()
-    asyncio.run(main(given.recipients, given.postgres))
+    if given.engines is None:
+        asyncio.run(main(given.recipients, given.postgres))
+    for engine in (given.engines or "").split(","):
+        if engine == "sqlite":
+            asyncio.run(main(given.recipients, None))
+        elif engine == "postgres" and _postgres_reachable():
+            asyncio.run(main(given.recipients, f"{POSTGRES}/postgres"))
+        elif engine == "postgres":
+            print(f"PostgreSQL not reachable at {POSTGRES} (COMMPULSE_BENCH_POSTGRES): skipped")
+        elif engine:
+            parser.error(f"--engines: {engine!r} is neither sqlite nor postgres")
