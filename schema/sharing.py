@@ -163,7 +163,11 @@ class Outbox:
             self._stop(Behind(self.limit))
 
     def post_all(self, payloads: tuple[str, ...]) -> None:
-        """`post` each payload, in order: in one write where the socket takes them all."""
+        """`post` each payload, in order: in one write where the socket takes them all.
+        That write goes out whole even past the socket's high-water mark, where one by one
+        the rest would have queued here: a socket holds at most one turn's payloads more
+        (the frames are one `bytes` for every socket of the group), and the next turn finds
+        it full and queues, counting towards `limit` as before."""
         if self.error is not None:
             return
         if self.writing is None and self.write_all is not None and self.write_all(payloads):
