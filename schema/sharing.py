@@ -281,7 +281,6 @@ class Group:
         self._at: dict[Key, int] = {}  # how many active members sent each event last
         self.driver: Shared | None = None  # released to drive the group, not in it yet
         self.pending: list[tuple[Key, str]] = []  # published this turn, for the passengers
-        self.carrying = False  # `carry` is due at the end of this turn
 
     def join(self, member: Shared) -> None:
         if self.driver is member:
@@ -341,14 +340,9 @@ class Group:
             self.newest = key
         if not self.passengers:
             return  # one boarding later in this turn has been sent this one (`board`)
+        if not self.pending:  # the first of this turn: carried when it ends
+            asyncio.get_running_loop().call_soon(self.carry)
         self.pending.append((key, payload))
-        if not self.carrying:
-            self.carrying = True
-            asyncio.get_running_loop().call_soon(self._turn_ended)
-
-    def _turn_ended(self) -> None:
-        self.carrying = False
-        self.carry()
 
     def carry(self) -> None:
         """Send what was published and not yet carried to every passenger, in order."""
