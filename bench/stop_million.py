@@ -86,14 +86,15 @@ if __name__ == "__main__":
     parser.add_argument("--postgres", help="a PostgreSQL server URL; a SQLite file without it")
     parser.add_argument("--engines", help="sqlite,postgres: each in turn (`make bench`)")
     given = parser.parse_args()
-    if given.engines is None:
+    engines = [e for e in (given.engines or "").split(",") if e]
+    if unknown := [e for e in engines if e not in ("sqlite", "postgres")]:
+        parser.error(f"--engines: {', '.join(unknown)}: each is sqlite or postgres")
+    if not engines:
         asyncio.run(main(given.recipients, given.postgres))
-    for engine in (given.engines or "").split(","):
+    for engine in engines:
         if engine == "sqlite":
             asyncio.run(main(given.recipients, None))
-        elif engine == "postgres" and _postgres_reachable():
+        elif _postgres_reachable():
             asyncio.run(main(given.recipients, f"{POSTGRES}/postgres"))
-        elif engine == "postgres":
+        else:
             print(f"PostgreSQL not reachable at {POSTGRES} (COMMPULSE_BENCH_POSTGRES): skipped")
-        elif engine:
-            parser.error(f"--engines: {engine!r} is neither sqlite nor postgres")
