@@ -31,7 +31,8 @@ from schema.queries import Query
 from schema.readcache import ReadCache
 from schema.subscriptions import Subscription
 from schema.tokens import TokenMutation, TokenQuery
-from schema.types import TYPES, resolve_by_class
+from schema.types import TYPES
+from schema.unions import resolve_by_class
 from schema.values import DateTime, StorableStrings, ValidDateTimes
 from schema.webhooks import WebhookMutation, WebhookQuery
 

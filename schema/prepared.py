@@ -117,10 +117,13 @@ class _Known:
     async def _execute(
         self, prepared: Prepared, variables: dict[str, Any] | None, context: Context
     ) -> ExecutionResult:
-        """graphql-core's execution, with the arguments strawberry's Schema gives it
+        """The operation's plan (schema/plans.py) where it has one, else graphql-core's
+        execution, with the arguments strawberry's Schema gives it
         (`_execute_operation`): no root value, no middleware (no extension of ours
         resolves), strawberry's executor class and awaitable check. Incremental delivery
         is off in this schema, so `execute` is the function strawberry picks."""
+        if prepared.plan is not None:
+            return await prepared.plan.run(variables, context)
         result = execute(
             self.schema._schema,
             prepared.document,

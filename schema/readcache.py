@@ -42,6 +42,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 from schema.cost import requested, returned, selected
 from schema.document import DOCUMENTS, Shapes, once, operations
 from schema.limits import Buckets, Limits, rates, take
+from schema.plans import Plan
 from store import Store
 from store.committed import Marks
 
@@ -78,6 +79,7 @@ class Prepared:
     document: DocumentNode
     operation: OperationDefinitionNode
     name: str | None  # the operation's name as strawberry resolves it (sent, or the only one)
+    plan: Plan | None = None  # its answer without graphql-core's executor, where one can be made
 
 
 def cacheable(document: DocumentNode, name: str | None) -> bool:
@@ -240,7 +242,9 @@ class CachedReads(SchemaExtension):
         (schema/prepared.py)."""
         execution = self.execution_context
         sent = (execution.query or "", execution._provided_operation_name)
-        self.cache.prepare(sent, Prepared(document, operation, execution.operation_name))
+        schema = execution.schema
+        plan = Plan.of(schema._schema, document, operation, schema.execution_context_class)
+        self.cache.prepare(sent, Prepared(document, operation, execution.operation_name, plan))
 
 
 def key_of(query: str, name: str | None, variables: Any, role: object) -> Key:

@@ -9,9 +9,6 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, Self, TypeVar, cast
 
 import strawberry
-from graphql import GraphQLAbstractType, GraphQLResolveInfo, GraphQLUnionType
-from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.cast import get_strawberry_type_cast
 
 from schema import ids
 from schema.context import Info
@@ -325,25 +322,6 @@ else:  # every kind's output type, in the order they are declared above
 
 def to_graphql(row: Row) -> Any:
     return TYPES[_KINDS[row.kind]].from_row(row)
-
-
-def resolve_by_class(union: GraphQLUnionType) -> None:
-    """The union's members found by the object's class, in one lookup. Strawberry's own
-    resolver (kept, for any other object) tries the members in turn: with eight, about 3%
-    of a page of 50. Same answer: an object of exactly a member's class, not cast
-    (`strawberry.cast`), is that member for strawberry too."""
-    walk = union.resolve_type
-    assert walk is not None
-    origin = GraphQLCoreConverter.DEFINITION_BACKREF
-    names = {member.extensions[origin].origin: member.name for member in union.types}
-
-    def resolve(root: Any, info: GraphQLResolveInfo[Any], abstract: GraphQLAbstractType) -> Any:
-        name = names.get(type(root))
-        if name is None or get_strawberry_type_cast(root) is not None:
-            return walk(root, info, abstract)
-        return name
-
-    union.resolve_type = resolve
 
 
 def to_graphql_error(refused: Refused) -> Exception:
