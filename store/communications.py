@@ -563,7 +563,8 @@ def _page_statement(shape: Shape) -> Any:
     statement: Any
     if arms is None:
         ordering = [sort.desc(), pk.desc()] if descending else [sort.asc(), pk.asc()]
-        statement = reading.ROWS.where(*where).order_by(*ordering).limit(shape.limit)
+        limit = reading.limit(shape.limit, postgres=shape.postgres)
+        statement = reading.ROWS.where(*where).order_by(*ordering).limit(limit)
     else:
         statement = _merged(
             arms, where, shape.field, descending, shape.limit, postgres=shape.postgres
@@ -589,17 +590,18 @@ def _merged(
     which sorts a LIMITed arm itself but follows the index of a bare one."""
     ranges = [reading.ROWS.where(*arm, *where) for arm in arms]
     ordering = [getattr(Communication, field), col(Communication.id)]
+    rows = reading.limit(limit, postgres=postgres)
     if len(ranges) == 1:  # a UNION of one would be its own SELECT with two ORDER BYs
         ordered = (c.desc() if descending else c.asc() for c in ordering)
-        return ranges[0].order_by(*ordered).limit(limit)
+        return ranges[0].order_by(*ordered).limit(rows)
     if postgres:  # (SELECT ... LIMIT n) UNION ALL (...): SQLite takes no parentheses there
         ranges = [
-            r.order_by(*(c.desc() if descending else c.asc() for c in ordering)).limit(limit)
+            r.order_by(*(c.desc() if descending else c.asc() for c in ordering)).limit(rows)
             for r in ranges
         ]
     names: list[Any] = [literal_column(field), literal_column("id")]  # the UNION's columns
     merged = union_all(*ranges).order_by(*(c.desc() if descending else c.asc() for c in names))
-    return merged.limit(limit)  # whole rows, for reading.communications
+    return merged.limit(rows)  # whole rows, for reading.communications
 
 
 async def count(store: Store, flt: Filter) -> int:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from store import Store, changes, communications, deliveries, reading, webhooks
 from store.communications import Filter, Order
@@ -219,3 +219,35 @@ async def test_status_counts_and_a_total_read_the_kept_counts(store: Store) -> N
         assert "status_count" in plan and "communication" not in plan.replace("status_count", ""), (
             plan
         )
+
+
+@pytest.mark.parametrize("name", ["kind", "kinds", "origin"])
+async def test_a_page_is_planned_once_and_then_kept(store: Store, name: str) -> None:
+    """On PostgreSQL a page's statement stays prepared on its connection and, after its
+    first runs, is run with one plan for any cursor (a generic plan), not planned again for
+    each: planned each time, a page of one kind at 1,000,000 rows took 1.7 ms, not 0.7, and
+    one filtered by origin (48 ranges merged: 58 KiB of SQL, past what asyncpg kept) 13 ms,
+    not 1.2, at any size (bench/large_lists.py). SQLite's statements are kept by the reads'
+    own connection (store/reading.py)."""
+    if factories.engine_of(store).dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's prepared statements and their plans")
+    for kind in Kind:
+        await factories.create(store, kind)
+    order = Order("created_at", True)
+    pages = 12
+    for n in range(pages):
+        after = (utcnow() - timedelta(seconds=n), 10**6)
+        await communications.page(store, FILTERS[name], order, first=5, after=after)
+    # one connection served them all (one request at a time), so its statements say how
+    kept = await reading.fetch(
+        store,
+        text(
+            "SELECT generic_plans, custom_plans, statement FROM pg_prepared_statements "
+            "WHERE statement LIKE '(SELECT communication.id%' || 'UNION ALL%'"
+        ),
+    )
+    assert len(kept) == 1, kept  # prepared once
+    generic, custom, sql = kept[0]
+    assert generic + custom == pages and custom <= 5, kept  # PostgreSQL tries 5 custom plans
+    # and keeps the generic plan at any size only if it can see that a page is a few rows
+    assert "LIMIT $" not in sql and "LIMIT 6" in sql
