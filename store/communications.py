@@ -13,6 +13,7 @@ from sqlalchemy import (
     bindparam,
     func,
     literal_column,
+    true,
     tuple_,
     union_all,
 )
@@ -311,17 +312,25 @@ def _where(flt: Filter) -> list[ColumnElement[bool]]:
     return where
 
 
-def _window(search: bool, created_after: bool, created_before: bool) -> list[ColumnElement[bool]]:
+def _window(
+    search: bool, created_after: bool, created_before: bool, *, only_tested: bool = False
+) -> list[ColumnElement[bool]]:
     """The conditions other than kind, status and origin, their values bound by name
-    (`_window_values`): a page tests them row by row while it walks an index in its order."""
+    (`_window_values`): a page tests them row by row while it walks an index in its order.
+    `only_tested`: the created window written so that no plan can read an index by it
+    (`(created_at >= $1) IS true`), for a page that reads a range a day (`_days`): in a plan
+    made for any values (reading.limit), PostgreSQL read each day by the window's index on
+    created_at and sorted it, 250 ms a page at 1,000,000 rows by EXPLAIN, where the day's
+    index in the page's order takes 0.7 ms."""
     where: list[ColumnElement[bool]] = [col(Communication.deleted_at).is_(None)]
     if search:
         where.append(col(Communication.name).icontains(bindparam("search"), escape="/"))
+    window = []
     if created_after:
-        where.append(col(Communication.created_at) >= bindparam("created_after"))
+        window.append(col(Communication.created_at) >= bindparam("created_after"))
     if created_before:
-        where.append(col(Communication.created_at) < bindparam("created_before"))
-    return where
+        window.append(col(Communication.created_at) < bindparam("created_before"))
+    return where + [w.is_(true()) if only_tested else w for w in window]
 
 
 def _window_values(flt: Filter) -> dict[str, Any]:
@@ -531,7 +540,12 @@ def _page_statement(shape: Shape) -> Any:
     sort = getattr(Communication, shape.field)
     pk = col(Communication.id)
     key = tuple_(sort, pk)
-    where = _window(shape.search, shape.created_after, shape.created_before)
+    where = _window(
+        shape.search,
+        shape.created_after,
+        shape.created_before,
+        only_tested=shape.postgres and bool(shape.days),
+    )
     window = list(where)
     # each row-value bound comes with the same bound on the sort column alone, which the
     # planner can join to a range of the filter's (createdAfter, say): without it, SQLite
@@ -560,15 +574,13 @@ def _page_statement(shape: Shape) -> Any:
         arms = [[c.created_day == bindparam(f"day_{n}")] for n in range(shape.days)]
     elif shape.arms is not None:
         arms = [[c.kind == k, c.status == s, c.origin == o] for k, s, o in shape.arms]
+    limit = reading.limit(shape.limit, postgres=shape.postgres)
     statement: Any
     if arms is None:
         ordering = [sort.desc(), pk.desc()] if descending else [sort.asc(), pk.asc()]
-        limit = reading.limit(shape.limit, postgres=shape.postgres)
         statement = reading.ROWS.where(*where).order_by(*ordering).limit(limit)
     else:
-        statement = _merged(
-            arms, where, shape.field, descending, shape.limit, postgres=shape.postgres
-        )
+        statement = _merged(arms, where, shape.field, descending, limit, postgres=shape.postgres)
     # quick (`reading.kept`): it walks an index's ranges, one per arm or day, and tests each
     # row it meets; a search may test the whole table's rows before it has a page
     return reading.kept(statement, quick=not shape.search)
@@ -579,29 +591,28 @@ def _merged(
     where: list[ColumnElement[bool]],
     field: str,
     descending: bool,
-    limit: int,
+    limit: Any,
     *,
     postgres: bool,
 ) -> Any:
-    """The first `limit` rows of the arms' ranges (each the rows its conditions admit:
-    see _arms and _days) merged in order, in one
+    """The first `limit` rows (`reading.limit`) of the arms' ranges (each the rows its
+    conditions admit: see _arms and _days) merged in order, in one
     UNION ALL that each engine runs as a merge of index walks, each read only as far as the
     merge takes from it: PostgreSQL's Merge Append of one LIMIT per arm; SQLite's MERGE,
     which sorts a LIMITed arm itself but follows the index of a bare one."""
     ranges = [reading.ROWS.where(*arm, *where) for arm in arms]
     ordering = [getattr(Communication, field), col(Communication.id)]
-    rows = reading.limit(limit, postgres=postgres)
     if len(ranges) == 1:  # a UNION of one would be its own SELECT with two ORDER BYs
         ordered = (c.desc() if descending else c.asc() for c in ordering)
-        return ranges[0].order_by(*ordered).limit(rows)
+        return ranges[0].order_by(*ordered).limit(limit)
     if postgres:  # (SELECT ... LIMIT n) UNION ALL (...): SQLite takes no parentheses there
         ranges = [
-            r.order_by(*(c.desc() if descending else c.asc() for c in ordering)).limit(rows)
+            r.order_by(*(c.desc() if descending else c.asc() for c in ordering)).limit(limit)
             for r in ranges
         ]
     names: list[Any] = [literal_column(field), literal_column("id")]  # the UNION's columns
     merged = union_all(*ranges).order_by(*(c.desc() if descending else c.asc() for c in names))
-    return merged.limit(rows)  # whole rows, for reading.communications
+    return merged.limit(limit)  # whole rows, for reading.communications
 
 
 async def count(store: Store, flt: Filter) -> int:
