@@ -17,7 +17,7 @@ calls it:
   `GraphQLResolveInfo` as graphql-core builds it; a basic field (strawberry's
   `_is_default`, which reads an attribute and ignores the info) with no info;
 - a leaf is serialized by its type's `serialize`, an object checked by its `is_type_of`,
-  and a member of a union named by the union's `ByClass` (schema/types.py).
+  and a member of a union named by the union's `ByClass` (schema/unions.py).
 
 A plan takes only a document it can answer this way: one operation whose root selects one
 field (the same field under one response key); no directive anywhere (so no @skip,
@@ -81,30 +81,6 @@ class _NoPlan(Exception):
     """The document holds something a plan does not take."""
 
 
-@dataclass(slots=True)
-class _Run:
-    """One request's state, as the executor's `build_resolve_info` reads it from the
-    executor: the plan calls that method with this in the executor's place, so each
-    resolver's info is the one the executor class (strawberry's) would build."""
-
-    schema: GraphQLSchema
-    fragment_definitions: dict[str, FragmentDefinitionNode]
-    operation: OperationDefinitionNode
-    variable_values: Any  # graphql-core's VariableValues
-    context_value: Any
-    build: Callable[..., GraphQLResolveInfo[Any]]
-    root_value: None = None  # strawberry runs an operation with no root value
-    is_awaitable: IsAwaitable = is_awaitable
-    abort_signal: None = None
-    async_helpers: GraphQLResolveInfoHelpers | None = None
-    operation_extensions: None = None
-
-    def info(
-        self, definition: GraphQLField, nodes: list[FieldNode], parent: Any, path: Path
-    ) -> GraphQLResolveInfo[Any]:
-        return self.build(self, definition, nodes, parent, path)
-
-
 async def _gather(values: Sequence[Awaitable[Any]]) -> list[Any]:
     return list(await asyncio.gather(*values))
 
@@ -122,6 +98,31 @@ def _track(values: Sequence[Any]) -> None:
 
 
 _HELPERS = GraphQLResolveInfoHelpers(_gather, _track)
+
+
+@dataclass(slots=True)
+class _Run:
+    """One request's state, as the executor's `build_resolve_info` reads it from the
+    executor: the plan calls that method with this in the executor's place, so each
+    resolver's info is the one the executor class (strawberry's) would build."""
+
+    schema: GraphQLSchema
+    fragment_definitions: dict[str, FragmentDefinitionNode]
+    operation: OperationDefinitionNode
+    variable_values: Any  # graphql-core's VariableValues
+    context_value: Any
+    build: Callable[..., GraphQLResolveInfo[Any]]
+    root_value: None = None  # strawberry runs an operation with no root value
+    is_awaitable: IsAwaitable = is_awaitable
+    abort_signal: None = None
+    async_helpers: GraphQLResolveInfoHelpers = _HELPERS
+    operation_extensions: None = None
+
+    def info(
+        self, definition: GraphQLField, nodes: list[FieldNode], parent: Any, path: Path
+    ) -> GraphQLResolveInfo[Any]:
+        return self.build(self, definition, nodes, parent, path)
+
 
 # how a value completes: (value, its path or None where nothing below needs one, the run)
 Complete = Callable[[Any, Path | None, _Run], Any]
@@ -292,7 +293,6 @@ class Plan:
             return coerced
         build = self.executor.build_resolve_info
         run = _Run(self.schema, self.fragments, self.operation, coerced, context, build)
-        run.async_helpers = _HELPERS
         root = self.root
         assert root.definition is not None and root.definition.resolve is not None
         path = Path(None, root.key, self.root_type.name)
@@ -323,20 +323,41 @@ class Plan:
     ) -> ExecutionResult:
         """graphql-core's answer, its root field's resolver not called: `outcome` (its
         value, or what it raised) given in its place."""
-        result = execute(
-            self.schema,
-            self.document,
-            context_value=context,
-            variable_values=variables,
-            operation_name=self.operation.name.value if self.operation.name else None,
-            middleware=[_given(outcome)],
-            executor_class=self.executor,
-            is_awaitable=is_awaitable,
-            operation_extensions=None,
+        name = self.operation.name.value if self.operation.name else None
+        return await executed(
+            self.schema, self.document, name, self.executor, variables, context, _given(outcome)
         )
-        if is_awaitable(result):
-            result = await result
-        return cast(ExecutionResult, result)
+
+
+async def executed(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    name: str | None,
+    executor: type[Executor[Any]],
+    variables: dict[str, Any] | None,
+    context: Any,
+    middleware: Callable[..., Any] | None = None,
+) -> ExecutionResult:
+    """graphql-core's execution of a prepared operation, with the arguments strawberry's
+    Schema gives it (`_execute_operation`): no root value, strawberry's executor class and
+    awaitable check, no middleware (no extension of ours resolves) unless a plan hands its
+    root field's outcome over. Incremental delivery is off in this schema, so `execute` is
+    the function strawberry picks."""
+    result = execute(
+        schema,
+        document,
+        root_value=None,
+        context_value=context,
+        variable_values=variables,
+        operation_name=name,
+        middleware=None if middleware is None else [middleware],
+        executor_class=executor,
+        is_awaitable=is_awaitable,
+        operation_extensions=None,
+    )
+    if is_awaitable(result):
+        result = await result
+    return cast(ExecutionResult, result)
 
 
 @dataclass(frozen=True, slots=True)

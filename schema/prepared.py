@@ -7,7 +7,8 @@ handling. For a read that misses the read cache, py-spy put that machinery at ab
 the server's time, more than a bare strawberry app spends on the whole request. A query
 the full path has already run cleanly (`readcache.Prepared`: parsed, validated, and every
 check on the document passed) is run here for the next request with other variables:
-graphql-core executes it as strawberry's own call does, on the same schema.
+by its plan (schema/plans.py) where it has one, else by graphql-core as strawberry's own
+call runs it, on the same schema.
 
 What the document alone decides (parse, validation with the depth, alias, token and
 introspection rules, its string literals, whether it may be cached) was decided when it was
@@ -32,20 +33,18 @@ What only the full path does stays there: a request with an Idempotency-Key, and
 operation while metrics or traces are on (server/reads.py).
 """
 
-import inspect
 import math
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeGuard, cast
+from typing import Any
 
 import strawberry
-from graphql import ExecutionResult, GraphQLError, OperationType, execute
-from strawberry.execution.is_awaitable import optimized_is_awaitable
+from graphql import ExecutionResult, GraphQLError, OperationType
 
 from schema.context import Context
 from schema.cost import over_maximum, requested, returned
 from schema.errors import ErrorPolicy
 from schema.limits import Buckets, Limits
 from schema.permissions import refused
+from schema.plans import executed
 from schema.readcache import (
     Entry,
     Key,
@@ -118,26 +117,18 @@ class _Known:
         self, prepared: Prepared, variables: dict[str, Any] | None, context: Context
     ) -> ExecutionResult:
         """The operation's plan (schema/plans.py) where it has one, else graphql-core's
-        execution, with the arguments strawberry's Schema gives it
-        (`_execute_operation`): no root value, no middleware (no extension of ours
-        resolves), strawberry's executor class and awaitable check. Incremental delivery
-        is off in this schema, so `execute` is the function strawberry picks."""
+        execution as strawberry's own call runs it (`plans.executed`)."""
         if prepared.plan is not None:
             return await prepared.plan.run(variables, context)
-        result = execute(
-            self.schema._schema,
+        schema = self.schema
+        return await executed(
+            schema._schema,
             prepared.document,
-            root_value=None,
-            context_value=context,
-            variable_values=variables,
-            operation_name=prepared.name,
-            executor_class=self.schema.execution_context_class,
-            is_awaitable=cast(Callable[[Any], TypeGuard[Awaitable[Any]]], optimized_is_awaitable),
-            operation_extensions=None,
+            prepared.name,
+            schema.execution_context_class,
+            variables,
+            context,
         )
-        if inspect.isawaitable(result):
-            result = await result
-        return result
 
 
 class Reads(_Known):

@@ -133,7 +133,7 @@ async def test_a_known_query_whose_execution_raises_is_left_to_the_full_path(
     def raising(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("schema.prepared.execute", raising)  # graphql-core's execution
+    monkeypatch.setattr("schema.plans.execute", raising)  # graphql-core's execution
     monkeypatch.setattr("schema.plans.Plan.run", raising)  # or the operation's plan
     rate, budget = await known.left("rate"), await known.left("cost")
     assert await known.run(PAGE, first=2) is None

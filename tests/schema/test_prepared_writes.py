@@ -170,7 +170,7 @@ async def test_a_known_mutation_whose_execution_raises_is_answered_here(
     def raising(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("a bug with a secret in it")
 
-    monkeypatch.setattr("schema.prepared.execute", raising)  # graphql-core's execution
+    monkeypatch.setattr("schema.plans.execute", raising)  # graphql-core's execution
     monkeypatch.setattr("schema.plans.Plan.run", raising)  # or the operation's plan
     before = await known.budget()
     here = await known.run(PUBLISH, id=ids.communication_id(pages[1].id))
