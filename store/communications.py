@@ -26,7 +26,7 @@ from store.database import alone, on_postgresql, write
 from store.errors import ErrorCode, Refused, invalid, not_found, version_conflict
 from store.feed import Change, Touch
 from store.lifecycle import DELETABLE, EDITABLE, Action, Kind, Origin, Status, statuses
-from store.tables import COMMUNICATION, Communication, StatusCount, utcnow
+from store.tables import COMMUNICATION, Communication, StatusCount, facet, utcnow
 from store.writes import compare_and_set, insert_alone, insert_row, record
 
 STATUS_COUNT: Table = StatusCount.__table__  # type: ignore[attr-defined]
@@ -349,8 +349,8 @@ def _like(text: str) -> str:
 def _arms(flt: Filter) -> list[tuple[Kind, Status, Origin]] | None:
     """Each (kind, status, origin) the filter admits, when it names any of the three.
 
-    A page of such a filter reads one range of an index (kind, status, origin, order, id)
-    per combination, at most a page from each, and keeps the first page of their merge:
+    A page of such a filter reads one range of an index (facet, order, id) per combination
+    (store/tables.py `facet`), at most a page from each, and keeps the first page of their merge:
     the cost is the number of combinations, not the table's size. One index in the order
     with the filter tested row by row would read on until a page matched (the whole table
     for a rare combination), and one on (kind, status) alone would sort every match.
@@ -573,7 +573,8 @@ def _page_statement(shape: Shape) -> Any:
     if shape.days:
         arms = [[c.created_day == bindparam(f"day_{n}")] for n in range(shape.days)]
     elif shape.arms is not None:
-        arms = [[c.kind == k, c.status == s, c.origin == o] for k, s, o in shape.arms]
+        # each a constant of the shape, written in: nothing to bind, and any plan knows it
+        arms = [[c.facet == literal_column(str(facet(*arm)))] for arm in shape.arms]
     limit = reading.limit(shape.limit, postgres=shape.postgres)
     statement: Any
     if arms is None:
