@@ -547,9 +547,13 @@ def _page_statement(shape: Shape) -> Any:
         only_tested=shape.postgres and bool(shape.days),
     )
     window = list(where)
-    # each row-value bound comes with the same bound on the sort column alone, which the
-    # planner can join to a range of the filter's (createdAfter, say): without it, SQLite
-    # takes one of the two as the index range and reads the other's rows one by one
+    # On SQLite each row-value bound comes with the same bound on the sort column alone,
+    # which the planner can join to a range of the filter's (createdAfter, say): without it,
+    # SQLite takes one of the two as the index range and reads the other's rows one by one.
+    # PostgreSQL ranges an index on the row value itself, and tests every key on each entry
+    # of a leaf page it reads (all of them after the start, whatever the LIMIT): the second
+    # bound was one more comparison of names there, and a created window by name at
+    # 1,000,000 rows (30 day ranges) took 0.58 ms of the server a page with it, 0.45 without
     edges: dict[bool, tuple[Any, Any]] = {}  # the bound from above (True) and from below
     for bound, is_after in (("after", True), ("before", False)):
         if not (shape.after if is_after else shape.before):
@@ -558,11 +562,11 @@ def _page_statement(shape: Shape) -> Any:
         value = bindparam(f"{bound}_value", type_=columns[shape.field].type)
         pk_value = bindparam(f"{bound}_id", type_=columns.id.type)
         position = tuple_(value, pk_value)
-        edges[shape.descending == is_after] = (value, pk_value)
-        if shape.descending == is_after:
-            where += [key < position, sort <= value]
-        else:
-            where += [key > position, sort >= value]
+        above = shape.descending == is_after  # a bound from above
+        edges[above] = (value, pk_value)
+        where.append(key < position if above else key > position)
+        if not shape.postgres:
+            where.append(sort <= value if above else sort >= value)
     descending = shape.descending != shape.backward  # walking backward flips the order
     c = COMMUNICATION.c
     if shape.grams:  # a search walking its grams (store/grams.py): not quick, as any search
