@@ -185,7 +185,19 @@ async def _database(server: str | None, rows: int, spacing: int) -> AsyncIterato
         started = time.perf_counter()
         await _filled(parts.engine, rows, spacing)
         print(f"filled {rows:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
+        if parts.engine.dialect.name == "postgresql":
+            print(await _server_memory(parts.engine), flush=True)
         yield parts.store
+
+
+async def _server_memory(engine: AsyncEngine) -> str:
+    """The database's size beside the server's shared_buffers: pages whose rows lie at
+    random in a larger table (name order) are read from the system's cache, not the
+    server's, on the first visit."""
+    async with engine.connect() as conn:
+        size = await conn.scalar(text("SELECT pg_database_size(current_database())"))
+        buffers = await conn.scalar(text("SHOW shared_buffers"))
+    return f"database {size / 2**20:,.0f} MiB, shared_buffers {buffers}"
 
 
 COUNTED = 50  # reads of the counts per size
