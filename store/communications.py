@@ -318,7 +318,7 @@ def _window(
     """The conditions other than kind, status and origin, their values bound by name
     (`_window_values`): a page tests them row by row while it walks an index in its order.
     `only_tested`: the created window written so that no plan can read an index by it
-    (`(created_at >= $1) IS true`), for a page that reads a range a day (`_days`): in a plan
+    (`(created_at >= $1) IS true`), for a page that reads a range a day (`_spans`): in a plan
     made for any values (reading.limit), PostgreSQL read each day by the window's index on
     created_at and sorted it, 250 ms a page at 1,000,000 rows by EXPLAIN, where the day's
     index in the page's order takes 0.7 ms."""
@@ -411,7 +411,7 @@ async def page(
     else:
         postgres = on_postgresql(store.sessions)
         window, lower, upper = _bounds(flt, order, after, before)
-        days = _days(window, order, arms)
+        days, weeks = _spans(window, order, arms) or ([], [])
         walked = _grams(window, order, arms)
         shape = Shape(
             order.field,
@@ -425,12 +425,14 @@ async def page(
             None if arms is None else tuple(arms),
             size + 1,
             postgres,
-            days=0 if days is None else len(days),
+            days=len(days),
+            weeks=len(weeks),
             grams=len(walked),
         )
         values = {
             **_window_values(window),
-            **{f"day_{n}": day for n, day in enumerate(days or ())},
+            **{f"day_{n}": day for n, day in enumerate(days)},
+            **{f"week_{n}": week for n, week in enumerate(weeks)},
             **grams.values(walked),
             "after_value": lower[0] if lower else None,
             "after_id": lower[1] if lower else None,
@@ -449,31 +451,42 @@ async def page(
 
 
 Key = tuple[Any, int]
-DAYS_MAX = 92  # days a created window may span to be read one range a day
+DAYS_MAX = 92  # days a created window may span to be read in ranges of weeks and days
+WEEK = 7  # days a created_week spans (migration 0011)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INSTANT = timedelta(microseconds=1)
 
 
-def _days(
+def _spans(
     flt: Filter, order: Order, arms: list[tuple[Kind, Status, Origin]] | None
-) -> list[int] | None:
-    """The days (`created_day`: days since 1970-01-01 UTC) a created window spans, when a
-    page in another order than created_at reads one range of (created_day, order, id) a
-    day, merged as `_arms` merges its ranges. A range on created_at and an order on another
-    column share no index: walking the order's index tests the window row by row, and
-    updated_at follows created_at, so a window in the past was reached by reading every
-    row updated since (260,000 of 1,000,000 by EXPLAIN ANALYZE); its rows sorted would be
-    as many as the window holds. Each day's range is read only as far as the merge takes
-    from it, and only a window's first and last day hold rows outside it. None when the
-    window is open on a side, longer than DAYS_MAX, or a kind, status or origin is
-    filtered too (their ranges times the days would be too many)."""
+) -> tuple[list[int], list[int]] | None:
+    """The ranges a created window is read in, when a page in another order than created_at
+    reads one range of (created_week, order, id) for each whole week (migration 0011) inside
+    the window, and one of (created_day, order, id) for each day before the first whole week
+    and after the last (days since 1970-01-01 UTC), merged as `_arms` merges its ranges:
+    (days, weeks). A range on created_at and an order on another column share no index:
+    walking the order's index tests the window row by row, and updated_at follows
+    created_at, so a window in the past was reached by reading every row updated since
+    (260,000 of 1,000,000 by EXPLAIN ANALYZE); its rows sorted would be as many as the
+    window holds. Each range is read only as far as the merge takes from it, and only a
+    window's first and last day hold rows outside it. Weeks make a window of 30 days 7
+    ranges, not 30: PostgreSQL reads the whole leaf page a range starts on, so each range
+    costs more in a large table. None when the window is open on a side, longer than
+    DAYS_MAX, or a kind, status or origin is filtered too (their ranges times the window's
+    would be too many)."""
     if arms is not None or order.field == "created_at":
         return None
     if flt.created_after is None or flt.created_before is None:
         return None
     first = (flt.created_after - _EPOCH).days
     last = (flt.created_before - _INSTANT - _EPOCH).days  # created_at < created_before
-    return list(range(first, last + 1)) if last - first < DAYS_MAX else None
+    if last - first >= DAYS_MAX:
+        return None
+    whole = range(-(-first // WEEK), (last + 1) // WEEK)  # first <= WEEK * w, w's last <= last
+    if not whole:
+        return list(range(first, last + 1)), []
+    days = [*range(first, whole.start * WEEK), *range(whole.stop * WEEK, last + 1)]
+    return days, list(whole)
 
 
 def _grams(flt: Filter, order: Order, arms: list[tuple[Kind, Status, Origin]] | None) -> list[str]:
@@ -528,7 +541,8 @@ class Shape(NamedTuple):
     arms: tuple[tuple[Kind, Status, Origin], ...] | None  # see _arms
     limit: int
     postgres: bool
-    days: int = 0  # the days of a created window read one range each, or none (see _days)
+    days: int = 0  # the days of a created window read one range each (see _spans)
+    weeks: int = 0  # its whole weeks read one range each (see _spans)
     grams: int = 0  # the search's grams a page in name order walks, or none (see _grams)
 
 
@@ -544,7 +558,7 @@ def _page_statement(shape: Shape) -> Any:
         shape.search,
         shape.created_after,
         shape.created_before,
-        only_tested=shape.postgres and bool(shape.days),
+        only_tested=shape.postgres and bool(shape.days or shape.weeks),
     )
     window = list(where)
     # On SQLite each row-value bound comes with the same bound on the sort column alone,
@@ -574,8 +588,9 @@ def _page_statement(shape: Shape) -> Any:
         walk = grams.page(shape.grams, window, start, end, descending, shape.limit)
         return reading.kept(walk)
     arms: list[list[ColumnElement[bool]]] | None = None
-    if shape.days:
+    if shape.days or shape.weeks:
         arms = [[c.created_day == bindparam(f"day_{n}")] for n in range(shape.days)]
+        arms += [[c.created_week == bindparam(f"week_{n}")] for n in range(shape.weeks)]
     elif shape.arms is not None:
         # each a constant of the shape, written in: nothing to bind, and any plan knows it
         arms = [[c.facet == literal_column(str(facet(*arm)))] for arm in shape.arms]
@@ -601,7 +616,7 @@ def _merged(
     postgres: bool,
 ) -> Any:
     """The first `limit` rows (`reading.limit`) of the arms' ranges (each the rows its
-    conditions admit: see _arms and _days) merged in order, in one
+    conditions admit: see _arms and _spans) merged in order, in one
     UNION ALL that each engine runs as a merge of index walks, each read only as far as the
     merge takes from it: PostgreSQL's Merge Append of one LIMIT per arm; SQLite's MERGE,
     which sorts a LIMITed arm itself but follows the index of a bare one."""

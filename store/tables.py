@@ -120,14 +120,18 @@ class Communication(SQLModel, table=True):
 
 # The UTC day of created_at (days since 1970-01-01), kept by the database itself (triggers,
 # migration 0008) for every writer: pages in another order than created_at with a created
-# window read one range per day (store/communications.py, `_days`). The code never writes
+# window read one range per day (store/communications.py, `_spans`). The code never writes
 # or reads it as a field: it is on the table, not on the model, and whole-row reads
 # (`COLUMNS`) leave it out.
 COMMUNICATION: Table = Communication.__table__  # type: ignore[attr-defined]
 COLUMNS = [c for c in COMMUNICATION.c]  # the model's, before created_day is added
 COMMUNICATION.append_column(Column("created_day", Integer, nullable=True))
+# created_week: created_day divided by 7, kept by the database too (migration 0011), so that
+# a long window reads a range a whole week (store/communications.py, `_spans`)
+COMMUNICATION.append_column(Column("created_week", Integer, nullable=True))
 for _order in ("updated_at", "name"):
     Index(f"ix_communication_created_day_{_order}", COMMUNICATION.c.created_day, _order, "id")
+    Index(f"ix_communication_created_week_{_order}", COMMUNICATION.c.created_week, _order, "id")
 
 # `facet`: the (kind, status, origin) of a row as one number, computed by the database from
 # the row for every writer (migration 0010). A page filtered on kind, status or origin reads

@@ -19,7 +19,10 @@ from tests import factories
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 KINDS = [Kind.EMAIL, Kind.SMS, Kind.IN_APP, Kind.LANDING_PAGE]
-MOMENTS = st.integers(0, 40).map(lambda hours: START + timedelta(hours=hours))
+# within two days, or three weeks: a created window over whole weeks reads those as weeks
+MOMENTS = (st.integers(0, 40) | st.integers(0, 21 * 24)).map(
+    lambda hours: START + timedelta(hours=hours)
+)
 NAMES = st.text(alphabet="abc", min_size=1, max_size=4)  # lowercase: one order in any collation
 
 
@@ -154,6 +157,44 @@ async def test_a_window_keeps_the_last_instant_of_a_day_and_drops_the_next(store
     for order in (Order("name", False), Order("updated_at", True)):
         page = await communications.page(store, window, order, first=10)
         assert sorted(row.name for row in page.rows) == ["first", "last"], order
+
+
+async def test_a_window_of_weeks_and_days_holds_every_row_inside_it(store: Store) -> None:
+    """A window over whole weeks and days either side, read in weeks and days (another order
+    than created_at), holds the rows created inside it, in order, and none outside: one row
+    every 7 hours for 40 days, and windows starting and ending mid-day."""
+    made = [
+        {
+            "kind": Kind.SMS,
+            "origin": Origin.CAMPAIGN,
+            "status": Status.DRAFT,
+            "name": f"row {n % 13:02} {n:03}",
+            "created_at": START + n * timedelta(hours=7),
+            "updated_at": START + n * timedelta(hours=7) + (n % 5) * timedelta(days=3),
+            "content": {},
+        }
+        for n in range(40 * 24 // 7)
+    ]
+    rows = await _fill(store, made)
+    for start, end in ((2.5, 24.25), (0, 28), (6.9, 21.1)):
+        window = Filter(
+            created_after=START + timedelta(days=start), created_before=START + timedelta(days=end)
+        )
+        for order in (Order("name", False), Order("updated_at", True)):
+            spans = communications._spans(window, order, None)
+            assert spans is not None and spans[1], "the window is read in weeks too"
+            inside = [row for row in rows if admitted(row, window)]
+            expected = sorted(inside, key=lambda r: (getattr(r, order.field), r.id or 0))
+            if order.descending:
+                expected.reverse()
+            found, after = [], None
+            while True:
+                page = await communications.page(store, window, order, first=10, after=after)
+                found += [row.id for row in page.rows]
+                if not page.has_next:
+                    break
+                after = page.keys[-1]
+            assert found == [row.id for row in expected], (start, end, order)
 
 
 async def test_a_search_in_name_order_follows_renames_and_deletes(store: Store) -> None:
