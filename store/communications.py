@@ -366,6 +366,23 @@ def _arms(flt: Filter) -> list[tuple[Kind, Status, Origin]] | None:
     ]
 
 
+def _coarse(flt: Filter, order: Order) -> tuple[str, tuple[str, ...]] | None:
+    """In name order, a filter on kinds alone reads one range of (kind, name, id) a kind, and
+    one on origins alone one range of (origin, name, id) an origin, rather than one a facet
+    (`_arms`): a kind is 12 facets (6 statuses, 2 origins), an origin 48. On PostgreSQL 15 a
+    range reads the whole leaf page it starts on, and a leaf of names is read as names: at
+    1,000,000 rows a page of one origin by name took 1.4-1.5 times as long as at 1,000,
+    where a page in the orders of dates, whose ranges compare numbers, took 1.2. The column
+    and its values, or None to read facets."""
+    if order.field != "name" or flt.statuses is not None:
+        return None
+    if flt.kinds is not None and flt.origins is None:
+        return "kind", tuple(Kind(kind).value for kind in dict.fromkeys(flt.kinds))
+    if flt.origins is not None and flt.kinds is None:
+        return "origin", tuple(Origin(origin).value for origin in dict.fromkeys(flt.origins))
+    return None
+
+
 def _check_window(flt: Filter) -> None:
     if flt.search is not None and len(flt.search) > NAME_MAX:
         raise invalid("search", f"search is longer than {NAME_MAX} characters, as no name is")
@@ -413,6 +430,7 @@ async def page(
         window, lower, upper = _bounds(flt, order, after, before)
         days, weeks = _spans(window, order, arms) or ([], [])
         walked = _grams(window, order, arms)
+        coarse = _coarse(flt, order)
         shape = Shape(
             order.field,
             order.descending,
@@ -422,12 +440,13 @@ async def page(
             bool(flt.search),
             window.created_after is not None,
             window.created_before is not None,
-            None if arms is None else tuple(arms),
+            None if arms is None or coarse else tuple(arms),
             size + 1,
             postgres,
             days=len(days),
             weeks=len(weeks),
             grams=len(walked),
+            coarse=coarse,
         )
         values = {
             **_window_values(window),
@@ -544,6 +563,7 @@ class Shape(NamedTuple):
     days: int = 0  # the days of a created window read one range each (see _spans)
     weeks: int = 0  # its whole weeks read one range each (see _spans)
     grams: int = 0  # the search's grams a page in name order walks, or none (see _grams)
+    coarse: tuple[str, tuple[str, ...]] | None = None  # see _coarse
 
 
 @functools.lru_cache(maxsize=512)
@@ -591,6 +611,9 @@ def _page_statement(shape: Shape) -> Any:
     if shape.days or shape.weeks:
         arms = [[c.created_day == bindparam(f"day_{n}")] for n in range(shape.days)]
         arms += [[c.created_week == bindparam(f"week_{n}")] for n in range(shape.weeks)]
+    elif shape.coarse is not None:
+        column, values = shape.coarse  # an enum's names, written in as the facets are
+        arms = [[c[column] == literal_column(f"'{value}'")] for value in values]
     elif shape.arms is not None:
         # each a constant of the shape, written in: nothing to bind, and any plan knows it
         arms = [[c.facet == literal_column(str(facet(*arm)))] for arm in shape.arms]

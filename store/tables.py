@@ -79,6 +79,9 @@ class Communication(SQLModel, table=True):
         Index("ix_communication_created_at_id", "created_at", "id"),  # keyset pages, each order
         Index("ix_communication_updated_at_id", "updated_at", "id"),
         Index("ix_communication_name_id", "name", "id"),
+        # pages by name of some kinds, or of some origins (store/communications.py, _coarse)
+        Index("ix_communication_kind_name_id", "kind", "name", "id"),
+        Index("ix_communication_origin_name_id", "origin", "name", "id"),
         Index("ix_communication_slug", "slug", unique=True),
     )
 
