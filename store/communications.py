@@ -357,12 +357,12 @@ def _arms(flt: Filter) -> list[tuple[Kind, Status, Origin]] | None:
     """
     if flt.kinds is None and flt.statuses is None and flt.origins is None:
         return None
-    return [
+    return [  # each once, however often the filter names it
         (kind, status, origin)
-        for kind in (Kind if flt.kinds is None else flt.kinds)
+        for kind in (Kind if flt.kinds is None else dict.fromkeys(flt.kinds))
         for status in statuses(kind)
         if flt.statuses is None or status in flt.statuses
-        for origin in (Origin if flt.origins is None else flt.origins)
+        for origin in (Origin if flt.origins is None else dict.fromkeys(flt.origins))
     ]
 
 
