@@ -369,7 +369,7 @@ def _arms(flt: Filter) -> list[tuple[Kind, Status, Origin]] | None:
 def _coarse(flt: Filter, order: Order) -> tuple[str, tuple[str, ...]] | None:
     """In name order, a filter on kinds alone reads one range of (kind, name, id) a kind, and
     one on origins alone one range of (origin, name, id) an origin, rather than one a facet
-    (`_arms`): a kind is 12 facets (6 statuses, 2 origins), an origin 48. On PostgreSQL 15 a
+    (`_arms`): an email is 12 facets (6 statuses, 2 origins), an origin 48. On PostgreSQL 15 a
     range reads the whole leaf page it starts on, and a leaf of names is read as names: at
     1,000,000 rows a page of one origin by name took 1.4-1.5 times as long as at 1,000,
     where a page in the orders of dates, whose ranges compare numbers, took 1.2. The column
@@ -488,8 +488,8 @@ def _spans(
     created_at, so a window in the past was reached by reading every row updated since
     (260,000 of 1,000,000 by EXPLAIN ANALYZE); its rows sorted would be as many as the
     window holds. Each range is read only as far as the merge takes from it, and only a
-    window's first and last day hold rows outside it. Weeks make a window of 30 days 7
-    ranges, not 30: PostgreSQL reads the whole leaf page a range starts on, so each range
+    window's first and last day hold rows outside it. Weeks make a window of 30 days 7 to
+    12 ranges, not 30: PostgreSQL reads the whole leaf page a range starts on, so each range
     costs more in a large table. None when the window is open on a side, longer than
     DAYS_MAX, or a kind, status or origin is filtered too (their ranges times the window's
     would be too many)."""
