@@ -488,7 +488,7 @@ def _spans(
     created_at, so a window in the past was reached by reading every row updated since
     (260,000 of 1,000,000 by EXPLAIN ANALYZE); its rows sorted would be as many as the
     window holds. Each range is read only as far as the merge takes from it, and only a
-    window's first and last day hold rows outside it. Weeks make a window of 30 days 7 to
+    window's first and last day hold rows outside it. Weeks make a window of 30 days 6 or
     12 ranges, not 30: PostgreSQL reads the whole leaf page a range starts on, so each range
     costs more in a large table. None when the window is open on a side, longer than
     DAYS_MAX, or a kind, status or origin is filtered too (their ranges times the window's

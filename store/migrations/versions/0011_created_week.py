@@ -11,8 +11,8 @@ Create Date: 2026-11-29 03:00:00
 Why: a window of 30 days read one range a day merged 30 ranges, and on PostgreSQL 15 each
 range reads the whole leaf page it starts on, testing every entry after its start: at
 1,000,000 rows about 2,900 entries a day, so each range cost more there than at 1,000, where
-a day holds three. The same window is 7 to 12 ranges in weeks and days (12 when
-neither end falls on a week's first day).
+a day holds three. The same window is 6 or 12 ranges in weeks and days (12 for the
+bench's, which starts on a Friday).
 
 Weeks count from Thursday 1970-01-01: any seven consecutive days serve, as long as the code
 (`_spans`) divides by the same 7. created_at is the server's clock, after 1970, so a day is
