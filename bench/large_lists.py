@@ -205,7 +205,17 @@ async def _server_memory(engine: AsyncEngine) -> str:
     async with engine.connect() as conn:
         size = await conn.scalar(text("SELECT pg_database_size(current_database())"))
         buffers = await conn.scalar(text("SHOW shared_buffers"))
-    return f"database {size / 2**20:,.0f} MiB, shared_buffers {buffers}"
+        pool = await conn.scalar(text(POOL))
+    line = f"database {size / 2**20:,.0f} MiB, shared_buffers {buffers}"
+    if size > pool:  # README.md, Sizing PostgreSQL
+        line += ": pages the pool misses come from the system's cache, or from the disk"
+    return line
+
+
+POOL = (  # shared_buffers in bytes
+    "SELECT setting::bigint * current_setting('block_size')::bigint "
+    "FROM pg_settings WHERE name = 'shared_buffers'"
+)
 
 
 COUNTED = 50  # reads of the counts per size
