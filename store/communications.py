@@ -675,13 +675,14 @@ def _page_statement(shape: Shape) -> Any:
 
 def _in_index(shape: Shape) -> bool:
     """Whether a page finds its rows in the index on (updated_at, id), whose entries carry
-    the name and deleted_at on PostgreSQL (migration 0013), before it reads them: a search
-    in updated_at order with no created window (`_hides`). Walking the index, PostgreSQL
-    read each row to test the search, and rows in updated_at order lie all over the table:
-    a page of 20 of a search one name in nine holds read about 180 rows on as many pages
-    at 1,000,000 rows, where at 1,000 the whole table is a few pages, and a rarer search
-    read more. Tested on the index's entries, the page reads two or three pages of the
-    index and then its 21 rows by id."""
+    the name and deleted_at there (migration 0013), before it reads them: on PostgreSQL, a
+    search in updated_at order with no created window (`_hides`). Walking the index,
+    PostgreSQL read each row to test the search, and rows in updated_at order lie all over
+    the table: a page of 20 of a search one name in nine holds read about 180 rows on as
+    many pages at 1,000,000 rows, where at 1,000 the whole table is a few pages, and a rarer
+    search read more. Tested on the index's entries, the page reads two or three pages of
+    the index and then its 21 rows by id. SQLite tests the name on the entries of any walk
+    of the index before it reads a row: there the page is as any other."""
     windowed = shape.created_after or shape.created_before
     return _hides(shape) and shape.field == "updated_at" and not windowed
 

@@ -77,13 +77,14 @@ class Communication(SQLModel, table=True):
         Index("ix_communication_status_start_at", "status", "start_at"),
         Index("ix_communication_status_end_at", "status", "end_at"),
         Index("ix_communication_created_at_id", "created_at", "id"),  # keyset pages, each order
-        # on PostgreSQL its entries carry what a search tests (store/communications.py,
-        # _in_index; migration 0013)
+        # its entries carry what a search tests, after the keys a page is ordered by
+        # (store/communications.py, _in_index; migration 0013)
         Index(
             "ix_communication_updated_at_id",
             "updated_at",
             "id",
-            postgresql_include=["name", "deleted_at"],
+            "name",
+            postgresql_include=["deleted_at"],
         ),
         Index("ix_communication_name_id", "name", "id"),
         # pages by name of some kinds, or of some origins (store/communications.py, _coarse)
