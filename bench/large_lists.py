@@ -203,17 +203,16 @@ async def _server_memory(engine: AsyncEngine) -> str:
     random in a larger table (name order) are read from the system's cache, not the
     server's, on the first visit."""
     async with engine.connect() as conn:
-        size = await conn.scalar(text("SELECT pg_database_size(current_database())"))
-        buffers = await conn.scalar(text("SHOW shared_buffers"))
-        pool = await conn.scalar(text(POOL))
+        size, buffers, pool = (await conn.execute(text(MEMORY))).one()
     line = f"database {size / 2**20:,.0f} MiB, shared_buffers {buffers}"
     if size > pool:  # README.md, Sizing PostgreSQL
         line += ": pages the pool misses come from the system's cache, or from the disk"
     return line
 
 
-POOL = (  # shared_buffers in bytes
-    "SELECT setting::bigint * current_setting('block_size')::bigint "
+MEMORY = (  # the database's size, shared_buffers as set and in bytes
+    "SELECT pg_database_size(current_database()), current_setting('shared_buffers'), "
+    "setting::bigint * current_setting('block_size')::bigint "
     "FROM pg_settings WHERE name = 'shared_buffers'"
 )
 

@@ -614,12 +614,13 @@ def _page_statement(shape: Shape) -> Any:
     sort = getattr(Communication, shape.field)
     pk = col(Communication.id)
     key = tuple_(sort, pk)
+    hidden = _hides(shape)
     where = _window(
         shape.search,
         shape.created_after,
         shape.created_before,
         only_tested=shape.postgres and bool(shape.days or shape.weeks),
-        hidden=_hides(shape),
+        hidden=hidden,
     )
     window = list(where)
     # On SQLite each row-value bound comes with the same bound on the sort column alone,
@@ -630,7 +631,6 @@ def _page_statement(shape: Shape) -> Any:
     # bound was one more comparison of names there, and a created window by name at
     # 1,000,000 rows (30 day ranges) took 0.58 ms of the server a page with it, 0.45 without
     edges: dict[bool, tuple[Any, Any]] = {}  # the bound from above (True) and from below
-    hidden = _hides(shape)
     for bound, is_after in (("after", True), ("before", False)):
         if not (shape.after if is_after else shape.before):
             continue
@@ -664,8 +664,8 @@ def _page_statement(shape: Shape) -> Any:
     if arms is None and _in_index(shape):
         statement = _found_in_index(where, descending, limit)
     elif arms is None:
-        ordering = [sort.desc(), pk.desc()] if descending else [sort.asc(), pk.asc()]
-        statement = reading.ROWS.where(*where).order_by(*ordering).limit(limit)
+        statement = reading.ROWS.where(*where).order_by(*_ordered([sort, pk], descending))
+        statement = statement.limit(limit)
     else:
         statement = _merged(arms, where, shape.field, descending, limit, postgres=shape.postgres)
     # quick (`reading.kept`): it walks an index's ranges, one per arm or day, and tests each
@@ -693,12 +693,15 @@ def _found_in_index(where: list[ColumnElement[bool]], descending: bool, limit: A
     by id. An entry on a page that changed since VACUUM last saw it is checked in the table,
     as any index scan checks it."""
     c = COMMUNICATION.c
-    ordering = [c.updated_at.desc(), c.id.desc()] if descending else [c.updated_at, c.id]
-    page = select(c.id, c.updated_at).where(*where).order_by(*ordering).limit(limit).subquery()
-    order = [page.c.updated_at, page.c.id]
-    return reading.ROWS.join(page, c.id == page.c.id).order_by(
-        *(o.desc() if descending else o.asc() for o in order)
-    )
+    found = select(c.id, c.updated_at).where(*where)
+    page = found.order_by(*_ordered([c.updated_at, c.id], descending)).limit(limit).subquery()
+    joined = reading.ROWS.join(page, c.id == page.c.id)
+    return joined.order_by(*_ordered([page.c.updated_at, page.c.id], descending))
+
+
+def _ordered(columns: list[Any], descending: bool) -> list[Any]:
+    """ORDER BY `columns`, each descending or each ascending."""
+    return [c.desc() if descending else c.asc() for c in columns]
 
 
 def _merged(
@@ -718,15 +721,11 @@ def _merged(
     ranges = [reading.ROWS.where(*arm, *where) for arm in arms]
     ordering = [getattr(Communication, field), col(Communication.id)]
     if len(ranges) == 1:  # a UNION of one would be its own SELECT with two ORDER BYs
-        ordered = (c.desc() if descending else c.asc() for c in ordering)
-        return ranges[0].order_by(*ordered).limit(limit)
+        return ranges[0].order_by(*_ordered(ordering, descending)).limit(limit)
     if postgres:  # (SELECT ... LIMIT n) UNION ALL (...): SQLite takes no parentheses there
-        ranges = [
-            r.order_by(*(c.desc() if descending else c.asc() for c in ordering)).limit(limit)
-            for r in ranges
-        ]
+        ranges = [r.order_by(*_ordered(ordering, descending)).limit(limit) for r in ranges]
     names: list[Any] = [literal_column(field), literal_column("id")]  # the UNION's columns
-    merged = union_all(*ranges).order_by(*(c.desc() if descending else c.asc() for c in names))
+    merged = union_all(*ranges).order_by(*_ordered(names, descending))
     return merged.limit(limit)  # whole rows, for reading.communications
 
 
