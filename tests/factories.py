@@ -6,7 +6,7 @@ factory without an edit here.
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import TextClause, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store import Store, changes, communications, reading
@@ -74,3 +74,26 @@ async def totals(store: Store) -> tuple[int, tuple[int, int]]:
 
 
 _HISTORY = select(func.count(), func.max(StatusEvent.seq))
+
+
+def inserted(
+    kind: str,
+    origin: str,
+    status: str,
+    name: str,
+    moment: str,
+    deleted: str = "NULL",
+    rows: str = "",
+) -> TextClause:
+    """An INSERT of communications by SQL alone, past the store, as another writer or a bulk
+    load writes them: each argument an SQL expression (created_at and updated_at both
+    `moment`), version 1, empty content, every counter 0; `rows` a FROM clause the
+    expressions may read, for many rows (one row without it)."""
+    return text(
+        "INSERT INTO communication (kind, origin, status, name, version, created_at, updated_at, "
+        "content, synthetic_audience, pending_count, handed_off_count, sent_count, not_sent_count, "
+        "shown_count, clicked_count, delivered_count, deferred_count, opened_count, bounced_count, "
+        "complained_count, unsubscribed_count, deleted_at) "
+        f"SELECT {kind}, {origin}, {status}, {name}, 1, {moment}, {moment}, '{{}}', false, "
+        f"0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {deleted} {rows}"
+    )

@@ -44,13 +44,7 @@ STEPS = st.lists(
     ),
     max_size=14,
 )
-INSERT = text(
-    "INSERT INTO communication (kind, origin, status, name, version, created_at, updated_at, "
-    "content, synthetic_audience, pending_count, handed_off_count, sent_count, not_sent_count, "
-    "shown_count, clicked_count, delivered_count, deferred_count, opened_count, bounced_count, "
-    "complained_count, unsubscribed_count, deleted_at) VALUES ('IN_APP', 'CAMPAIGN', 'DRAFT', "
-    ":name, 1, :t, :t, '{}', false, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, :deleted)"
-)
+INSERT = factories.inserted("'IN_APP'", "'CAMPAIGN'", "'DRAFT'", ":name", ":t", ":deleted")
 
 
 async def matching(store: Store, search: str, descending: bool) -> list[int]:

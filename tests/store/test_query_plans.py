@@ -266,14 +266,13 @@ async def test_a_page_is_planned_once_and_then_kept(store: Store, name: str, fie
     assert "LIMIT $" not in sql and "LIMIT 6" in sql
 
 
-ROWS = text(
-    "INSERT INTO communication (kind, origin, status, name, version, created_at, updated_at, "
-    "content, synthetic_audience, pending_count, handed_off_count, sent_count, not_sent_count, "
-    "shown_count, clicked_count, delivered_count, deferred_count, opened_count, bounced_count, "
-    "complained_count, unsubscribed_count) SELECT 'IN_APP', 'CAMPAIGN', 'DRAFT', "
-    "CASE WHEN i % 2 = 0 THEN 'spring ' ELSE 'autumn ' END || i, 1, "
-    "now() - i * interval '1 minute', now() - i * interval '1 minute', '{}', false, "
-    "0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM generate_series(1, 5000) AS i"
+ROWS = factories.inserted(
+    "'IN_APP'",
+    "'CAMPAIGN'",
+    "'DRAFT'",
+    "CASE WHEN i % 2 = 0 THEN 'spring ' ELSE 'autumn ' END || i",
+    "now() - i * interval '1 minute'",
+    rows="FROM generate_series(1, 5000) AS i",
 )
 
 

@@ -173,15 +173,7 @@ async def test_the_migration_counts_the_rows_it_finds(unmigrated_database: str) 
         async with engine.begin() as conn:
             for i in range(30):
                 await conn.execute(
-                    text(
-                        "INSERT INTO communication (kind, origin, status, name, version, "
-                        "created_at, updated_at, content, synthetic_audience, pending_count, "
-                        "handed_off_count, sent_count, not_sent_count, shown_count, "
-                        "clicked_count, delivered_count, deferred_count, opened_count, "
-                        "bounced_count, complained_count, unsubscribed_count, deleted_at) "
-                        "VALUES (:k, :o, :s, 'n', 1, :t, :t, '{}', false, 0, 0, 0, 0, 0, 0, 0, "
-                        "0, 0, 0, 0, 0, :d)"
-                    ),
+                    factories.inserted(":k", ":o", ":s", "'n'", ":t", ":d"),
                     {
                         "k": KINDS[i % 3],
                         "o": list(Origin)[i % 2],
