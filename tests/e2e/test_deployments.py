@@ -7,7 +7,7 @@
 Each scenario runs in all three: a change made through one instance reaches subscribers on
 every instance; a stream resumes from a cursor on another instance with nothing missed or
 repeated; revoking a token closes its websockets on every instance; the scheduler starts
-a communication and every instance streams it; a search by name on every instance finds
+a communication and every instance streams it; a search in each order on every instance finds
 what one instance wrote. The servers of a configuration are shared
 by the module's tests, which make their own communications and tokens and never rely on
 an empty database.
@@ -293,9 +293,8 @@ async def test_the_scheduler_starts_a_communication_and_every_instance_streams_i
 
 
 SEARCH = """
-query Search($search: String!, $after: String) {
-  communications(filter: {search: $search}, orderBy: {field: NAME, direction: ASC},
-                 first: 1, after: $after) {
+query Search($search: String!, $order: CommunicationOrder!, $after: String) {
+  communications(filter: {search: $search}, orderBy: $order, first: 1, after: $after) {
     edges { cursor node { ... on CommunicationBase { id name } } }
   }
 }
@@ -303,25 +302,34 @@ query Search($search: String!, $after: String) {
 DELETE = "mutation($id: ID!) { deleteCommunication(id: $id) { deletedId userErrors { code } } }"
 
 
-async def test_a_search_by_name_on_every_instance_finds_what_one_instance_wrote(
+async def test_a_search_in_each_order_on_every_instance_finds_what_one_instance_wrote(
     deployment: Deployment,
 ) -> None:
-    """Communications made through one instance are found by a search ordered by name on
-    every instance, a page at a time from each cursor (the walk of the names' grams, which
-    the database's triggers keep for every writer); one deleted drops out everywhere."""
+    """Communications made through one instance are found by a search on every instance, a
+    page at a time from each cursor, in each order: by name the walk of the names' grams,
+    which the database's triggers keep for every writer; by dates, on PostgreSQL, a plan
+    kept for any search and, by updated_at, the search tested on the index's entries
+    (store/communications.py `_hides`, `_in_index`). One deleted drops out everywhere."""
     word = uuid.uuid4().hex[:8]
     async with http_session(deployment.first, deployment.admin) as http:
         made = [await create_in_app(http, f"{word} {n} Search") for n in (2, 1, 3)]
         gone = made[2]["id"]
         assert (await execute(http, DELETE, id=gone))["deleteCommunication"]["deletedId"] == gone
+    orders = {  # made 2 then 1: by name and newest first 1, 2; oldest first 2, 1
+        ("NAME", "ASC"): [1, 2],
+        ("UPDATED_AT", "DESC"): [1, 2],
+        ("CREATED_AT", "ASC"): [2, 1],
+    }
     for server in deployment.servers:
         async with http_session(server, deployment.admin) as http:
-            names, after = [], None
-            while True:
-                found = await execute(http, SEARCH, search=f"{word} ", after=after)
-                edges = found["communications"]["edges"]
-                if not edges:
-                    break
-                names.append(edges[0]["node"]["name"])
-                after = edges[0]["cursor"]
-        assert names == [f"{word} 1 Search", f"{word} 2 Search"], server
+            for (field, direction), expected in orders.items():
+                order = {"field": field, "direction": direction}
+                names, after = [], None
+                while True:
+                    found = await execute(http, SEARCH, search=f"{word} ", order=order, after=after)
+                    edges = found["communications"]["edges"]
+                    if not edges:
+                        break
+                    names.append(edges[0]["node"]["name"])
+                    after = edges[0]["cursor"]
+                assert names == [f"{word} {n} Search" for n in expected], (server, field)
